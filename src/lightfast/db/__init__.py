@@ -1,0 +1,1 @@
+"""Relational state: tables, migrations, and the repository functions that are the only place with SQL."""

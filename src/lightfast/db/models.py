@@ -1,0 +1,279 @@
+"""Tables. The schema follows seeds 001, 003 and 004; Alembic migrations create exactly these
+(``tests/test_migrations.py`` proves it), plus the dialect-specific search structures listed in
+``DIALECT_OBJECTS``, which models cannot express: the FTS5 table and its triggers on SQLite, the
+tsvector column and the HNSW and GIN indexes on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lightfast.db.types import Embedding, Json, UtcDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Search structures created by the migrations with raw DDL; the migration test ignores them.
+DIALECT_OBJECTS = frozenset({"ix_vector_entries_hnsw_384", "ix_vector_entries_tsv", "tsv"})
+
+
+def is_dialect_object(name: str) -> bool:
+    """FTS5 also creates shadow tables (chunks_fts_data, chunks_fts_idx, ...)."""
+    return name in DIALECT_OBJECTS or name.startswith("chunks_fts")
+
+
+SOURCE_TYPES = ("github", "linear", "notion", "sentry", "vercel", "zendesk", "local")
+JOB_STATUSES = ("queued", "running", "completed", "completed_with_errors", "failed", "cancelled")
+JOB_TRIGGERS = ("manual", "scheduled", "webhook", "automatic")
+METRIC_TYPES = ("query_latency", "queries_count", "documents_indexed", "api_calls", "errors", "job_duration")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Organization(Timestamps, Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("org"))
+    slug: Mapped[str] = mapped_column(String(191), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class Workspace(Timestamps, Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("ws"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(191))
+    slug: Mapped[str] = mapped_column(String(191))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class Store(Timestamps, Base):
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("store"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(191))
+    embedding_provider: Mapped[str] = mapped_column(String(64))
+    embedding_model: Mapped[str] = mapped_column(String(191))
+    embedding_dim: Mapped[int] = mapped_column(Integer)
+    chunk_max_tokens: Mapped[int] = mapped_column(Integer)
+    chunk_overlap: Mapped[int] = mapped_column(Integer)
+    # Bumped in the same transaction as every change of the store's vectors, so an in-process vector
+    # cache can tell with one cheap read whether it is stale.
+    index_generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ConnectedSource(Timestamps, Base):
+    __tablename__ = "connected_sources"
+    __table_args__ = (UniqueConstraint("workspace_id", "source_type", "external_key"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("src"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="SET NULL"), index=True
+    )
+    source_type: Mapped[str] = mapped_column(String(32), index=True)
+    # What identifies the source outside Lightfast: "owner/repo" on GitHub, an absolute path locally.
+    external_key: Mapped[str] = mapped_column(String(1024))
+    display_name: Mapped[str] = mapped_column(String(255))
+    source_metadata: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    config_status: Mapped[str] = mapped_column(String(16), default="pending")
+    config_message: Mapped[str | None] = mapped_column(Text)
+    document_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_ingested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    connected_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StoreSource(Base):
+    __tablename__ = "store_sources"
+    __table_args__ = (UniqueConstraint("store_id", "source_id"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("link"))
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("connected_sources.id", ondelete="CASCADE"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Document(Timestamps, Base):
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("store_id", "source_type", "source_id"),
+        Index("ix_documents_store_slug", "store_id", "slug"),
+        Index("ix_documents_store_path", "store_id", "path"),
+    )
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    # The connected source that produced the document: its removal removes the document.
+    connection_id: Mapped[str | None] = mapped_column(
+        ForeignKey("connected_sources.id", ondelete="CASCADE"), index=True
+    )
+    source_type: Mapped[str] = mapped_column(String(32), index=True)
+    source_id: Mapped[str] = mapped_column(String(1024))
+    source_metadata: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    parent_doc_id: Mapped[str | None] = mapped_column(String(191), index=True)
+    # Location inside the source (a file path); kept as a column so the path-prefix filter is indexed.
+    path: Mapped[str] = mapped_column(String(1024))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    slug: Mapped[str] = mapped_column(String(256))
+    title: Mapped[str] = mapped_column(String(512))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    frontmatter: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    relationships: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class VectorEntry(Base):
+    """One chunk of a document: its text (for the lexical index and snippets) and its embedding."""
+
+    __tablename__ = "vector_entries"
+    __table_args__ = (
+        UniqueConstraint("store_id", "document_id", "chunk_index", "content_hash"),
+        Index("ix_vector_entries_document", "document_id", "chunk_index"),
+    )
+
+    # An integer key so SQLite's FTS5 index can refer to the row (a rowid alias survives VACUUM).
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(255), unique=True)  # "{documentId}#{chunkIndex}"
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[np.ndarray] = mapped_column(Embedding)
+    upserted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class IngestionEvent(Base):
+    __tablename__ = "ingestion_events"
+    __table_args__ = (UniqueConstraint("store_id", "source_type", "event_key"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("evt"))
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    source_type: Mapped[str] = mapped_column(String(32), index=True)
+    event_key: Mapped[str] = mapped_column(String(255))
+    event_metadata: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    origin: Mapped[str] = mapped_column(String(16), default="manual")  # webhook|backfill|manual|api
+    status: Mapped[str] = mapped_column(String(16), default="processed", index=True)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Job(Timestamps, Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_workspace_created", "workspace_id", "created_at"),
+        Index("ix_jobs_workspace_status", "workspace_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("job"))
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    store_id: Mapped[str | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    source_id: Mapped[str | None] = mapped_column(
+        ForeignKey("connected_sources.id", ondelete="SET NULL"), index=True
+    )
+    engine_run_id: Mapped[str | None] = mapped_column(String(191), index=True)
+    retry_of: Mapped[str | None] = mapped_column(String(191))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), default="queued")
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    triggered_by: Mapped[str | None] = mapped_column(String(191))
+    input: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    output: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    progress_processed: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DocumentFailure(Base):
+    """A document a job could not index, and why; the run went on without it."""
+
+    __tablename__ = "document_failures"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("fail"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(1024))
+    path: Mapped[str] = mapped_column(String(1024))
+    reason: Mapped[str] = mapped_column(String(64))  # binary|invalid_utf8|too_large|unreadable|error
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_workspace_type_ts", "workspace_id", "type", "timestamp"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("met"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    source_id: Mapped[str | None] = mapped_column(ForeignKey("connected_sources.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_workspace_ts", "workspace_id", "timestamp"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("act"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    actor_type: Mapped[str] = mapped_column(String(16))  # user|api_key|system|webhook
+    actor_id: Mapped[str | None] = mapped_column(String(191))
+    category: Mapped[str] = mapped_column(String(32))  # job|source|store|workspace|api_key|search
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(191))
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    address: Mapped[str | None] = mapped_column(String(64))
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
