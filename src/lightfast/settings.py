@@ -45,8 +45,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.chunk_size is not None and self.chunk_overlap is not None and (
-            self.chunk_overlap >= self.chunk_size
+        if (
+            self.chunk_size is not None
+            and self.chunk_overlap is not None
+            and (self.chunk_overlap >= self.chunk_size)
         ):
             raise SettingsError("LIGHTFAST_CHUNK_OVERLAP must be smaller than LIGHTFAST_CHUNK_SIZE")
         if self.environment == "production" and self.embedding_provider == "fake":

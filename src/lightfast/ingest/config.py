@@ -31,11 +31,13 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+import yaml  # type: ignore[import-untyped, unused-ignore]
+from yaml.constructor import SafeConstructor  # type: ignore[import-untyped, unused-ignore]
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode  # type: ignore[import-untyped, unused-ignore]
 
 from lightfast.errors import ConfigError
 
@@ -47,7 +49,10 @@ VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj"})
 _STORE_RE = re.compile(r"[a-z0-9-]{1,20}")
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
-_GLOB_SHAPE = "must be a glob string or a non-empty list of glob strings"
+_GLOB_SHAPE = "must be a glob string or a {}list of glob strings"
+# PyYAML's stubs leave these untyped; typed aliases keep mypy --strict clean with or without the stubs.
+_compose: Callable[[str], Node | None] = functools.partial(yaml.compose, Loader=yaml.SafeLoader)
+_yaml_int: Callable[[ScalarNode], object] = SafeConstructor().construct_yaml_int
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,14 @@ def _class_end(seg: str, start: int) -> int:
 def _class_regex(body: str) -> str:
     negate = body[0] in "!^"
     chars = body[1:] if negate else body
-    out = "".join(
-        "-" if c == "-" and 0 < i < len(chars) - 1 else re.escape(c) for i, c in enumerate(chars)
-    )
+    out, i = "", 0
+    while i < len(chars):
+        if i + 2 < len(chars) and chars[i + 1] == "-":
+            if chars[i] > chars[i + 2]:
+                raise ValueError(f"invalid character range '{chars[i : i + 3]}'")
+            out, i = out + f"{re.escape(chars[i])}-{re.escape(chars[i + 2])}", i + 3
+        else:
+            out, i = out + re.escape(chars[i]), i + 1
     return f"[^/{out}]" if negate else f"(?!/)[{out}]"
 
 
@@ -143,19 +153,16 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
         raise ValueError("'.' and '..' segments are not allowed")
     if "" in segments:
         raise ValueError("empty path segments ('//') are not allowed")
+    # "**/**" means "**"; collapsing the repeats avoids needless backtracking.
+    segments = [s for i, s in enumerate(segments) if s != "**" or i == 0 or segments[i - 1] != "**"]
     parts: list[str] = []
     for idx, seg in enumerate(segments):
         last = idx == len(segments) - 1
         if seg == "**":
-            if idx > 0 and segments[idx - 1] == "**":
-                continue  # "**/**" is "**"; collapsing avoids needless backtracking
             parts.append("(?:[^/]+/)*[^/]+" if last else "(?:[^/]+/)*")
         else:
             parts.append(_segment_regex(seg) + ("" if last else "/"))
-    try:
-        return re.compile(r"\A" + "".join(parts) + r"\Z")
-    except re.error as exc:
-        raise ValueError(f"invalid character class ({exc.msg})") from None
+    return re.compile(r"\A" + "".join(parts) + r"\Z")
 
 
 _compiled = functools.lru_cache(maxsize=1024)(glob_to_regex)
@@ -168,17 +175,22 @@ def path_matches(path: str, config: SourceConfig) -> bool:
     )
 
 
-def _globs(field: str, node: Node, problems: list[ConfigProblem], allow_empty: bool) -> list[tuple[str, Node]]:
+_Glob = tuple[str, str, Node]  # (field, glob, node)
+
+
+def _globs(field: str, node: Node, problems: list[ConfigProblem], allow_empty: bool) -> list[_Glob]:
     """The valid globs of an include/exclude value, appending a problem for each invalid one."""
     if isinstance(node, ScalarNode) and node.tag == _STR_TAG:
         items = [(field, node)]
     elif isinstance(node, SequenceNode) and (node.value or allow_empty):
         items = [(f"{field}[{i}]", item) for i, item in enumerate(node.value)]
     else:
-        empty = isinstance(node, SequenceNode)
-        problems.append(_problem(field, "must not be empty" if empty else _GLOB_SHAPE, node))
+        shape = _GLOB_SHAPE.format("" if allow_empty else "non-empty ")
+        problems.append(
+            _problem(field, "must not be empty" if isinstance(node, SequenceNode) else shape, node)
+        )
         return []
-    found: list[tuple[str, Node]] = []
+    found: list[_Glob] = []
     for name, item in items:
         if not (isinstance(item, ScalarNode) and item.tag == _STR_TAG):
             problems.append(_problem(name, "must be a glob string", item))
@@ -188,14 +200,14 @@ def _globs(field: str, node: Node, problems: list[ConfigProblem], allow_empty: b
         except ValueError as exc:
             problems.append(_problem(name, str(exc), item))
         else:
-            found.append((item.value, item))
+            found.append((name, item.value, item))
     return found
 
 
-def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigProblem], list[tuple[str, Node]]]:
+def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigProblem], list[_Glob]]:
     """Parse ``text``: the config (None if invalid), every problem, and the valid include globs."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         message = f"{exc.context}: {exc.problem}" if exc.context else exc.problem or "invalid YAML"
         if exc.context and "alias" in exc.context:
@@ -211,10 +223,9 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
         return None, [_problem("(file)", "must be a mapping of keys to values", root)], []
     problems: list[ConfigProblem] = []
     seen: dict[str, Node] = {}
-    version: int | None = None
     store: str | None = None
-    include: list[tuple[str, Node]] = []
-    exclude: list[tuple[str, Node]] = []
+    include: list[_Glob] = []
+    exclude: list[_Glob] = []
     for key_node, value in root.value:
         if not isinstance(key_node, ScalarNode):
             problems.append(_problem("(file)", "keys must be plain strings", key_node))
@@ -226,9 +237,7 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
             continue
         seen[key] = key_node
         if key == "version":
-            if _is_one(value):
-                version = 1
-            else:
+            if not _is_one(value):
                 problems.append(_problem(key, "must be 1", value))
         elif key == "store":
             if isinstance(value, ScalarNode) and value.tag == _STR_TAG and _STORE_RE.fullmatch(value.value):
@@ -246,14 +255,96 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
             problems.append(ConfigProblem(key, "is required"))
     if problems:
         return None, problems, include
-    globs = tuple(g for g, _ in include), tuple(g for g, _ in exclude)
-    return SourceConfig(store or DEFAULT_STORE, *globs, version=version or 1, path=filename), [], include
+    globs = tuple(g for _, g, _ in include), tuple(g for _, g, _ in exclude)
+    return SourceConfig(store or DEFAULT_STORE, *globs, path=filename), [], include
 
 
 def _is_one(node: Node) -> bool:
     if not (isinstance(node, ScalarNode) and node.tag == _INT_TAG):
         return False
     try:
-        return bool(yaml.constructor.SafeConstructor().construct_yaml_int(node) == 1)
+        return _yaml_int(node) == 1
     except ValueError:
         return False
+
+
+def parse_config(text: str, filename: str = "lightfast.yml") -> SourceConfig:
+    """Parse and validate the text of a configuration file; ConfigError lists every problem found."""
+    config, problems, _ = _parse(text, filename)
+    if config is None:
+        raise ConfigError(problems, path=filename)
+    return config
+
+
+def _inside(path: str, root: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(root)
+
+
+def find_config_file(root: Path) -> Path | None:
+    """The highest-priority configuration file in ``root`` (a symlink must point inside ``root``)."""
+    resolved = root.resolve()
+    for name in CONFIG_FILENAMES:
+        candidate = root / name
+        if candidate.is_file() and _inside(str(candidate), resolved):
+            return candidate
+    return None
+
+
+def _read_config(root: Path) -> tuple[str | None, str | None, list[ConfigProblem]]:
+    """(file name, text, problems) of the config file in ``root``; no name when there is none."""
+    found = find_config_file(root)
+    if found is None:
+        return None, None, []
+    try:
+        return found.name, found.read_text(encoding="utf-8"), []
+    except UnicodeDecodeError:
+        return found.name, None, [ConfigProblem("(file)", "is not valid UTF-8 text")]
+    except OSError as exc:
+        return found.name, None, [ConfigProblem("(file)", f"cannot be read ({exc.strerror or exc})")]
+
+
+def load_config(root: Path) -> SourceConfig:
+    """The configuration of the repository at ``root``, or the default one when it has no config file."""
+    name, text, problems = _read_config(root)
+    if name is None:
+        return SourceConfig(DEFAULT_STORE, DEFAULT_INCLUDE)
+    if text is None:
+        raise ConfigError(problems, path=name)
+    return parse_config(text, name)
+
+
+def _walk(root: Path) -> list[str]:
+    """Every file below ``root`` as a sorted relative POSIX path; skips VCS dirs and links leaving root."""
+    resolved = root.resolve()
+    files: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(resolved, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in VCS_DIRS)
+        rel_dir = os.path.relpath(dirpath, resolved)
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if name in VCS_DIRS or not os.path.isfile(full):
+                continue
+            if os.path.islink(full) and not _inside(full, resolved):
+                continue
+            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
+            files.append(Path(rel).as_posix())
+    return sorted(files)
+
+
+def list_matching_files(root: Path, config: SourceConfig) -> list[str]:
+    """The files below ``root`` selected by ``config``: sorted relative POSIX paths."""
+    return [path for path in _walk(root) if path_matches(path, config)]
+
+
+def validate_config(root: Path) -> list[ConfigProblem]:
+    """Every problem with the configuration of ``root``, including include globs matching no file."""
+    name, text, problems = _read_config(root)
+    if name is None or text is None:
+        return problems
+    _, problems, include = _parse(text, name)
+    files = _walk(root) if include else []
+    for field, glob, node in include:
+        regex = _compiled(glob)
+        if not any(regex.match(path) for path in files):
+            problems.append(_problem(field, "matches no file", node))
+    return problems

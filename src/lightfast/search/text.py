@@ -22,9 +22,7 @@ WORD_RE = re.compile(r"[^\W_]+")
 
 _TSQUERY_DROP_RE = re.compile(r"[^a-z0-9]+")
 
-#: A compact English stopword list (lowercase).
-STOPWORDS: frozenset[str] = frozenset(
-    """
+_STOPWORD_TEXT = """
     a about above after again against all am an and any are as at
     be because been before being below between both but by
     can could did do does doing down during each few for from further
@@ -35,8 +33,10 @@ STOPWORDS: frozenset[str] = frozenset(
     these they this those through to too under until up very
     was we were what when where which while who whom why will with would
     you your yours yourself yourselves s t
-    """.split()
-)
+"""
+
+#: A compact English stopword list (lowercase).
+STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 
 
 def word_tokens(text: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI routers and the mapping of errors to HTTP."""

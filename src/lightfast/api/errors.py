@@ -1,0 +1,64 @@
+"""The only place that knows HTTP status codes for Lightfast errors."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound
+
+log = logging.getLogger("lightfast.api")
+
+STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409}
+
+
+def request_id(request: Request) -> str:
+    existing = getattr(request.state, "request_id", None)
+    if existing is None:
+        existing = f"req_{uuid.uuid4().hex[:20]}"
+        request.state.request_id = existing
+    return str(existing)
+
+
+def status_for(exc: LightfastError) -> int:
+    for kind, status in STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LightfastError)
+    async def lightfast_error(request: Request, exc: LightfastError) -> JSONResponse:
+        status = status_for(exc)
+        rid = request_id(request)
+        if status >= 500:
+            log.exception("request %s failed", rid, exc_info=exc)
+        message = exc.message if status < 500 else "internal error"
+        return JSONResponse(
+            {"error": exc.code if status < 500 else "internal_error", "message": message, "requestId": rid},
+            status_code=status,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            problems.append(f"{field or 'body'}: {error.get('msg', 'invalid')}")
+        return JSONResponse(
+            {"error": "invalid_input", "message": "; ".join(problems), "requestId": request_id(request)},
+            status_code=400,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        rid = request_id(request)
+        log.exception("request %s failed", rid, exc_info=exc)
+        return JSONResponse(
+            {"error": "internal_error", "message": "internal error", "requestId": rid}, status_code=500
+        )

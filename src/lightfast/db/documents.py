@@ -1,0 +1,242 @@
+"""Documents, their chunk/vector entries and per-document failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from lightfast.db.models import Document, DocumentFailure, VectorEntry
+from lightfast.db.types import utcnow
+from lightfast.ingest.hashing import vector_id
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    content_hash: str
+    config_hash: str | None
+    chunk_count: int
+    entry_count: int
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    id: str
+    store_id: str
+    connection_id: str | None
+    source_type: str
+    source_id: str
+    source_metadata: dict[str, Any]
+    path: str
+    url: str | None
+    slug: str
+    title: str
+    content_hash: str
+    config_hash: str
+    frontmatter: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EntryWrite:
+    chunk_index: int
+    content_hash: str
+    content: str
+    token_count: int
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    seq: int
+    id: str
+    document_id: str
+    chunk_index: int
+    content: str
+    title: str
+    path: str
+    url: str | None
+    source_type: str
+    store_id: str
+
+
+def document_states(session: Session, document_ids: Sequence[str]) -> dict[str, DocumentState]:
+    if not document_ids:
+        return {}
+    entries = (
+        select(VectorEntry.document_id, func.count().label("n"))
+        .where(VectorEntry.document_id.in_(document_ids))
+        .group_by(VectorEntry.document_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Document.id, Document.content_hash, Document.config_hash, Document.chunk_count, entries.c.n)
+        .outerjoin(entries, entries.c.document_id == Document.id)
+        .where(Document.id.in_(document_ids))
+    )
+    return {
+        row.id: DocumentState(row.content_hash, row.config_hash, row.chunk_count, row.n or 0) for row in rows
+    }
+
+
+def reusable_embeddings(
+    session: Session, document_ids: Sequence[str], config_hash: str
+) -> dict[tuple[str, str], np.ndarray]:
+    """Embeddings of chunks already indexed for these documents under the same config, by chunk hash."""
+    if not document_ids:
+        return {}
+    rows = session.execute(
+        select(VectorEntry.document_id, VectorEntry.content_hash, VectorEntry.embedding)
+        .join(Document, Document.id == VectorEntry.document_id)
+        .where(VectorEntry.document_id.in_(document_ids), Document.config_hash == config_hash)
+    )
+    return {(row.document_id, row.content_hash): row.embedding for row in rows}
+
+
+def chunk_hashes(session: Session, document_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(VectorEntry.content_hash)
+            .where(VectorEntry.document_id == document_id)
+            .order_by(VectorEntry.chunk_index)
+        )
+    )
+
+
+def write_document(session: Session, doc: DocumentWrite, entries: Sequence[EntryWrite]) -> None:
+    """Replace the document and all its entries. Callers run this inside one transaction, so readers
+    see either the old version or the new one, never a mix."""
+    row = session.get(Document, doc.id)
+    if row is None:
+        row = Document(id=doc.id, created_at=utcnow())
+        session.add(row)
+    for name in DocumentWrite.__dataclass_fields__:
+        setattr(row, name, getattr(doc, name))
+    row.chunk_count = len(entries)
+    row.updated_at = utcnow()
+    session.flush()
+    session.execute(delete(VectorEntry).where(VectorEntry.document_id == doc.id))
+    now = utcnow()
+    session.add_all(
+        VectorEntry(
+            id=vector_id(doc.id, entry.chunk_index),
+            store_id=doc.store_id,
+            document_id=doc.id,
+            chunk_index=entry.chunk_index,
+            content_hash=entry.content_hash,
+            content=entry.content,
+            token_count=entry.token_count,
+            embedding=entry.embedding,
+            upserted_at=now,
+        )
+        for entry in entries
+    )
+    session.flush()
+
+
+def source_documents(session: Session, store_id: str, connection_id: str) -> dict[str, str]:
+    """``{source_id: document_id}`` of everything a connected source put into a store."""
+    rows = session.execute(
+        select(Document.source_id, Document.id).where(
+            Document.store_id == store_id, Document.connection_id == connection_id
+        )
+    )
+    return {row.source_id: row.id for row in rows}
+
+
+def delete_documents(session: Session, document_ids: Iterable[str]) -> tuple[int, int]:
+    """Delete documents with their entries (and so their vectors and lexical postings).
+
+    Returns (documents deleted, chunks deleted)."""
+    ids = list(document_ids)
+    if not ids:
+        return 0, 0
+    chunks = (
+        session.scalar(select(func.count()).select_from(VectorEntry).where(VectorEntry.document_id.in_(ids)))
+        or 0
+    )
+    # Entries first: the lexical triggers on SQLite fire per deleted entry row.
+    session.execute(delete(VectorEntry).where(VectorEntry.document_id.in_(ids)))
+    result = session.execute(delete(Document).where(Document.id.in_(ids)))
+    return int(result.rowcount or 0), int(chunks)  # type: ignore[attr-defined]
+
+
+def record_failure(
+    session: Session,
+    *,
+    store_id: str,
+    job_id: str | None,
+    source_type: str,
+    source_id: str,
+    path: str,
+    reason: str,
+    message: str,
+) -> None:
+    session.add(
+        DocumentFailure(
+            store_id=store_id,
+            job_id=job_id,
+            source_type=source_type,
+            source_id=source_id,
+            path=path,
+            reason=reason,
+            message=message,
+        )
+    )
+
+
+def failures_for_job(session: Session, job_id: str) -> list[DocumentFailure]:
+    return list(
+        session.scalars(
+            select(DocumentFailure).where(DocumentFailure.job_id == job_id).order_by(DocumentFailure.path)
+        )
+    )
+
+
+def chunk_rows(session: Session, seqs: Sequence[int]) -> dict[int, ChunkRow]:
+    if not seqs:
+        return {}
+    rows = session.execute(
+        select(
+            VectorEntry.seq,
+            VectorEntry.id,
+            VectorEntry.document_id,
+            VectorEntry.chunk_index,
+            VectorEntry.content,
+            VectorEntry.store_id,
+            Document.title,
+            Document.path,
+            Document.url,
+            Document.source_type,
+        )
+        .join(Document, Document.id == VectorEntry.document_id)
+        .where(VectorEntry.seq.in_(list(seqs)))
+    )
+    return {
+        row.seq: ChunkRow(
+            seq=row.seq,
+            id=row.id,
+            document_id=row.document_id,
+            chunk_index=row.chunk_index,
+            content=row.content,
+            title=row.title,
+            path=row.path,
+            url=row.url,
+            source_type=row.source_type,
+            store_id=row.store_id,
+        )
+        for row in rows
+    }
+
+
+def store_counts(session: Session, store_id: str) -> tuple[int, int]:
+    documents = session.scalar(
+        select(func.count()).select_from(Document).where(Document.store_id == store_id)
+    )
+    chunks = session.scalar(
+        select(func.count()).select_from(VectorEntry).where(VectorEntry.store_id == store_id)
+    )
+    return int(documents or 0), int(chunks or 0)

@@ -1,0 +1,49 @@
+"""A deterministic embedder for fast tests: a hashed bag of words, so texts that share words are
+similar, with no model to load."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+from lightfast.embed.base import Embedder, ModelSpec
+
+FAKE_SPEC = ModelSpec(
+    provider="fake",
+    name="fake-hash-384",
+    dimension=384,
+    max_input_tokens=256,
+    default_chunk_tokens=200,
+    default_chunk_overlap=32,
+)
+_WORD = re.compile(r"[^\W_]+")
+
+
+class WordTokenizer:
+    """Counts words: the fake embedder's notion of a token."""
+
+    def count(self, text: str) -> int:
+        return len(_WORD.findall(text))
+
+
+class FakeEmbedder(Embedder):
+    def __init__(self, spec: ModelSpec = FAKE_SPEC, batch_size: int = 64) -> None:
+        super().__init__(spec, batch_size)
+        self.calls = 0
+        self.texts_embedded = 0
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        out = np.zeros((len(texts), self.spec.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.spec.dimension
+                sign = 1.0 if digest[4] & 1 else -1.0
+                out[row, bucket] += sign
+            if not out[row].any():
+                out[row, 0] = 1.0
+        return out

@@ -1,0 +1,54 @@
+"""The search index port.
+
+Writes need no port: chunk rows carry their text and embedding, and each database keeps its own search
+structures in step inside the writing transaction (FTS5 triggers on SQLite; a generated tsvector column
+and HNSW/GIN indexes on PostgreSQL). The port is the read side: nearest vectors and best lexical matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    source_types: tuple[str, ...] = ()
+    path_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    seq: int  # the chunk row (vector_entries.seq)
+    document_id: str
+    score: float  # higher is better; comparable only within one ranking
+
+
+class SearchIndex(Protocol):
+    def vector_search(
+        self, session: Session, store_ids: list[str], vector: np.ndarray, k: int, filters: SearchFilters
+    ) -> list[Hit]: ...
+
+    def lexical_search(
+        self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
+    ) -> list[Hit]: ...
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching strings that start with ``prefix`` literally (escape character '\\')."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def make_index(engine: Engine) -> SearchIndex:
+    if engine.dialect.name == "postgresql":
+        from lightfast.index.postgres import PostgresIndex
+
+        return PostgresIndex()
+    from lightfast.index.sqlite import SqliteIndex
+
+    return SqliteIndex()

@@ -1,0 +1,315 @@
+"""The document pipeline: read -> decode -> parse -> chunk -> hash -> embed what is new -> write.
+
+Work goes in batches of documents. Each batch embeds all its new chunks in one call (the model is the
+cost; batching across documents keeps it busy) and writes in one transaction, so a reader sees each
+document either in its old version or in its new one, and a crash loses at most the batch in flight,
+which a re-run redoes without embedding anything already written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db import documents as docs_repo
+from lightfast.db.models import Store
+from lightfast.db.tenancy import bump_generation
+from lightfast.embed.base import Embedder, Tokenizer
+from lightfast.ingest.chunking import chunk_markdown
+from lightfast.ingest.files import Rejection, decode_text
+from lightfast.ingest.hashing import chunk_hash, config_hash, content_hash, document_id
+from lightfast.ingest.markdown import parse_document, slugify
+from lightfast.sources.base import SourceFile
+
+
+@dataclass(frozen=True)
+class Failure:
+    source_id: str
+    path: str
+    reason: str
+    message: str
+
+
+@dataclass
+class SyncSummary:
+    documents_added: int = 0
+    documents_updated: int = 0
+    documents_unchanged: int = 0
+    documents_deleted: int = 0
+    documents_failed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_deleted: int = 0
+    tokens_embedded: int = 0
+    embedding_seconds: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "completed_with_errors" if self.documents_failed else "completed"
+
+    def merge(self, other: SyncSummary) -> None:
+        for name in self.counts():
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.embedding_seconds += other.embedding_seconds
+        self.failures.extend(other.failures)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if isinstance(v, int) and not isinstance(v, bool)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.counts(),
+            "embedding_seconds": round(self.embedding_seconds, 3),
+            "failures": [asdict(f) for f in self.failures],
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    documents_done: int
+    documents_total: int
+    chunks_done: int
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """Where the documents go: a store, fed by one connected source of one source type."""
+
+    store: Store
+    connection_id: str
+    source_type: str
+    job_id: str | None = None
+
+
+@dataclass
+class _Prepared:
+    file: SourceFile
+    doc_id: str
+    content_hash: str
+    title: str
+    slug: str
+    frontmatter: dict[str, Any]
+    chunks: list[tuple[int, str, str, int]]  # (index, text, hash, tokens)
+    is_new: bool
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        embedder: Embedder,
+        tokenizer: Tokenizer,
+        *,
+        max_file_bytes: int,
+        batch_documents: int = 32,
+    ) -> None:
+        self.sessions = sessions
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.max_file_bytes = max_file_bytes
+        self.batch_documents = batch_documents
+
+    # -- whole runs -------------------------------------------------------------------------------
+
+    def full_sync(
+        self, target: SyncTarget, files: Sequence[SourceFile], progress: ProgressCallback | None = None
+    ) -> SyncSummary:
+        """Index ``files`` and delete every document of the source that is not among them (removed
+        files, and files that no longer match include/exclude)."""
+        with self.sessions() as session:
+            existing = docs_repo.source_documents(session, target.store.id, target.connection_id)
+        listed = {f.source_id for f in files}
+        removed = [doc_id for source_id, doc_id in existing.items() if source_id not in listed]
+        summary = self.upsert(target, files, progress)
+        summary.merge(self.delete(target, removed))
+        return summary
+
+    def upsert(
+        self, target: SyncTarget, files: Sequence[SourceFile], progress: ProgressCallback | None = None
+    ) -> SyncSummary:
+        summary = SyncSummary()
+        chunks_done = 0
+        for start in range(0, len(files), self.batch_documents):
+            batch = self.process_batch(target, files[start : start + self.batch_documents])
+            summary.merge(batch)
+            chunks_done += batch.chunks_embedded + batch.chunks_reused
+            if progress:
+                progress(Progress(min(start + self.batch_documents, len(files)), len(files), chunks_done))
+        if progress and not files:
+            progress(Progress(0, 0, 0))
+        return summary
+
+    def delete(self, target: SyncTarget, document_ids: Sequence[str]) -> SyncSummary:
+        summary = SyncSummary()
+        if not document_ids:
+            return summary
+        with self.sessions.begin() as session:
+            summary.documents_deleted, summary.chunks_deleted = docs_repo.delete_documents(
+                session, document_ids
+            )
+            bump_generation(session, target.store.id)
+        return summary
+
+    # -- one batch --------------------------------------------------------------------------------
+
+    def process_batch(self, target: SyncTarget, files: Sequence[SourceFile]) -> SyncSummary:
+        store = target.store
+        summary = SyncSummary()
+        config = config_hash(
+            store.embedding_provider,
+            store.embedding_model,
+            store.embedding_dim,
+            store.chunk_max_tokens,
+            store.chunk_overlap,
+        )
+        ids = {f.source_id: document_id(store.id, target.source_type, f.source_id) for f in files}
+        with self.sessions() as session:
+            states = docs_repo.document_states(session, list(ids.values()))
+
+        prepared: list[_Prepared] = []
+        for file in files:
+            doc_id = ids[file.source_id]
+            outcome = self._prepare(store, file, doc_id, states.get(doc_id), config)
+            if isinstance(outcome, Failure):
+                summary.documents_failed += 1
+                summary.failures.append(outcome)
+            elif outcome is None:
+                summary.documents_unchanged += 1
+            else:
+                prepared.append(outcome)
+        if not prepared and not summary.failures:
+            return summary
+
+        with self.sessions() as session:
+            reusable = docs_repo.reusable_embeddings(session, [p.doc_id for p in prepared], config)
+            old_hashes = {
+                p.doc_id: docs_repo.chunk_hashes(session, p.doc_id) for p in prepared if not p.is_new
+            }
+        vectors = self._embed_missing(prepared, reusable, summary)
+
+        with self.sessions.begin() as session:
+            for item in prepared:
+                entries = [
+                    docs_repo.EntryWrite(
+                        chunk_index=index,
+                        content_hash=digest,
+                        content=text,
+                        token_count=tokens,
+                        embedding=vectors[(item.doc_id, digest)],
+                    )
+                    for index, text, digest, tokens in item.chunks
+                ]
+                docs_repo.write_document(session, self._document_row(target, item, config), entries)
+                new_hashes = {digest for _, _, digest, _ in item.chunks}
+                summary.chunks_deleted += sum(
+                    1 for h in old_hashes.get(item.doc_id, []) if h not in new_hashes
+                )
+                if item.is_new:
+                    summary.documents_added += 1
+                else:
+                    summary.documents_updated += 1
+            for failure in summary.failures:
+                docs_repo.record_failure(
+                    session,
+                    store_id=store.id,
+                    job_id=target.job_id,
+                    source_type=target.source_type,
+                    source_id=failure.source_id,
+                    path=failure.path,
+                    reason=failure.reason,
+                    message=failure.message,
+                )
+            if prepared:
+                bump_generation(session, store.id)
+        return summary
+
+    def _prepare(
+        self, store: Store, file: SourceFile, doc_id: str, state: docs_repo.DocumentState | None, config: str
+    ) -> _Prepared | Failure | None:
+        """The parsed and chunked document, a failure, or None when it is unchanged."""
+        try:
+            data = file.read()
+        except OSError as exc:
+            return Failure(
+                file.source_id, file.path, "unreadable", f"cannot read the file: {exc.strerror or exc}"
+            )
+        digest = content_hash(data)
+        if (
+            state is not None
+            and state.content_hash == digest
+            and state.config_hash == config
+            and state.entry_count == state.chunk_count
+        ):
+            return None
+        text = decode_text(data, self.max_file_bytes)
+        if isinstance(text, Rejection):
+            return Failure(file.source_id, file.path, text.reason, text.message)
+        parsed = parse_document(text, file.path)
+        store_chunks = chunk_markdown(
+            parsed.body, store.chunk_max_tokens, store.chunk_overlap, self.tokenizer.count
+        )
+        return _Prepared(
+            file=file,
+            doc_id=doc_id,
+            content_hash=digest,
+            title=parsed.title,
+            slug=slugify(file.path),
+            frontmatter=parsed.frontmatter,
+            chunks=[(c.index, c.text, chunk_hash(c.text), c.token_count) for c in store_chunks],
+            is_new=state is None,
+        )
+
+    def _embed_missing(
+        self, prepared: list[_Prepared], reusable: dict[tuple[str, str], np.ndarray], summary: SyncSummary
+    ) -> dict[tuple[str, str], np.ndarray]:
+        vectors: dict[tuple[str, str], np.ndarray] = {}
+        pending: dict[str, list[tuple[str, str]]] = {}  # chunk hash -> keys that need it
+        texts: dict[str, tuple[str, int]] = {}
+        for item in prepared:
+            for _, text, digest, tokens in item.chunks:
+                key = (item.doc_id, digest)
+                if key in vectors:
+                    continue
+                if key in reusable:
+                    vectors[key] = reusable[key]
+                    summary.chunks_reused += 1
+                else:
+                    pending.setdefault(digest, []).append(key)
+                    texts[digest] = (text, tokens)
+        if texts:
+            digests = list(texts)
+            started = time.perf_counter()
+            embedded = self.embedder.embed([texts[d][0] for d in digests])
+            summary.embedding_seconds += time.perf_counter() - started
+            for row, digest in enumerate(digests):
+                summary.chunks_embedded += 1
+                summary.tokens_embedded += texts[digest][1]
+                for key in pending[digest]:
+                    vectors[key] = embedded[row]
+        return vectors
+
+    def _document_row(self, target: SyncTarget, item: _Prepared, config: str) -> docs_repo.DocumentWrite:
+        return docs_repo.DocumentWrite(
+            id=item.doc_id,
+            store_id=target.store.id,
+            connection_id=target.connection_id,
+            source_type=target.source_type,
+            source_id=item.file.source_id,
+            source_metadata=item.file.metadata,
+            path=item.file.path,
+            url=item.file.url,
+            slug=item.slug,
+            title=item.title,
+            content_hash=item.content_hash,
+            config_hash=config,
+            frontmatter=item.frontmatter or None,
+        )

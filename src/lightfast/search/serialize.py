@@ -1,0 +1,45 @@
+"""JSON shapes of a search response, shared by the CLI and the API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from lightfast.search.service import SearchResponse, SearchResult
+
+
+def result_payload(result: SearchResult) -> dict[str, Any]:
+    return {
+        "id": result.id,
+        "documentId": result.document_id,
+        "title": result.title,
+        "path": result.path,
+        "sourceType": result.source_type,
+        "url": result.url,
+        "snippet": result.snippet,
+        "score": result.score,
+        "store": result.store,
+    }
+
+
+def cli_payload(response: SearchResponse) -> dict[str, Any]:
+    return {
+        "results": [result_payload(r) for r in response.results],
+        "latency": asdict(response.latency),
+        "requestId": response.request_id,
+    }
+
+
+def api_payload(response: SearchResponse) -> dict[str, Any]:
+    return {
+        "data": [result_payload(r) for r in response.results],
+        "meta": {
+            "total": response.total,
+            "limit": response.limit,
+            "offset": response.offset,
+            "took": response.latency.total,
+            "mode": response.mode,
+        },
+        "latency": asdict(response.latency),
+        "requestId": response.request_id,
+    }

@@ -1,0 +1,215 @@
+"""Hybrid retrieval: embed the query, ask the vector and lexical indexes, fuse, collapse to one result
+per document, and cut a highlighted snippet for each."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db import documents as docs_repo
+from lightfast.db.models import Store
+from lightfast.db.tenancy import list_stores
+from lightfast.embed.base import Embedder
+from lightfast.errors import InvalidInput, ModelMismatch, NotFound
+from lightfast.index.base import Hit, SearchFilters, SearchIndex
+from lightfast.search.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from lightfast.search.highlight import make_snippet
+from lightfast.search.text import query_terms
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+MAX_QUERY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How hybrid mode fuses the two rankings; the defaults were measured on SciFact train
+    (docs/search-quality.md)."""
+
+    method: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    candidates: int = 100
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    workspace_id: str
+    query: str
+    limit: int = 10
+    offset: int = 0
+    stores: tuple[str, ...] = ()
+    source_types: tuple[str, ...] = ()
+    path_prefix: str | None = None
+    mode: Mode = "hybrid"
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    id: str
+    document_id: str
+    title: str
+    path: str
+    source_type: str
+    url: str | None
+    snippet: str
+    score: float
+    store: str
+
+
+@dataclass(frozen=True)
+class Latency:
+    embedding: float
+    retrieval: float
+    fusion: float
+    total: float
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    results: list[SearchResult]
+    total: int  # distinct documents among the candidates
+    latency: Latency
+    request_id: str
+    mode: str
+    limit: int
+    offset: int
+    terms: list[str] = field(default_factory=list)
+
+
+def validate_request(request: SearchRequest) -> None:
+    if not request.query.strip():
+        raise InvalidInput("query must not be empty", field="query")
+    if len(request.query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters", field="query")
+    if not 1 <= request.limit <= 100:
+        raise InvalidInput("limit must be between 1 and 100", field="limit")
+    if not 0 <= request.offset <= 1000:
+        raise InvalidInput("offset must be between 0 and 1000", field="offset")
+    if request.mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}", field="mode")
+
+
+class SearchService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        embedder: Embedder,
+        index: SearchIndex,
+        fusion: FusionConfig | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.embedder = embedder
+        self.index = index
+        self.fusion = fusion or FusionConfig()
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        validate_request(request)
+        started = time.perf_counter()
+        request_id = request.request_id or f"req_{uuid.uuid4().hex[:20]}"
+        filters = SearchFilters(request.source_types, request.path_prefix or None)
+        k = max(self.fusion.candidates, 3 * (request.offset + request.limit))
+
+        with self.sessions() as session:
+            stores = self._stores(session, request)
+            store_ids = [s.id for s in stores]
+            embedding_ms = 0.0
+            vector_hits: list[Hit] = []
+            lexical_hits: list[Hit] = []
+            if request.mode in ("hybrid", "dense"):
+                self._check_models(stores)
+                t0 = time.perf_counter()
+                vector = self.embedder.embed([request.query])[0]
+                embedding_ms = (time.perf_counter() - t0) * 1000
+            t1 = time.perf_counter()
+            if request.mode in ("hybrid", "dense"):
+                vector_hits = self.index.vector_search(session, store_ids, vector, k, filters)
+            if request.mode in ("hybrid", "bm25"):
+                lexical_hits = self.index.lexical_search(session, store_ids, request.query, k, filters)
+            retrieval_ms = (time.perf_counter() - t1) * 1000
+
+            t2 = time.perf_counter()
+            ranked = self._fuse(vector_hits, lexical_hits)
+            documents = {h.seq: h.document_id for h in [*vector_hits, *lexical_hits]}
+            best_per_document: list[tuple[int, float]] = []
+            seen: set[str] = set()
+            for seq, score in ranked:
+                document = documents[seq]
+                if document not in seen:
+                    seen.add(document)
+                    best_per_document.append((seq, score))
+            page = best_per_document[request.offset : request.offset + request.limit]
+            fusion_ms = (time.perf_counter() - t2) * 1000
+
+            rows = docs_repo.chunk_rows(session, [seq for seq, _ in page])
+        terms = query_terms(request.query)
+        store_names = {s.id: s.name for s in stores}
+        results = [
+            SearchResult(
+                id=row.id,
+                document_id=row.document_id,
+                title=row.title,
+                path=row.path,
+                source_type=row.source_type,
+                url=row.url,
+                snippet=make_snippet(row.content, terms),
+                score=round(score, 6),
+                store=store_names.get(row.store_id, ""),
+            )
+            for seq, score in page
+            if (row := rows.get(seq)) is not None
+        ]
+        total_ms = (time.perf_counter() - started) * 1000
+        return SearchResponse(
+            results=results,
+            total=len(best_per_document),
+            latency=Latency(
+                round(embedding_ms, 2), round(retrieval_ms, 2), round(fusion_ms, 2), round(total_ms, 2)
+            ),
+            request_id=request_id,
+            mode=request.mode,
+            limit=request.limit,
+            offset=request.offset,
+            terms=terms,
+        )
+
+    def _stores(self, session: Session, request: SearchRequest) -> list[Store]:
+        stores = list_stores(session, request.workspace_id, list(request.stores) or None)
+        missing = sorted(set(request.stores) - {s.name for s in stores})
+        if missing:
+            raise NotFound(
+                f"no store named {', '.join(map(repr, missing))} in this workspace", field="stores"
+            )
+        return stores
+
+    def _check_models(self, stores: list[Store]) -> None:
+        spec = self.embedder.spec
+        for store in stores:
+            if (store.embedding_model, store.embedding_dim) != (spec.name, spec.dimension):
+                raise ModelMismatch(
+                    f"store {store.name!r} was indexed with {store.embedding_model} "
+                    f"({store.embedding_dim}-d) but this server embeds queries with {spec.name}; "
+                    "re-ingest the store or search it in bm25 mode"
+                )
+
+    def _fuse(self, vector_hits: list[Hit], lexical_hits: list[Hit]) -> list[tuple[int, float]]:
+        if not lexical_hits:
+            return [(h.seq, h.score) for h in vector_hits]
+        if not vector_hits:
+            return [(h.seq, h.score) for h in lexical_hits]
+        weights = [self.fusion.dense_weight, self.fusion.lexical_weight]
+        if self.fusion.method == "weighted":
+            return weighted_score_fusion(
+                [[(h.seq, h.score) for h in vector_hits], [(h.seq, h.score) for h in lexical_hits]], weights
+            )
+        return reciprocal_rank_fusion(
+            [[h.seq for h in vector_hits], [h.seq for h in lexical_hits]],
+            k=self.fusion.rrf_k,
+            weights=weights,
+        )

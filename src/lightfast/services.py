@@ -1,0 +1,71 @@
+"""Wiring: builds the services every shell (CLI, API, workers) uses from one Settings object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db.engine import make_engine, make_session_factory, migrate
+from lightfast.db.tenancy import ensure_organization, get_workspace
+from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
+from lightfast.index import SearchIndex, make_index
+from lightfast.ingest.pipeline import Pipeline
+from lightfast.ingest.service import IngestService
+from lightfast.search.service import SearchService
+from lightfast.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    embedder: Embedder
+    tokenizer: Tokenizer
+    index: SearchIndex
+    pipeline: Pipeline
+    ingest: IngestService
+    search: SearchService
+
+    def workspace_id(self, name: str | None = None) -> str:
+        with self.sessions.begin() as session:
+            org = ensure_organization(session, self.settings.default_organization)
+            return get_workspace(session, org.id, name or self.settings.default_workspace).id
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    tokenizer: Tokenizer | None = None,
+    engine: Engine | None = None,
+) -> Services:
+    engine = engine or make_engine(settings.resolved_database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    embedder = embedder or make_embedder(settings)
+    tokenizer = tokenizer or make_tokenizer(settings)
+    index = make_index(engine)
+    pipeline = Pipeline(
+        sessions,
+        embedder,
+        tokenizer,
+        max_file_bytes=settings.max_file_bytes,
+        batch_documents=settings.ingest_batch_documents,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        embedder=embedder,
+        tokenizer=tokenizer,
+        index=index,
+        pipeline=pipeline,
+        ingest=IngestService(settings, sessions, pipeline, embedder.spec),
+        search=SearchService(sessions, embedder, index),
+    )

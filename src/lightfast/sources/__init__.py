@@ -1,0 +1,1 @@
+"""Sources of documents: one module per source type."""
