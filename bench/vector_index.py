@@ -38,6 +38,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import sqlean
+import sqlite_vec
+import usearch
+from usearch.index import Index
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -138,7 +142,8 @@ def build_base(real: F32, n: int, noise: float, rng: np.random.Generator) -> tup
         return np.ascontiguousarray(real[:n]), 0, float("nan")
     extra = n - len(real)
     sources = rng.integers(0, len(real), size=extra)
-    perturbed = normalise(real[sources] + rng.normal(0.0, noise, size=(extra, real.shape[1])).astype(np.float32))
+    noise_matrix = rng.normal(0.0, noise, size=(extra, real.shape[1])).astype(np.float32)
+    perturbed = normalise(real[sources] + noise_matrix)
     cos_to_source = float(np.mean(np.sum(perturbed * real[sources], axis=1)))
     return np.ascontiguousarray(np.vstack([real, perturbed])), extra, cos_to_source
 
@@ -217,8 +222,6 @@ def bench_usearch(
     build_threads: int,
     workdir: Path,
 ) -> tuple[list[MethodResult], dict[str, float]]:
-    from usearch.index import Index
-
     index = Index(
         ndim=base.shape[1],
         metric="cos",
@@ -253,14 +256,14 @@ def bench_usearch(
     start = time.perf_counter()
     index.save(str(path))
     save_s = time.perf_counter() - start
-    del index
     start = time.perf_counter()
     loaded = Index.restore(str(path))
     load_s = time.perf_counter() - start
     start = time.perf_counter()
     viewed = Index.restore(str(path), view=True)
     view_s = time.perf_counter() - start
-    assert loaded is not None and viewed is not None
+    assert loaded is not None
+    assert viewed is not None
     persist = {
         "save_s": save_s,
         "load_s": load_s,
@@ -273,9 +276,6 @@ def bench_usearch(
 
 
 def connect_sqlite_vec(path: Path) -> Any:
-    import sqlean
-    import sqlite_vec
-
     conn = sqlean.connect(str(path))
     conn.enable_load_extension(True)
     sqlite_vec.load(conn)
@@ -289,7 +289,9 @@ def bench_sqlite_vec(
     db_path = workdir / "vec.db"
     conn = connect_sqlite_vec(db_path)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"CREATE VIRTUAL TABLE vec_items USING vec0(embedding float[{base.shape[1]}] distance_metric=cosine)")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE vec_items USING vec0(embedding float[{base.shape[1]}] distance_metric=cosine)"
+    )
     start = time.perf_counter()
     with conn:
         conn.executemany(
@@ -302,12 +304,16 @@ def bench_sqlite_vec(
 
     def vec0_search(q: F32, k: int) -> list[int]:
         rows = conn.execute(
-            "SELECT rowid FROM vec_items WHERE embedding MATCH ? AND k = ? ORDER BY distance", (q.tobytes(), k)
+            "SELECT rowid FROM vec_items WHERE embedding MATCH ? AND k = ? ORDER BY distance",
+            (q.tobytes(), k),
         ).fetchall()
         return [r[0] for r in rows]
 
     vec0 = MethodResult(
-        "sqlite-vec vec0 KNN (cosine)", vec0_build, vec0_mb, note="insert into vec0, on-disk DB; exhaustive scan"
+        "sqlite-vec vec0 KNN (cosine)",
+        vec0_build,
+        vec0_mb,
+        note="insert into vec0, on-disk DB; exhaustive scan",
     )
     for k in ks:
         vec0.by_k[k] = measure_queries(vec0_search, queries, k, truth)
@@ -317,7 +323,8 @@ def bench_sqlite_vec(
     start = time.perf_counter()
     with conn:
         conn.executemany(
-            "INSERT INTO items(id, embedding) VALUES (?, ?)", ((i, base[i].tobytes()) for i in range(len(base)))
+            "INSERT INTO items(id, embedding) VALUES (?, ?)",
+            ((i, base[i].tobytes()) for i in range(len(base))),
         )
     plain_build = time.perf_counter() - start
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -389,7 +396,8 @@ def bench_blob_load(base: F32, workdir: Path, repeats: int) -> LoadResult:
     start = time.perf_counter()
     with conn:
         conn.executemany(
-            "INSERT INTO embeddings(id, embedding) VALUES (?, ?)", ((i, base[i].tobytes()) for i in range(len(base)))
+            "INSERT INTO embeddings(id, embedding) VALUES (?, ?)",
+            ((i, base[i].tobytes()) for i in range(len(base))),
         )
     write_s = time.perf_counter() - start
     conn.close()
@@ -400,7 +408,9 @@ def bench_blob_load(base: F32, workdir: Path, repeats: int) -> LoadResult:
             start = time.perf_counter()
             ids, matrix = fn(path, base.shape[1])
             times.append(time.perf_counter() - start)
-            assert matrix.shape == base.shape and np.array_equal(matrix[-1], base[-1]) and ids[-1] == len(base) - 1
+            assert matrix.shape == base.shape
+            assert np.array_equal(matrix[-1], base[-1])
+            assert ids[-1] == len(base) - 1
         return statistics.median(times)
 
     fetchall_s = best_of(load_blobs_fetchall)
@@ -409,7 +419,8 @@ def bench_blob_load(base: F32, workdir: Path, repeats: int) -> LoadResult:
     load_blobs_fetchall(path, base.shape[1])
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    result = LoadResult(write_s, fetchall_s, iterate_s, peak / 1e6, base.nbytes / 1e6, path.stat().st_size / 1e6)
+    file_mb = path.stat().st_size / 1e6
+    result = LoadResult(write_s, fetchall_s, iterate_s, peak / 1e6, base.nbytes / 1e6, file_mb)
     path.unlink()
     return result
 
@@ -488,6 +499,8 @@ def main() -> None:
         f"- Machine: {platform.machine()}, {os.cpu_count()} logical cores **shared with other jobs** "
         f"(load average at start {os.getloadavg()[0]:.2f}); Python {platform.python_version()}, "
         f"NumPy {np.__version__}. Timings are noisy; compare within a run, not across machines.",
+        f"- Versions: usearch {usearch.__version__}, sqlite-vec {sqlite_vec.__version__}, "
+        f"SQLite (stdlib) {sqlite3.sqlite_version}, SQLite (sqlean) {sqlean.sqlite_version}.",
         f"- Base vectors: {len(real)} real `all-MiniLM-L6-v2` embeddings of SciFact titles and abstract "
         f"sentences ({info.source}"
         + (f", {info.seconds:.0f}s" if info.seconds is not None else "")
@@ -503,11 +516,6 @@ def main() -> None:
         "",
     ]
 
-    import sqlite_vec
-    import usearch
-
-    md.insert(9, f"- Versions: usearch {usearch.__version__}, sqlite-vec {sqlite_vec.__version__}, "
-              f"SQLite (stdlib) {sqlite3.sqlite_version}.")
     load_rows: list[str] = []
     persist_rows: list[str] = []
 
@@ -533,10 +541,15 @@ def main() -> None:
                     workdir,
                 )
                 results += res
-                persist_rows.append(
-                    f"| {size} | usearch {dtype} | {fmt(persist['file_mb'], 1)} | {fmt(persist['save_s'], 3)} | "
-                    f"{fmt(persist['load_s'], 3)} | {fmt(persist['view_s'], 4)} |"
-                )
+                cells = [
+                    str(size),
+                    f"usearch {dtype}",
+                    fmt(persist["file_mb"], 1),
+                    fmt(persist["save_s"], 3),
+                    fmt(persist["load_s"], 3),
+                    fmt(persist["view_s"], 4),
+                ]
+                persist_rows.append("| " + " | ".join(cells) + " |")
                 print(f"  usearch {dtype} done (build {res[0].build_s:.1f}s)", flush=True)
             results += bench_sqlite_vec(base, queries, ks, truth, args.slow_queries, workdir)
             print("  sqlite-vec done", flush=True)
@@ -560,8 +573,9 @@ def main() -> None:
     md += [
         "## Warm start: float32 BLOBs in a plain SQLite table -> NumPy matrix",
         "",
-        "Python stdlib `sqlite3`, table `embeddings(id INTEGER PRIMARY KEY, embedding BLOB)`, fresh connection "
-        f"per load, OS page cache warm, median of {args.load_repeats}. *fetchall+join* = `fetchall()` then "
+        "Python stdlib `sqlite3`, table `embeddings(id INTEGER PRIMARY KEY, embedding BLOB)`, "
+        f"fresh connection per load, OS page cache warm, median of {args.load_repeats}. "
+        "*fetchall+join* = `fetchall()` then "
         "`np.frombuffer(b''.join(blobs))`; *iterate+fill* = stream the cursor into a preallocated matrix. "
         "Peak = tracemalloc peak during *fetchall+join* (Python bytes objects + matrix).",
         "",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -185,14 +184,13 @@ def test_snippet_tiny_limits() -> None:
         make_snippet("hello", ["x"], 0)
 
 
-def test_snippet_fast_on_100kb() -> None:
+def test_snippet_of_a_100kb_text() -> None:
+    # Speed is measured in bench/, not asserted here; this checks long inputs stay within the limit.
     unit = "lorem ipsum dolor sit amet <index> consectetur & adipiscing elit\n"
     text = unit * (100_000 // len(unit) + 1)
-    start = time.perf_counter()
     for terms in (["index", "elit", "lor"], ["zzz"], ["i", "d", "a", "e", "c", "s", "l"]):
         out = make_snippet(text, terms)
         assert len(visible(out)) <= 300
-    assert time.perf_counter() - start < 2.0
 
 
 # Text with HTML metacharacters, whitespace, unicode and words that share prefixes.

@@ -213,12 +213,10 @@ def search(
     if not response.results:
         console.print("No results.")
     for rank, result in enumerate(response.results, start=response.offset + 1):
-        console.print(f"[bold]{rank}. {result.title}[/bold]  [dim]{result.path} ({result.score:.4f})[/dim]")
-        console.print(
-            "   " + result.snippet.replace("<mark>", "[reverse]").replace("</mark>", "[/reverse]"),
-            highlight=False,
-            markup=True,
-        )
+        heading = Text(f"{rank}. {result.title}", style="bold")
+        heading.append(f"  {result.path} ({result.score:.4g})", style="dim")
+        console.print(heading)
+        console.print(Text("   ").append_text(snippet_text(result.snippet)))
     lat = response.latency
     console.print(
         f"[dim]{response.total} documents; {lat.total:.1f} ms (embedding {lat.embedding:.1f}, "
