@@ -74,9 +74,11 @@ def test_first_ingest_indexes_every_matching_file(services: Services, repo: Path
         titles = set(session.scalars(select(Document.title)))
         assert titles == {"Widget", "Installing", "Alpha guide"}
         job = session.get(Job, result.job_id)
-        assert job is not None and job.status == "completed"
+        assert job is not None
+        assert job.status == "completed"
         assert job.progress_processed == job.progress_total == 3
-        assert job.duration_ms is not None and job.output is not None
+        assert job.duration_ms is not None
+        assert job.output is not None
         assert job.output["documents_added"] == 3
         metric_types = set(session.scalars(select(Metric.type)))
         assert {"job_duration", "documents_indexed"} <= metric_types
@@ -184,7 +186,8 @@ def test_bad_files_are_recorded_and_skipped(services: Services, tmp_path: Path) 
         assert {r.path: r.reason for r in rows} == reasons
         assert all(r.message for r in rows)
         job = session.get(Job, result.job_id)
-        assert job is not None and job.status == "completed_with_errors"
+        assert job is not None
+        assert job.status == "completed_with_errors"
         errors = session.scalars(select(Metric.value).where(Metric.type == "errors")).all()
         assert errors == [3]
 

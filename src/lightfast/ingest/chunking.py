@@ -178,10 +178,12 @@ def chunk_markdown(text: str, max_tokens: int, overlap: int, count: CountTokens)
         starts_section = piece.heading and fresh >= min_section
         if current and fresh and (starts_section or size([*current, piece]) > max_tokens):
             chunks.append(current)
-            current = [] if starts_section else _tail(current, overlap, max_tokens - piece.tokens)
+            current = (
+                [] if starts_section else _tail(current, overlap, max_tokens - piece.tokens, separator_tokens)
+            )
             fresh = 0
         elif current and not fresh and size([*current, piece]) > max_tokens:
-            current = _tail(current, overlap, max_tokens - piece.tokens - separator_tokens)
+            current = _tail(current, overlap, max_tokens - piece.tokens, separator_tokens)
         current.append(piece)
         fresh += piece.tokens
     if current and fresh:
@@ -196,13 +198,15 @@ def chunk_markdown(text: str, max_tokens: int, overlap: int, count: CountTokens)
     return result
 
 
-def _tail(parts: list[_Piece], overlap: int, room: int) -> list[_Piece]:
-    """The trailing pieces of ``parts`` that fit in ``min(overlap, room)`` tokens (the overlap)."""
-    budget = min(overlap, room)
+def _tail(parts: list[_Piece], overlap: int, room: int, separator_tokens: int) -> list[_Piece]:
+    """The trailing pieces of ``parts`` that hold at most ``overlap`` tokens (the overlap) and, with the
+    separator that follows each of them, fit in ``room``: the budget left by the next piece."""
     tail: list[_Piece] = []
     used = 0
     for piece in reversed(parts):
-        if piece.heading or used + piece.tokens > budget:
+        if piece.heading or used + piece.tokens > overlap:
+            break
+        if used + piece.tokens + separator_tokens * (len(tail) + 1) > room:
             break
         tail.insert(0, piece)
         used += piece.tokens

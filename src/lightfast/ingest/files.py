@@ -14,7 +14,8 @@ class Rejection:
 def decode_text(data: bytes, max_bytes: int) -> str | Rejection:
     if len(data) > max_bytes:
         return Rejection("too_large", f"file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
-    if b"\x00" in data[:8192]:
+    # Anywhere, not only in the first block: PostgreSQL text columns cannot hold NUL characters.
+    if b"\x00" in data:
         return Rejection("binary", "file looks binary (it contains NUL bytes)")
     try:
         text = data.decode("utf-8")

@@ -9,9 +9,11 @@ from typing import Any
 
 import yaml
 
-_FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# The content is optional ("---\n---\n" is an empty front matter block, as Jekyll writes it).
+_FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n(?:(.*?)\r?\n)??(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)[ \t#]*$")
+# A closing run of # needs a space before it: "# Intro to C#" is titled "Intro to C#".
+_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT_H1 = re.compile(r"^ {0,3}=+[ \t]*$")
 
 
@@ -33,7 +35,7 @@ def parse_document(text: str, path: str) -> ParsedDocument:
     match = _FRONTMATTER.match(text)
     if match:
         try:
-            loaded = yaml.safe_load(match.group(1))
+            loaded = yaml.safe_load(match.group(1) or "")
         except yaml.YAMLError as exc:
             warnings.append(f"front matter is not valid YAML ({exc.__class__.__name__}); kept as text")
         else:
@@ -50,12 +52,20 @@ def parse_document(text: str, path: str) -> ParsedDocument:
 
 
 def first_heading(text: str) -> str | None:
-    in_code = False
+    # The marker of the open code fence: only a line of the same character, at least as many times,
+    # closes it (a ``` line inside a ```` block, or inside a ~~~ block, is code).
+    fence: str | None = None
     previous = ""
     for line in text.splitlines():
-        if _FENCE.match(line):
-            in_code = not in_code
-        elif not in_code:
+        if fence is not None:
+            stripped = line.strip()
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = None
+            line = ""
+        elif opening := _FENCE.match(line):
+            fence = opening.group(1)
+            line = ""
+        else:
             match = _H1.match(line)
             if match:
                 return match.group(1).strip()
@@ -68,12 +78,13 @@ def first_heading(text: str) -> str | None:
 def slugify(path: str) -> str:
     """``docs/Getting Started.md`` -> ``docs/getting-started``."""
     stem = str(PurePosixPath(path).with_suffix("")) if PurePosixPath(path).suffix else path
-    slug = re.sub(r"[^a-z0-9/]+", "-", stem.lower()).strip("-/")
-    return re.sub(r"-*/-*", "/", slug)[:256] or "index"
+    slug = re.sub(r"-*/[-/]*", "/", re.sub(r"[^a-z0-9/]+", "-", stem.lower())).strip("-/")
+    return slug[:256].strip("-/") or "index"
 
 
 def _string(value: Any) -> str | None:
-    if isinstance(value, str | int | float) and str(value).strip():
+    # Not booleans: YAML reads ``title: yes`` as True, and "True" is no title.
+    if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
         return str(value).strip()
     return None
 

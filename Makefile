@@ -1,0 +1,46 @@
+# One command per task. Every target creates .venv and installs what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is installed first and pinned: an unpinned torch would pull a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: run test lint bench install install-test demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Index this repository's documentation into the "demo" workspace, then serve the API and search page
+# on http://127.0.0.1:8000 (LIGHTFAST_HOME defaults to ~/.lightfast).
+run: install
+	$(BIN)/lightfast ingest . --workspace demo
+	LIGHTFAST_DEFAULT_WORKSPACE=demo $(BIN)/lightfast serve
+
+test: install-test
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: install-test
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/beir.py --data ../shared/data/scifact --split train
+	$(BIN)/python bench/ingest.py bench/results/.work/scifact-corpus
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
