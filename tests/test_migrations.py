@@ -75,19 +75,16 @@ def schema_snapshot(engine: Engine) -> Any:
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             return connection.execute(text("SELECT type, name, sql FROM sqlite_master ORDER BY name")).all()
-        return (
-            connection.execute(
-                text(
-                    "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
-                    "WHERE table_schema = 'public' ORDER BY table_name, column_name"
-                )
-            ).all()
-            + connection.execute(
-                text(
-                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname"
-                )
-            ).all()
-        )
+        columns = connection.execute(
+            text(
+                "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = 'public' ORDER BY table_name, column_name"
+            )
+        ).all()
+        indexes = connection.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
+        ).all()
+        return columns + indexes
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -79,8 +79,7 @@ def split_blocks(text: str) -> list[Block]:
 def _split_text(text: str, max_tokens: int, count: CountTokens, kind: str) -> list[str]:
     """Split one oversized block into pieces of at most ``max_tokens``, at the coarsest boundary that
     works: sentences (prose), lines, then words, then characters."""
-    # Sentence pieces are re-joined with a blank line by the packer; that is the price of splitting a
-    # paragraph the model could not read whole anyway.
+    # Pieces of one block are re-joined with a space by the packer, so a split paragraph reads as prose.
     if count(text) <= max_tokens:
         return [text]
     if kind not in ("code", "sentence"):
