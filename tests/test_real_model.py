@@ -53,8 +53,8 @@ def test_ingest_and_search_with_the_real_model(
             "'Reset password'; we email you a link that is valid for one hour.\n",
             "docs/billing.md": "# Invoices\n\nInvoices are issued on the first day of each month and can be "
             "downloaded as PDF from the billing settings.\n",
-            "docs/deploy.md": "# Deploying\n\nRun `make release` to build the container image and roll it out "
-            "to the cluster with zero downtime.\n",
+            "docs/deploy.md": "# Deploying\n\nRun `make release` to build the container image and roll it "
+            "out to the cluster with zero downtime.\n",
         },
     )
     settings = make_settings(tmp_path, url, embedding_provider="local")
