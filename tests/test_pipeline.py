@@ -203,7 +203,7 @@ def test_a_file_that_turns_bad_keeps_its_last_good_version(services: Services, r
 def test_changed_chunking_config_reembeds_the_store(services: Services, repo: Path) -> None:
     services.ingest.ingest_path(repo)
     _, chunks = counts(services)
-    services.ingest.settings = services.settings.model_copy(update={"chunk_size": 100, "chunk_overlap": 10})
+    services.runner.settings = services.settings.model_copy(update={"chunk_size": 100, "chunk_overlap": 10})
     summary = services.ingest.ingest_path(repo).summary
     assert summary.documents_updated == 3
     assert summary.chunks_reused == 0

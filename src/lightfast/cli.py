@@ -220,7 +220,8 @@ def search(
     lat = response.latency
     console.print(
         f"[dim]{response.total} documents; {lat.total:.1f} ms (embedding {lat.embedding:.1f}, "
-        f"retrieval {lat.retrieval:.1f}, fusion {lat.fusion:.1f}); request {response.request_id}[/dim]"
+        f"retrieval {lat.retrieval:.1f}, fusion {lat.fusion:.1f}); request {response.request_id}[/dim]",
+        soft_wrap=True,
     )
 
 

@@ -13,6 +13,7 @@ from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
 from lightfast.ingest.pipeline import Pipeline
 from lightfast.ingest.service import IngestService
+from lightfast.jobs.sync import SyncRunner
 from lightfast.search.service import SearchService
 from lightfast.settings import Settings
 
@@ -26,6 +27,7 @@ class Services:
     tokenizer: Tokenizer
     index: SearchIndex
     pipeline: Pipeline
+    runner: SyncRunner
     ingest: IngestService
     search: SearchService
 
@@ -58,6 +60,7 @@ def build_services(
         max_file_bytes=settings.max_file_bytes,
         batch_documents=settings.ingest_batch_documents,
     )
+    runner = SyncRunner(settings, sessions, pipeline)
     return Services(
         settings=settings,
         engine=engine,
@@ -66,6 +69,7 @@ def build_services(
         tokenizer=tokenizer,
         index=index,
         pipeline=pipeline,
-        ingest=IngestService(settings, sessions, pipeline, embedder.spec),
+        runner=runner,
+        ingest=IngestService(settings, sessions, runner),
         search=SearchService(sessions, embedder, index),
     )

@@ -49,11 +49,16 @@ def get_job(session: Session, job_id: str) -> Job:
     return job
 
 
-def start_job(session: Session, job_id: str, total: int | None = None) -> None:
+def start_job(session: Session, job_id: str) -> None:
+    """Queued -> running; a job already cancelled or finished keeps its status."""
     job = get_job(session, job_id)
-    job.status = "running"
+    if job.status == "queued":
+        job.status = "running"
     job.started_at = job.started_at or utcnow()
-    job.progress_total = total
+
+
+def job_status(session: Session, job_id: str) -> str | None:
+    return session.scalar(select(Job.status).where(Job.id == job_id))
 
 
 def set_progress(session: Session, job_id: str, processed: int, total: int | None) -> None:

@@ -57,16 +57,12 @@ def record_sync(
     session: Session,
     source_id: str,
     *,
-    config_status: str,
-    config_message: str | None,
     at: datetime,
     ingested: bool,
 ) -> None:
     source = session.get(ConnectedSource, source_id)
     if source is None:
         return
-    source.config_status = config_status
-    source.config_message = config_message
     source.last_synced_at = at
     if ingested:
         source.last_ingested_at = at

@@ -118,35 +118,7 @@ class Pipeline:
         self.max_file_bytes = max_file_bytes
         self.batch_documents = batch_documents
 
-    # -- whole runs -------------------------------------------------------------------------------
-
-    def full_sync(
-        self, target: SyncTarget, files: Sequence[SourceFile], progress: ProgressCallback | None = None
-    ) -> SyncSummary:
-        """Index ``files`` and delete every document of the source that is not among them (removed
-        files, and files that no longer match include/exclude)."""
-        with self.sessions() as session:
-            existing = docs_repo.source_documents(session, target.store.id, target.connection_id)
-        listed = {f.source_id for f in files}
-        removed = [doc_id for source_id, doc_id in existing.items() if source_id not in listed]
-        summary = self.upsert(target, files, progress)
-        summary.merge(self.delete(target, removed))
-        return summary
-
-    def upsert(
-        self, target: SyncTarget, files: Sequence[SourceFile], progress: ProgressCallback | None = None
-    ) -> SyncSummary:
-        summary = SyncSummary()
-        chunks_done = 0
-        for start in range(0, len(files), self.batch_documents):
-            batch = self.process_batch(target, files[start : start + self.batch_documents])
-            summary.merge(batch)
-            chunks_done += batch.chunks_embedded + batch.chunks_reused
-            if progress:
-                progress(Progress(min(start + self.batch_documents, len(files)), len(files), chunks_done))
-        if progress and not files:
-            progress(Progress(0, 0, 0))
-        return summary
+    # -- a run is driven by lightfast.jobs.sync.SyncRunner, one batch at a time ------------------
 
     def delete(self, target: SyncTarget, document_ids: Sequence[str]) -> SyncSummary:
         summary = SyncSummary()
@@ -161,7 +133,11 @@ class Pipeline:
 
     # -- one batch --------------------------------------------------------------------------------
 
-    def process_batch(self, target: SyncTarget, files: Sequence[SourceFile]) -> SyncSummary:
+    def process_batch(
+        self, target: SyncTarget, files: Sequence[SourceFile], should_stop: Callable[[], bool] | None = None
+    ) -> SyncSummary:
+        """Index one batch; writes all of it in one transaction, or nothing if ``should_stop`` says so
+        before the write (a cancel then leaves every document of the batch in its old version)."""
         store = target.store
         summary = SyncSummary()
         config = config_hash(
@@ -194,7 +170,9 @@ class Pipeline:
             old_hashes = {
                 p.doc_id: docs_repo.chunk_hashes(session, p.doc_id) for p in prepared if not p.is_new
             }
-        vectors = self._embed_missing(prepared, reusable, summary)
+        vectors = self._embed_missing(prepared, reusable, summary, should_stop)
+        if vectors is None:
+            return SyncSummary()
 
         with self.sessions.begin() as session:
             for item in prepared:
@@ -269,8 +247,13 @@ class Pipeline:
         )
 
     def _embed_missing(
-        self, prepared: list[_Prepared], reusable: dict[tuple[str, str], np.ndarray], summary: SyncSummary
-    ) -> dict[tuple[str, str], np.ndarray]:
+        self,
+        prepared: list[_Prepared],
+        reusable: dict[tuple[str, str], np.ndarray],
+        summary: SyncSummary,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict[tuple[str, str], np.ndarray] | None:
+        """Vectors for every chunk, reused or embedded; None if stopped before all were embedded."""
         vectors: dict[tuple[str, str], np.ndarray] = {}
         pending: dict[str, list[tuple[str, str]]] = {}  # chunk hash -> keys that need it
         texts: dict[str, tuple[str, int]] = {}
@@ -287,9 +270,16 @@ class Pipeline:
                     texts[digest] = (text, tokens)
         if texts:
             digests = list(texts)
-            started = time.perf_counter()
-            embedded = self.embedder.embed([texts[d][0] for d in digests])
-            summary.embedding_seconds += time.perf_counter() - started
+            parts: list[np.ndarray] = []
+            step = self.embedder.batch_size
+            for start in range(0, len(digests), step):
+                # Checked between model batches so a cancel takes effect within about one batch.
+                if should_stop is not None and should_stop():
+                    return None
+                began = time.perf_counter()
+                parts.append(self.embedder.embed([texts[d][0] for d in digests[start : start + step]]))
+                summary.embedding_seconds += time.perf_counter() - began
+            embedded = np.concatenate(parts)
             for row, digest in enumerate(digests):
                 summary.chunks_embedded += 1
                 summary.tokens_embedded += texts[digest][1]

@@ -1,8 +1,9 @@
-"""Ingesting a local directory: resolve workspace, store and source, run the pipeline as a recorded
-job, and write its metrics."""
+"""Ingesting a local directory: register it as a connected source of a workspace and sync it as a
+recorded job."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db import tenancy
-from lightfast.db.types import utcnow
-from lightfast.embed.base import ModelSpec
+from lightfast.db.models import Store
 from lightfast.ingest.config import SourceConfig
-from lightfast.ingest.pipeline import Pipeline, Progress, ProgressCallback, SyncSummary, SyncTarget
+from lightfast.ingest.pipeline import Progress, SyncSummary
+from lightfast.jobs.sync import SyncRunner
 from lightfast.settings import Settings
 from lightfast.sources.local import SOURCE_TYPE, LocalSource
 
@@ -29,49 +30,28 @@ class IngestResult:
     status: str
 
 
+@dataclass(frozen=True)
+class RegisteredSource:
+    workspace_id: str
+    organization_id: str
+    connection_id: str
+    config: SourceConfig
+
+
 class IngestService:
-    def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], pipeline: Pipeline, spec: ModelSpec
-    ) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], runner: SyncRunner) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.pipeline = pipeline
-        self.spec = spec
+        self.runner = runner
 
-    def chunk_settings(self) -> tuple[int, int]:
-        """The store's chunk size: the settings' override, else the model's measured default, never
-        more than the model can read (its window less the two special tokens)."""
-        limit = self.spec.max_input_tokens - 2
-        tokens = min(self.settings.chunk_size or self.spec.default_chunk_tokens, limit)
-        overlap = self.settings.chunk_overlap
-        if overlap is None:
-            overlap = self.spec.default_chunk_overlap
-        return tokens, min(overlap, tokens // 2)
-
-    def ingest_path(
-        self,
-        path: str | Path,
-        workspace_name: str | None = None,
-        progress: ProgressCallback | None = None,
-        trigger: str = "manual",
-        triggered_by: str | None = None,
-    ) -> IngestResult:
+    def register_local(self, path: str | Path, workspace_name: str | None = None) -> RegisteredSource:
+        """Connect a local directory to a workspace (idempotent); its config is validated first."""
         source = LocalSource.open(path)
         config = source.config()  # raises ConfigError naming every problem
-        workspace_name = workspace_name or self.settings.default_workspace
-        chunk_tokens, overlap = self.chunk_settings()
         with self.sessions.begin() as session:
             org = tenancy.ensure_organization(session, self.settings.default_organization)
-            workspace = tenancy.ensure_workspace(session, org.id, workspace_name)
-            store = tenancy.ensure_store(
-                session,
-                workspace.id,
-                config.store,
-                provider=self.spec.provider,
-                model=self.spec.name,
-                dimension=self.spec.dimension,
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=overlap,
+            workspace = tenancy.ensure_workspace(
+                session, org.id, workspace_name or self.settings.default_workspace
             )
             connection = sources_repo.ensure_source(
                 session,
@@ -82,79 +62,53 @@ class IngestService:
                 display_name=source.name,
                 metadata={"type": SOURCE_TYPE, "path": source.external_key, "configPath": config.path},
             )
-            sources_repo.link_store(session, store.id, connection.id)
+            return RegisteredSource(workspace.id, org.id, connection.id, config)
+
+    def create_job(
+        self,
+        registered: RegisteredSource,
+        *,
+        name: str,
+        trigger: str = "manual",
+        triggered_by: str | None = None,
+    ) -> str:
+        with self.sessions.begin() as session:
             job = jobs_repo.create_job(
                 session,
-                workspace_id=workspace.id,
-                organization_id=org.id,
-                store_id=store.id,
-                source_id=connection.id,
-                name=f"Ingest {source.name}",
+                workspace_id=registered.workspace_id,
+                organization_id=registered.organization_id,
+                source_id=registered.connection_id,
+                name=name,
                 trigger=trigger,
                 triggered_by=triggered_by,
-                input={"path": source.external_key, "store": config.store},
+                input={"mode": "full"},
             )
-            job_id, workspace_id, connection_id = job.id, workspace.id, connection.id
+            return job.id
 
-        target = SyncTarget(store=store, connection_id=connection_id, source_type=SOURCE_TYPE, job_id=job_id)
-        try:
-            files = source.files(config)
-            with self.sessions.begin() as session:
-                jobs_repo.start_job(session, job_id, total=len(files))
+    def ingest_path(
+        self,
+        path: str | Path,
+        workspace_name: str | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> IngestResult:
+        """Sync a directory now, in this thread (the CLI and API go through the job queue instead)."""
+        registered = self.register_local(path, workspace_name)
+        job_id = self.create_job(registered, name=f"Ingest {Path(path).resolve().name}")
 
-            def on_progress(event: Progress) -> None:
-                with self.sessions.begin() as session:
-                    jobs_repo.set_progress(session, job_id, event.documents_done, event.documents_total)
-                if progress:
-                    progress(event)
+        def on_progress(done: int, total: int, chunks: int) -> None:
+            if progress:
+                progress(Progress(done, total, chunks))
 
-            summary = self.pipeline.full_sync(target, files, on_progress)
-        except BaseException as exc:
-            with self.sessions.begin() as session:
-                jobs_repo.finish_job(session, job_id, status="failed", error_message=str(exc) or repr(exc))
-                jobs_repo.record_metric(
-                    session,
-                    workspace_id=workspace_id,
-                    type="errors",
-                    value=1,
-                    source_id=connection_id,
-                    tags={"job": job_id, "stage": "sync"},
-                )
-            raise
-        with self.sessions.begin() as session:
-            finished = jobs_repo.finish_job(session, job_id, status=summary.status, output=summary.to_dict())
-            sources_repo.record_sync(
-                session,
-                connection_id,
-                config_status="configured" if not config.is_default else "unconfigured",
-                config_message=None,
-                at=utcnow(),
-                ingested=True,
-            )
-            jobs_repo.record_metric(
-                session,
-                workspace_id=workspace_id,
-                type="job_duration",
-                value=finished.duration_ms or 0,
-                unit="ms",
-                source_id=connection_id,
-                tags={"job": job_id, "status": summary.status},
-            )
-            jobs_repo.record_metric(
-                session,
-                workspace_id=workspace_id,
-                type="documents_indexed",
-                value=summary.documents_added + summary.documents_updated,
-                source_id=connection_id,
-                tags={"job": job_id},
-            )
-            if summary.documents_failed:
-                jobs_repo.record_metric(
-                    session,
-                    workspace_id=workspace_id,
-                    type="errors",
-                    value=summary.documents_failed,
-                    source_id=connection_id,
-                    tags={"job": job_id, "stage": "document"},
-                )
-        return IngestResult(job_id, workspace_name, config.store, config, summary, summary.status)
+        summary = self.runner.run_inline(job_id, on_progress)
+        with self.sessions() as session:
+            job = jobs_repo.get_job(session, job_id)
+            store = session.get(Store, job.store_id) if job.store_id else None
+            status = job.status
+        return IngestResult(
+            job_id,
+            workspace_name or self.settings.default_workspace,
+            store.name if store else "",
+            registered.config,
+            summary,
+            status,
+        )

@@ -50,9 +50,16 @@ class LocalSource:
             return None
         return result.stdout.strip() or None
 
-    def files(self, config: SourceConfig) -> list[SourceFile]:
+    def paths(self, config: SourceConfig) -> list[str]:
+        """Every path the configuration includes, relative and sorted."""
+        return list_matching_files(self.root, config)
+
+    def source_id(self, path: str) -> str:
+        return f"{self.root}:{path}"
+
+    def files(self, paths: list[str]) -> list[SourceFile]:
         commit = self.head_commit()
-        return [self._file(path, commit) for path in list_matching_files(self.root, config)]
+        return [self._file(path, commit) for path in paths]
 
     def _file(self, path: str, commit: str | None) -> SourceFile:
         absolute = self.root / path
@@ -60,7 +67,7 @@ class LocalSource:
         if commit:
             metadata["commitSha"] = commit
         return SourceFile(
-            source_id=f"{self.root}:{path}",
+            source_id=self.source_id(path),
             path=path,
             read=absolute.read_bytes,
             url=absolute.as_uri(),

@@ -1,0 +1,233 @@
+"""The steps of a sync, as plain functions over a job id: plan, index a batch, delete what was removed,
+finish (or fail). A durable workflow (``lightfast.jobs.workflows``) runs them as recorded steps; tests and
+benchmarks can run them in a plain loop. Each step is idempotent: running it again after a crash writes
+nothing twice, because documents have deterministic ids and unchanged content is skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db import documents as docs_repo
+from lightfast.db import jobs as jobs_repo
+from lightfast.db import sources as sources_repo
+from lightfast.db import tenancy
+from lightfast.db.models import ConnectedSource, Store
+from lightfast.db.types import utcnow
+from lightfast.embed.base import ModelSpec
+from lightfast.errors import ConfigError, NotFound
+from lightfast.ingest.config import path_matches
+from lightfast.ingest.pipeline import Pipeline, SyncSummary, SyncTarget
+from lightfast.jobs.changes import split_changes
+from lightfast.settings import Settings
+from lightfast.sources.registry import open_source
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What one sync will do; a plain-data step output the workflow engine records."""
+
+    store_id: str
+    connection_id: str
+    source_type: str
+    upserts: list[str]  # paths to (re)index
+    removals: list[str]  # document ids to delete
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "store_id": self.store_id,
+            "connection_id": self.connection_id,
+            "source_type": self.source_type,
+            "upserts": self.upserts,
+            "removals": self.removals,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SyncPlan:
+        return cls(
+            data["store_id"],
+            data["connection_id"],
+            data["source_type"],
+            list(data["upserts"]),
+            list(data["removals"]),
+        )
+
+
+def chunk_settings(settings: Settings, spec: ModelSpec) -> tuple[int, int]:
+    """The store's chunk size: the settings' override, else the model's measured default, never more
+    than the model reads (its window less the two special tokens)."""
+    tokens = min(settings.chunk_size or spec.default_chunk_tokens, spec.max_input_tokens - 2)
+    overlap = spec.default_chunk_overlap if settings.chunk_overlap is None else settings.chunk_overlap
+    return tokens, min(overlap, tokens // 2)
+
+
+class SyncRunner:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.pipeline = pipeline
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.pipeline.embedder.spec
+
+    def plan(self, job_id: str) -> SyncPlan:
+        with self.sessions.begin() as session:
+            jobs_repo.start_job(session, job_id)
+            job = jobs_repo.get_job(session, job_id)
+            connection = self._connection(session, job.source_id)
+            source = open_source(connection)
+            try:
+                config = source.config()
+            except ConfigError as exc:
+                connection.config_status, connection.config_message = "error", exc.message
+                raise
+            chunk_tokens, overlap = chunk_settings(self.settings, self.spec)
+            store = tenancy.ensure_store(
+                session,
+                job.workspace_id,
+                config.store,
+                provider=self.spec.provider,
+                model=self.spec.name,
+                dimension=self.spec.dimension,
+                chunk_tokens=chunk_tokens,
+                chunk_overlap=overlap,
+            )
+            sources_repo.link_store(session, store.id, connection.id)
+            job.store_id = store.id
+            connection.config_status = "unconfigured" if config.is_default else "configured"
+            connection.config_message = None
+            existing = docs_repo.source_documents(session, store.id, connection.id)
+            if job.input.get("mode", "full") == "full":
+                upserts = source.paths(config)
+                listed = {source.source_id(p) for p in upserts}
+                removals = [doc for source_id, doc in existing.items() if source_id not in listed]
+            else:
+                changed, removed = split_changes(job.input.get("changes", {}))
+                upserts = [p for p in changed if path_matches(p, config)]
+                gone = [*removed, *(p for p in changed if not path_matches(p, config))]
+                removals = [existing[source.source_id(p)] for p in gone if source.source_id(p) in existing]
+            jobs_repo.set_progress(session, job_id, 0, len(upserts))
+            return SyncPlan(store.id, connection.id, connection.source_type, upserts, removals)
+
+    def run_batch(
+        self,
+        job_id: str,
+        plan: SyncPlan,
+        paths: list[str],
+        done_before: int,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SyncSummary:
+        with self.sessions() as session:
+            store = self._store(session, plan.store_id)
+            source = open_source(self._connection(session, plan.connection_id))
+        target = SyncTarget(
+            store=store, connection_id=plan.connection_id, source_type=plan.source_type, job_id=job_id
+        )
+        summary = self.pipeline.process_batch(target, source.files(paths), should_stop)
+        with self.sessions.begin() as session:
+            jobs_repo.set_progress(session, job_id, done_before + len(paths), len(plan.upserts))
+        return summary
+
+    def delete_removed(self, job_id: str, plan: SyncPlan) -> SyncSummary:
+        with self.sessions() as session:
+            store = self._store(session, plan.store_id)
+        target = SyncTarget(
+            store=store, connection_id=plan.connection_id, source_type=plan.source_type, job_id=job_id
+        )
+        return self.pipeline.delete(target, plan.removals)
+
+    def finish(self, job_id: str, summary: SyncSummary) -> str:
+        status = summary.status
+        with self.sessions.begin() as session:
+            job = jobs_repo.finish_job(session, job_id, status=status, output=summary.to_dict())
+            workspace_id, source_id = job.workspace_id, job.source_id
+            if source_id:
+                sources_repo.record_sync(session, source_id, at=utcnow(), ingested=True)
+            jobs_repo.record_metric(
+                session,
+                workspace_id=workspace_id,
+                type="job_duration",
+                value=job.duration_ms or 0,
+                unit="ms",
+                source_id=source_id,
+                tags={"job": job_id, "status": status},
+            )
+            jobs_repo.record_metric(
+                session,
+                workspace_id=workspace_id,
+                type="documents_indexed",
+                value=summary.documents_added + summary.documents_updated,
+                source_id=source_id,
+                tags={"job": job_id},
+            )
+            if summary.documents_failed:
+                jobs_repo.record_metric(
+                    session,
+                    workspace_id=workspace_id,
+                    type="errors",
+                    value=summary.documents_failed,
+                    source_id=source_id,
+                    tags={"job": job_id, "stage": "document"},
+                )
+        return status
+
+    def fail(self, job_id: str, message: str) -> None:
+        with self.sessions.begin() as session:
+            job = jobs_repo.finish_job(session, job_id, status="failed", error_message=message)
+            jobs_repo.record_metric(
+                session,
+                workspace_id=job.workspace_id,
+                type="job_duration",
+                value=job.duration_ms or 0,
+                unit="ms",
+                source_id=job.source_id,
+                tags={"job": job_id, "status": "failed"},
+            )
+            jobs_repo.record_metric(
+                session,
+                workspace_id=job.workspace_id,
+                type="errors",
+                value=1,
+                source_id=job.source_id,
+                tags={"job": job_id, "stage": "sync"},
+            )
+
+    def is_cancelled(self, job_id: str) -> bool:
+        with self.sessions() as session:
+            return jobs_repo.job_status(session, job_id) == "cancelled"
+
+    def run_inline(
+        self, job_id: str, on_progress: Callable[[int, int, int], None] | None = None
+    ) -> SyncSummary:
+        """Run every step in this thread, without the workflow engine (tests, benchmarks)."""
+        try:
+            plan = self.plan(job_id)
+            total = SyncSummary()
+            size = self.settings.ingest_batch_documents
+            for start in range(0, len(plan.upserts), size):
+                total.merge(self.run_batch(job_id, plan, plan.upserts[start : start + size], start))
+                if on_progress:
+                    done = min(start + size, len(plan.upserts))
+                    on_progress(done, len(plan.upserts), total.chunks_embedded + total.chunks_reused)
+            total.merge(self.delete_removed(job_id, plan))
+            self.finish(job_id, total)
+            return total
+        except Exception as exc:
+            self.fail(job_id, str(exc) or type(exc).__name__)
+            raise
+
+    def _connection(self, session: Session, source_id: str | None) -> ConnectedSource:
+        connection = session.get(ConnectedSource, source_id) if source_id else None
+        if connection is None:
+            raise NotFound(f"source {source_id!r} does not exist")
+        return connection
+
+    def _store(self, session: Session, store_id: str) -> Store:
+        store = session.get(Store, store_id)
+        if store is None:
+            raise NotFound(f"store {store_id!r} does not exist")
+        return store
