@@ -13,6 +13,7 @@ from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
 from lightfast.ingest.pipeline import Pipeline
 from lightfast.ingest.service import IngestService
+from lightfast.jobs.service import JobService
 from lightfast.jobs.sync import SyncRunner
 from lightfast.search.service import SearchService
 from lightfast.settings import Settings
@@ -29,6 +30,7 @@ class Services:
     pipeline: Pipeline
     runner: SyncRunner
     ingest: IngestService
+    jobs: JobService
     search: SearchService
 
     def workspace_id(self, name: str | None = None) -> str:
@@ -37,6 +39,7 @@ class Services:
             return get_workspace(session, org.id, name or self.settings.default_workspace).id
 
     def close(self) -> None:
+        self.jobs.close()
         self.engine.dispose()
 
 
@@ -71,5 +74,6 @@ def build_services(
         pipeline=pipeline,
         runner=runner,
         ingest=IngestService(settings, sessions, runner),
+        jobs=JobService(settings, sessions),
         search=SearchService(sessions, embedder, index),
     )

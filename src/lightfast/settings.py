@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     ingest_batch_documents: int = Field(default=32, ge=1, le=10_000)
 
+    worker_id: str = Field(
+        default="local",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Stable id of this worker; a restarted worker resumes the workflows of its id.",
+    )
+    worker_concurrency: int = Field(default=2, ge=1, le=64, description="Syncs one worker runs at once.")
+    workspace_concurrency: int = Field(default=2, ge=1, le=64, description="Syncs a workspace runs at once.")
+    dispatch_interval: float = Field(default=0.2, gt=0, le=60)
+    jobs_database_url: str | None = Field(
+        default=None,
+        description="DBOS system database; default a SQLite file next to the app's, or the "
+        "app's PostgreSQL database.",
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     default_organization: str = "default"
@@ -58,6 +72,15 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser()
+
+    @property
+    def resolved_jobs_database_url(self) -> str:
+        if self.jobs_database_url:
+            return self.jobs_database_url
+        url = self.resolved_database_url
+        if url.startswith("sqlite"):
+            return f"sqlite:///{self.home_dir / 'jobs.db'}"
+        return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Activity, Job, Metric
+from lightfast.db.models import Activity, Job, Metric, Workspace, new_id
 from lightfast.db.types import utcnow
 from lightfast.errors import NotFound
 
@@ -24,8 +24,14 @@ def create_job(
     source_id: str | None = None,
     triggered_by: str | None = None,
     input: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    retry_of: str | None = None,
+    job_id: str | None = None,
 ) -> Job:
     job = Job(
+        id=job_id or new_id("job"),
+        idempotency_key=idempotency_key,
+        retry_of=retry_of,
         workspace_id=workspace_id,
         organization_id=organization_id,
         store_id=store_id,
@@ -49,9 +55,11 @@ def get_job(session: Session, job_id: str) -> Job:
     return job
 
 
-def start_job(session: Session, job_id: str) -> None:
+def start_job(session: Session, job_id: str, store_id: str | None = None) -> None:
     """Queued -> running; a job already cancelled or finished keeps its status."""
     job = get_job(session, job_id)
+    if store_id and job.store_id is None:
+        job.store_id = store_id
     if job.status == "queued":
         job.status = "running"
     job.started_at = job.started_at or utcnow()
@@ -135,3 +143,109 @@ def list_jobs(session: Session, workspace_id: str, limit: int = 20) -> list[Job]
             select(Job).where(Job.workspace_id == workspace_id).order_by(Job.created_at.desc()).limit(limit)
         )
     )
+
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("completed", "completed_with_errors", "failed", "cancelled")
+
+
+def find_by_idempotency_key(session: Session, key: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.idempotency_key == key))
+
+
+def queued_unclaimed(session: Session, source_id: str) -> list[Job]:
+    """Syncs of a source that no worker has claimed yet, oldest first."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.source_id == source_id, Job.status == "queued", Job.engine_run_id.is_(None))
+            .order_by(Job.created_at)
+        )
+    )
+
+
+def supersede(session: Session, job: Job, by_job_id: str) -> bool:
+    """Cancel a queued job in favour of a newer one, unless a worker claimed it meanwhile."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == "queued", Job.engine_run_id.is_(None))
+        .values(
+            status="cancelled",
+            error_message=f"superseded by {by_job_id}",
+            completed_at=utcnow(),
+            output={"supersededBy": by_job_id},
+            duration_ms=0,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claimable_jobs(session: Session, limit: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Job.id)
+            .where(Job.status == "queued", Job.engine_run_id.is_(None))
+            .order_by(Job.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def claim(session: Session, job_id: str, workspace_limit: int) -> Job | None:
+    """Give a queued job to this worker if its source runs nothing else and its workspace is under its
+    limit. Locks the workspace row on PostgreSQL so concurrent workers decide one at a time."""
+    job = session.get(Job, job_id)
+    if job is None or job.status != "queued" or job.engine_run_id is not None:
+        return None
+    session.execute(select(Workspace.id).where(Workspace.id == job.workspace_id).with_for_update())
+    claimed = (
+        select(func.count()).select_from(Job).where(Job.engine_run_id.is_not(None), Job.status.in_(ACTIVE))
+    )
+    if job.source_id and session.scalar(claimed.where(Job.source_id == job.source_id)):
+        return None
+    if (session.scalar(claimed.where(Job.workspace_id == job.workspace_id)) or 0) >= workspace_limit:
+        return None
+    job.engine_run_id = job.id
+    job.updated_at = utcnow()
+    return job
+
+
+def claimed_unfinished(session: Session) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.engine_run_id.is_not(None), Job.status.in_(ACTIVE))))
+
+
+def release(session: Session, job_id: str) -> None:
+    """Hand a claimed job whose workflow never started back to the queue."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE))
+        .values(engine_run_id=None, status="queued")
+    )
+
+
+def cancel(session: Session, job_id: str) -> bool:
+    job = session.get(Job, job_id)
+    if job is None or job.status not in ACTIVE:
+        return False
+    finish_job(session, job_id, status="cancelled", output=job.output, error_message="cancelled")
+    return True
+
+
+def query_jobs(
+    session: Session,
+    workspace_id: str,
+    *,
+    status: str | None = None,
+    source_id: str | None = None,
+    limit: int = 20,
+    before: tuple[datetime, str] | None = None,
+) -> list[Job]:
+    query = select(Job).where(Job.workspace_id == workspace_id)
+    if status:
+        query = query.where(Job.status == status)
+    if source_id:
+        query = query.where(Job.source_id == source_id)
+    if before:
+        created, job_id = before
+        query = query.where((Job.created_at < created) | ((Job.created_at == created) & (Job.id < job_id)))
+    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))

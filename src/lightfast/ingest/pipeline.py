@@ -62,6 +62,15 @@ class SyncSummary:
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, int) and not isinstance(v, bool)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SyncSummary:
+        summary = cls()
+        for name in summary.counts():
+            setattr(summary, name, int(data.get(name, 0)))
+        summary.embedding_seconds = float(data.get("embedding_seconds", 0.0))
+        summary.failures = [Failure(**f) for f in data.get("failures", [])]
+        return summary
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.counts(),

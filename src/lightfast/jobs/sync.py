@@ -127,6 +127,9 @@ class SyncRunner:
         target = SyncTarget(
             store=store, connection_id=plan.connection_id, source_type=plan.source_type, job_id=job_id
         )
+        with self.sessions.begin() as session:
+            # A retried run forked past the plan step starts here: mark it running and attach its store.
+            jobs_repo.start_job(session, job_id, store_id=plan.store_id)
         summary = self.pipeline.process_batch(target, source.files(paths), should_stop)
         with self.sessions.begin() as session:
             jobs_repo.set_progress(session, job_id, done_before + len(paths), len(plan.upserts))

@@ -1,0 +1,283 @@
+"""Jobs as the CLI and API see them: enqueue (idempotent, superseding), cancel, retry, inspect, wait."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db import documents as docs_repo
+from lightfast.db import jobs as jobs_repo
+from lightfast.db.models import ConnectedSource, DocumentFailure, Job, new_id
+from lightfast.errors import Conflict, InvalidInput, NotFound
+from lightfast.jobs.changes import merge_changes
+from lightfast.settings import Settings
+
+RETRYABLE = ("failed", "cancelled")
+FINISH_STEPS = ("lightfast.finish", "lightfast.fail")
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job_id: str
+    created: bool  # False when an idempotency key or a queued full sync already covered the request
+
+
+@dataclass(frozen=True)
+class StepView:
+    id: int
+    name: str
+    status: str  # completed | failed | running
+    started_at_ms: int | None
+    completed_at_ms: int | None
+    duration_ms: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: Job
+    steps: list[StepView]
+    failures: list[DocumentFailure]
+
+
+def encode_cursor(job: Job) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created), job_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor is not valid", field="cursor") from exc
+
+
+class JobService:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    # -- enqueue ---------------------------------------------------------------------------------
+
+    def enqueue_sync(
+        self,
+        workspace_id: str,
+        source_id: str,
+        *,
+        mode: str = "full",
+        changes: dict[str, str] | None = None,
+        trigger: str = "manual",
+        triggered_by: str | None = None,
+        idempotency_key: str | None = None,
+        name: str | None = None,
+    ) -> Enqueued:
+        """Queue a sync of a source. Queued (unclaimed) syncs of the same source are superseded: an
+        incremental one merges their changes (newest wins per path); a queued full sync already covers an
+        incremental request. An idempotency key makes duplicates, even concurrent ones, one job."""
+        if mode not in ("full", "incremental"):
+            raise InvalidInput("mode must be full or incremental", field="mode")
+        if idempotency_key:
+            existing = self._by_key(idempotency_key)
+            if existing:
+                return Enqueued(existing, False)
+        job_id = new_id("job")
+        try:
+            with self.sessions.begin() as session:
+                source = session.get(ConnectedSource, source_id)
+                if source is None or source.workspace_id != workspace_id:
+                    raise NotFound(f"source {source_id!r} does not exist")
+                merged = dict(changes or {})
+                for queued in jobs_repo.queued_unclaimed(session, source_id):
+                    if queued.input.get("mode") == "full" and mode == "incremental":
+                        return Enqueued(queued.id, False)
+                    if jobs_repo.supersede(session, queued, job_id) and mode == "incremental":
+                        merged = merge_changes(queued.input.get("changes", {}), merged)
+                job = jobs_repo.create_job(
+                    session,
+                    workspace_id=workspace_id,
+                    organization_id=source.organization_id,
+                    source_id=source_id,
+                    name=name or f"Sync {source.display_name}",
+                    trigger=trigger,
+                    triggered_by=triggered_by,
+                    idempotency_key=idempotency_key,
+                    input={"mode": mode, "changes": merged} if mode == "incremental" else {"mode": mode},
+                    job_id=job_id,
+                )
+                return Enqueued(job.id, True)
+        except IntegrityError:
+            existing = self._by_key(idempotency_key) if idempotency_key else None
+            if existing is None:
+                raise
+            return Enqueued(existing, False)
+
+    def _by_key(self, key: str) -> str | None:
+        with self.sessions() as session:
+            job = jobs_repo.find_by_idempotency_key(session, key)
+            return job.id if job else None
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def cancel(self, workspace_id: str, job_id: str) -> Job:
+        with self.sessions.begin() as session:
+            job = self._job(session, workspace_id, job_id)
+            if not jobs_repo.cancel(session, job_id):
+                raise Conflict(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
+            claimed = job.engine_run_id is not None
+        if claimed:
+            # The row says cancelled first, so the running step stops between model batches; then the
+            # engine refuses to start the next step.
+            self.client().cancel_workflow(job_id)
+        return self.get_job(workspace_id, job_id)
+
+    def retry(self, workspace_id: str, job_id: str, triggered_by: str | None = None) -> Job:
+        """A new job for a failed or cancelled one, resuming after its last finished step."""
+        with self.sessions() as session:
+            old = self._job(session, workspace_id, job_id)
+            if old.status not in RETRYABLE:
+                raise Conflict(f"job {job_id} is {old.status}; only failed or cancelled jobs can be retried")
+            claimed = old.engine_run_id is not None
+            old_input, old_name, source_id = dict(old.input), old.name, old.source_id
+            organization_id, store_id = old.organization_id, old.store_id
+        resume_step = self.resume_step(job_id) if claimed else 1
+        new_input = {k: v for k, v in old_input.items() if k != "resume"}
+        if resume_step > 1:
+            new_input["resume"] = {"from": job_id, "step": resume_step}
+        with self.sessions.begin() as session:
+            job = jobs_repo.create_job(
+                session,
+                workspace_id=workspace_id,
+                organization_id=organization_id,
+                store_id=store_id,
+                source_id=source_id,
+                name=old_name,
+                trigger="manual",
+                triggered_by=triggered_by,
+                input=new_input,
+                retry_of=job_id,
+            )
+            return job
+
+    def resume_step(self, job_id: str) -> int:
+        """The first step of a run that did not finish its work (DBOS function ids start at 1)."""
+        done: set[int] = set()
+        for step in self.client().list_workflow_steps(job_id, load_output=True):
+            output = step.get("output")
+            stopped = isinstance(output, dict) and output.get("cancelled")
+            if (
+                step["error"] is None
+                and step["completed_at_epoch_ms"]
+                and not stopped
+                and step["function_name"] not in FINISH_STEPS
+            ):
+                done.add(step["function_id"])
+        step = 1
+        while step in done:
+            step += 1
+        return step
+
+    # -- inspect ---------------------------------------------------------------------------------
+
+    def get_job(self, workspace_id: str, job_id: str) -> Job:
+        with self.sessions() as session:
+            return self._job(session, workspace_id, job_id)
+
+    def detail(self, workspace_id: str, job_id: str) -> JobDetail:
+        with self.sessions() as session:
+            job = self._job(session, workspace_id, job_id)
+            failures = docs_repo.failures_for_job(session, job_id)
+        steps = self.steps(job_id) if job.engine_run_id else []
+        return JobDetail(job, steps, failures)
+
+    def steps(self, job_id: str) -> list[StepView]:
+        views = []
+        for step in self.client().list_workflow_steps(job_id, load_output=False):
+            started, completed = step["started_at_epoch_ms"], step["completed_at_epoch_ms"]
+            error = step["error"]
+            status = "failed" if error is not None else "completed" if completed else "running"
+            views.append(
+                StepView(
+                    id=step["function_id"],
+                    name=step["function_name"],
+                    status=status,
+                    started_at_ms=started,
+                    completed_at_ms=completed,
+                    duration_ms=(completed - started)
+                    if started is not None and completed is not None
+                    else None,
+                    error=str(error) if error is not None else None,
+                )
+            )
+        return views
+
+    def list_jobs(
+        self,
+        workspace_id: str,
+        *,
+        status: str | None = None,
+        source_id: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[Job], str | None]:
+        if status and status not in jobs_repo.ACTIVE + jobs_repo.TERMINAL + ("completed_with_errors",):
+            raise InvalidInput(f"unknown status {status!r}", field="status")
+        if not 1 <= limit <= 100:
+            raise InvalidInput("limit must be between 1 and 100", field="limit")
+        before = decode_cursor(cursor) if cursor else None
+        with self.sessions() as session:
+            jobs = jobs_repo.query_jobs(
+                session, workspace_id, status=status, source_id=source_id, limit=limit + 1, before=before
+            )
+        has_more = len(jobs) > limit
+        jobs = jobs[:limit]
+        return jobs, encode_cursor(jobs[-1]) if has_more and jobs else None
+
+    def wait(
+        self,
+        workspace_id: str,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.2,
+        on_update: Callable[[Job], None] | None = None,
+    ) -> Job:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get_job(workspace_id, job_id)
+            if on_update:
+                on_update(job)
+            if job.status in jobs_repo.TERMINAL:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+            time.sleep(poll)
+
+    def client(self) -> Any:
+        """A DBOS client on the system database: reads step traces and cancels without being a worker."""
+        with self._client_lock:
+            if self._client is None:
+                from dbos import DBOSClient
+
+                self._client = DBOSClient(system_database_url=self.settings.resolved_jobs_database_url)
+            return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None
+
+    def _job(self, session: Session, workspace_id: str, job_id: str) -> Job:
+        job = session.get(Job, job_id)
+        if job is None or job.workspace_id != workspace_id:
+            raise NotFound(f"job {job_id!r} does not exist")
+        return job
