@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db.engine import make_engine, make_session_factory, migrate
+from lightfast.db.models import Store
 from lightfast.db.tenancy import ensure_organization, get_workspace
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
@@ -17,6 +18,7 @@ from lightfast.jobs.service import JobService
 from lightfast.jobs.sync import SyncRunner
 from lightfast.search.service import SearchService
 from lightfast.settings import Settings
+from lightfast.sources.service import SourceService
 
 
 @dataclass
@@ -31,12 +33,18 @@ class Services:
     runner: SyncRunner
     ingest: IngestService
     jobs: JobService
+    sources: SourceService
     search: SearchService
 
     def workspace_id(self, name: str | None = None) -> str:
         with self.sessions.begin() as session:
             org = ensure_organization(session, self.settings.default_organization)
             return get_workspace(session, org.id, name or self.settings.default_workspace).id
+
+    def store_name(self, store_id: str | None) -> str | None:
+        with self.sessions() as session:
+            store = session.get(Store, store_id) if store_id else None
+            return store.name if store else None
 
     def close(self) -> None:
         self.jobs.close()
@@ -75,5 +83,6 @@ def build_services(
         runner=runner,
         ingest=IngestService(settings, sessions, runner),
         jobs=JobService(settings, sessions),
+        sources=SourceService(sessions),
         search=SearchService(sessions, embedder, index),
     )

@@ -69,10 +69,16 @@ def job_status(session: Session, job_id: str) -> str | None:
     return session.scalar(select(Job.status).where(Job.id == job_id))
 
 
-def set_progress(session: Session, job_id: str, processed: int, total: int | None) -> None:
+def set_progress(
+    session: Session, job_id: str, processed: int, total: int | None, chunks_added: int = 0
+) -> None:
+    """Record progress; while a job runs, ``output`` holds its running chunk count for progress bars."""
     job = get_job(session, job_id)
     job.progress_processed = processed
     job.progress_total = total
+    if chunks_added and job.status == "running":
+        chunks = int((job.output or {}).get("chunks_done", 0)) + chunks_added
+        job.output = {"chunks_done": chunks}
 
 
 def finish_job(

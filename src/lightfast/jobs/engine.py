@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -29,6 +30,32 @@ from lightfast.jobs.workflows import sync_workflow
 from lightfast.services import Services
 
 log = logging.getLogger("lightfast.worker")
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record. DBOS would otherwise bind its
+    console handler to the stderr of the moment it first starts, which a test runner may close later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "__dbos_console_log_handler__"  # DBOS sets this handler's level from its config
+        self.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] dbos: %(message)s", "%H:%M:%S"))
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        pass
+
+
+def _install_dbos_log_handler() -> None:
+    dbos_log = logging.getLogger("dbos")
+    if not dbos_log.handlers:
+        dbos_log.propagate = False
+        dbos_log.addHandler(_CurrentStderrHandler())
+
 
 # A claimed job whose workflow does not exist after this long was orphaned by a crash between the claim
 # and the start; it goes back to the queue.
@@ -88,6 +115,7 @@ class JobEngine:
 
     def start(self) -> JobEngine:
         runtime.bind(self.services)
+        _install_dbos_log_handler()
         DBOS(config=dbos_config(self.services))
         DBOS.launch()  # resumes this worker's unfinished workflows
         self._thread = threading.Thread(target=self._loop, name="lightfast-dispatcher", daemon=True)

@@ -132,7 +132,13 @@ class SyncRunner:
             jobs_repo.start_job(session, job_id, store_id=plan.store_id)
         summary = self.pipeline.process_batch(target, source.files(paths), should_stop)
         with self.sessions.begin() as session:
-            jobs_repo.set_progress(session, job_id, done_before + len(paths), len(plan.upserts))
+            jobs_repo.set_progress(
+                session,
+                job_id,
+                done_before + len(paths),
+                len(plan.upserts),
+                chunks_added=summary.chunks_embedded + summary.chunks_reused,
+            )
         return summary
 
     def delete_removed(self, job_id: str, plan: SyncPlan) -> SyncSummary:

@@ -1,0 +1,18 @@
+"""The ``lightfast`` command: a thin shell over the services the API uses."""
+
+from __future__ import annotations
+
+import sys
+
+from lightfast.cli import jobs, search, server  # noqa: F401 - registers the commands
+from lightfast.cli.common import app
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

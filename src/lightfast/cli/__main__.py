@@ -1,0 +1,3 @@
+from lightfast.cli import main
+
+main()

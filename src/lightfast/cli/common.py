@@ -1,0 +1,76 @@
+"""What every command shares: the app, settings, services, and how errors are shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from lightfast.errors import ConfigError, InvalidInput, LightfastError, NotFound
+from lightfast.services import Services, build_services
+from lightfast.settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Lightfast: index your team's docs and search them.\n\n"
+    "Example: lightfast ingest . && lightfast search 'how do I deploy'",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option("--workspace", "-w", help="Workspace name (default: LIGHTFAST_DEFAULT_WORKSPACE)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        errors.print(f"[red]error:[/red] invalid settings: {exc}")
+        raise typer.Exit(2) from exc
+    except LightfastError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def services() -> Iterator[Services]:
+    built = build_services(load_settings())
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def fail(exc: LightfastError) -> typer.Exit:
+    if isinstance(exc, ConfigError):
+        errors.print("[red]error:[/red] the configuration is not valid:")
+        for problem in exc.problems:
+            errors.print(f"  - {problem}")
+    else:
+        errors.print(f"[red]error:[/red] {exc.message}")
+    return typer.Exit(2 if isinstance(exc, InvalidInput | NotFound) else 1)
+
+
+def guarded(run: Callable[[], T]) -> T:
+    try:
+        return run()
+    except LightfastError as exc:
+        raise fail(exc) from exc
+
+
+def as_jsonable(value: Any) -> Any:
+    from datetime import datetime
+
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -1,0 +1,349 @@
+"""``lightfast ingest``, ``lightfast jobs ...`` and ``lightfast source ...``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from lightfast.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    app,
+    as_jsonable,
+    console,
+    errors,
+    guarded,
+    services,
+)
+from lightfast.cli.search import config_note
+from lightfast.db.models import Job
+from lightfast.jobs.engine import JobEngine, WorkerLock
+from lightfast.jobs.service import JobDetail
+from lightfast.services import Services
+
+jobs_app = typer.Typer(help="Watch and control background jobs.", no_args_is_help=True)
+source_app = typer.Typer(help="Connected sources.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(source_app, name="source")
+
+COUNTS = (
+    "documents_added",
+    "documents_updated",
+    "documents_unchanged",
+    "documents_deleted",
+    "documents_failed",
+    "chunks_embedded",
+    "chunks_reused",
+    "chunks_deleted",
+)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Directory or git working tree to index.")],
+    workspace: WorkspaceOption = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Queue the job and print its id at once.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Index the documents of PATH (per its lightfast.yml) into a workspace, as a job.
+
+    Without a running worker (lightfast serve or lightfast worker) this process runs one until the job
+    ends. Example: lightfast ingest ./my-repo --workspace demo
+    """
+    with services() as svc:
+        registered = guarded(lambda: svc.ingest.register_local(path, workspace))
+        note = config_note(path)
+        if note and not as_json:
+            errors.print(note)
+        enqueued = guarded(
+            lambda: svc.jobs.enqueue_sync(
+                registered.workspace_id,
+                registered.connection_id,
+                name=f"Ingest {path.resolve().name}",
+            )
+        )
+        if detach:
+            print(json.dumps({"jobId": enqueued.job_id}) if as_json else enqueued.job_id)
+            return
+        job = follow(svc, registered.workspace_id, enqueued.job_id, show=not as_json)
+        store = svc.store_name(job.store_id)
+    output = job.output or {}
+    if as_json:
+        workspace_name = workspace or svc.settings.default_workspace
+        print(
+            json.dumps(
+                {
+                    "jobId": job.id,
+                    "status": job.status,
+                    "workspace": workspace_name,
+                    "store": store,
+                    **output,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print_summary(job)
+    if job.status not in ("completed", "completed_with_errors"):
+        raise typer.Exit(1)
+
+
+def follow(svc: Services, workspace_id: str, job_id: str, *, show: bool) -> Job:
+    """Wait for a job with a progress bar, running a worker here if none holds this LIGHTFAST_HOME."""
+    lock = WorkerLock(svc.settings.home_dir)
+    engine = JobEngine(svc).start() if lock.acquire() else None
+    progress = Progress(
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TextColumn("{task.fields[chunks]} chunks"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=errors,
+        disable=not show or not errors.is_terminal,
+    )
+    task = progress.add_task("ingest", total=None, chunks=0)
+
+    def update(job: Job) -> None:
+        chunks = (job.output or {}).get("chunks_done", (job.output or {}).get("chunks_embedded", 0))
+        progress.update(task, total=job.progress_total, completed=job.progress_processed, chunks=chunks)
+
+    try:
+        with progress:
+            return svc.jobs.wait(workspace_id, job_id, on_update=update)
+    finally:
+        if engine is not None:
+            engine.stop()
+        lock.release()
+
+
+def print_summary(job: Job) -> None:
+    output = job.output or {}
+    table = Table(title=f"{job.status}: {job.name} ({job.id})")
+    for column in ("documents", "", "chunks", ""):
+        table.add_column(column, justify="right")
+    rows = [
+        ("added", "embedded"),
+        ("updated", "reused"),
+        ("unchanged", "deleted"),
+        ("deleted", None),
+        ("failed", None),
+    ]
+    for docs, chunks in rows:
+        table.add_row(
+            docs,
+            str(output.get(f"documents_{docs}", 0)),
+            chunks or "",
+            str(output.get(f"chunks_{chunks}", 0)) if chunks else "",
+        )
+    console.print(table)
+    for failure in output.get("failures", []):
+        console.print(f"[yellow]skipped[/yellow] {failure['path']}: {failure['message']}")
+    if job.error_message:
+        console.print(f"[red]{job.error_message}[/red]")
+
+
+def job_payload(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "name": job.name,
+        "status": job.status,
+        "trigger": job.trigger,
+        "sourceId": job.source_id,
+        "storeId": job.store_id,
+        "retryOf": job.retry_of,
+        "progress": {"processed": job.progress_processed, "total": job.progress_total},
+        "createdAt": as_jsonable(job.created_at),
+        "startedAt": as_jsonable(job.started_at),
+        "completedAt": as_jsonable(job.completed_at),
+        "durationMs": job.duration_ms,
+        "error": job.error_message,
+        "output": job.output,
+    }
+
+
+def detail_payload(detail: JobDetail) -> dict[str, Any]:
+    return {
+        **job_payload(detail.job),
+        "steps": [
+            {"id": s.id, "name": s.name, "status": s.status, "durationMs": s.duration_ms, "error": s.error}
+            for s in detail.steps
+        ],
+        "failures": [{"path": f.path, "reason": f.reason, "message": f.message} for f in detail.failures],
+    }
+
+
+@jobs_app.command("list")
+def list_jobs(
+    workspace: WorkspaceOption = None,
+    status: Annotated[str | None, typer.Option(help="Only jobs with this status.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List recent jobs, newest first.
+
+    Example: lightfast jobs list --status failed
+    """
+    with services() as svc:
+        jobs, _ = guarded(lambda: svc.jobs.list_jobs(svc.workspace_id(workspace), status=status, limit=limit))
+    if as_json:
+        print(json.dumps([job_payload(j) for j in jobs], indent=2))
+        return
+    table = Table()
+    for column in ("id", "name", "status", "trigger", "progress", "duration", "created"):
+        table.add_column(column)
+    for job in jobs:
+        total = "?" if job.progress_total is None else job.progress_total
+        duration = f"{job.duration_ms / 1000:.1f} s" if job.duration_ms is not None else ""
+        table.add_row(
+            job.id,
+            job.name,
+            job.status,
+            job.trigger,
+            f"{job.progress_processed}/{total}",
+            duration,
+            job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+
+
+@jobs_app.command("show")
+def show_job(job_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Show a job: progress, steps and per-document failures.
+
+    Example: lightfast jobs show job_0123
+    """
+    with services() as svc:
+        detail = guarded(lambda: svc.jobs.detail(svc.workspace_id(workspace), job_id))
+    if as_json:
+        print(json.dumps(detail_payload(detail), indent=2))
+        return
+    job = detail.job
+    total = "?" if job.progress_total is None else job.progress_total
+    console.print(
+        f"[bold]{job.name}[/bold] {job.id}: {job.status} ({job.trigger}), "
+        f"{job.progress_processed}/{total} documents"
+    )
+    if job.retry_of:
+        console.print(f"retry of {job.retry_of}")
+    if job.error_message:
+        console.print(f"[red]{job.error_message}[/red]")
+    steps = Table(title="steps")
+    for column in ("#", "step", "status", "ms", "error"):
+        steps.add_column(column)
+    for step in detail.steps:
+        steps.add_row(str(step.id), step.name, step.status, str(step.duration_ms or ""), step.error or "")
+    console.print(steps)
+    for failure in detail.failures:
+        console.print(f"[yellow]failed[/yellow] {failure.path} ({failure.reason}): {failure.message}")
+
+
+@jobs_app.command("cancel")
+def cancel_job(job_id: str, workspace: WorkspaceOption = None) -> None:
+    """Cancel a queued or running job; it stops at its next step boundary.
+
+    Example: lightfast jobs cancel job_0123
+    """
+    with services() as svc:
+        job = guarded(lambda: svc.jobs.cancel(svc.workspace_id(workspace), job_id))
+    console.print(f"{job.id}: {job.status}")
+
+
+@jobs_app.command("retry")
+def retry_job(job_id: str, workspace: WorkspaceOption = None) -> None:
+    """Re-run a failed or cancelled job as a new job, resuming after its last finished step.
+
+    Example: lightfast jobs retry job_0123
+    """
+    with services() as svc:
+        job = guarded(lambda: svc.jobs.retry(svc.workspace_id(workspace), job_id))
+    console.print(f"{job.id}: queued (retry of {job_id})")
+
+
+@source_app.command("list")
+def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """List the workspace's connected sources.
+
+    Example: lightfast source list
+    """
+    with services() as svc:
+        sources = guarded(lambda: svc.sources.list(svc.workspace_id(workspace)))
+    rows = [
+        {
+            "id": s.id,
+            "type": s.source_type,
+            "name": s.display_name,
+            "documents": s.document_count,
+            "config": s.config_status,
+            "schedule": s.source_metadata.get("schedule"),
+            "lastSyncedAt": as_jsonable(s.last_synced_at),
+        }
+        for s in sources
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table()
+    for column in ("id", "type", "name", "documents", "config", "schedule"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["type"],
+            row["name"],
+            str(row["documents"]),
+            row["config"],
+            json.dumps(row["schedule"]) if row["schedule"] else "",
+        )
+    console.print(table)
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter("use a number with s, m, h or d, e.g. 15m")
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+@source_app.command("schedule")
+def schedule_source(
+    source_id: str,
+    every: Annotated[str | None, typer.Option(help="Interval, e.g. 15m, 1h, 1d.")] = None,
+    cron: Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 * * * *'.")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Remove the schedule.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Sync a source on a schedule (a running worker enqueues each due sync).
+
+    Example: lightfast source schedule src_0123 --every 1h
+    """
+    seconds = parse_duration(every) if every else None
+    with services() as svc:
+        source = guarded(
+            lambda: svc.sources.set_schedule(
+                svc.workspace_id(workspace),
+                source_id,
+                every_seconds=seconds,
+                cron=cron,
+                off=off,
+            )
+        )
+    console.print(f"{source.id}: schedule {json.dumps(source.source_metadata.get('schedule'))}")

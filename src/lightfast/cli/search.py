@@ -1,0 +1,102 @@
+"""``lightfast search`` and ``lightfast validate``."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, errors, guarded, services
+from lightfast.ingest.config import DEFAULT_INCLUDE, find_config_file, validate_config
+from lightfast.search.serialize import cli_payload
+from lightfast.search.service import SearchRequest
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    workspace: WorkspaceOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 10,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    store: Annotated[list[str] | None, typer.Option("--store", help="Only these stores.")] = None,
+    source_type: Annotated[
+        list[str] | None, typer.Option("--source-type", help="Only these source types.")
+    ] = None,
+    path_prefix: Annotated[
+        str | None, typer.Option("--path-prefix", help="Only paths starting with this.")
+    ] = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    as_json: JsonOption = False,
+) -> None:
+    """Search a workspace.
+
+    Example: lightfast search "rotate an API key" --limit 5
+    """
+    with services() as svc:
+
+        def run() -> Any:
+            request = SearchRequest(
+                workspace_id=svc.workspace_id(workspace),
+                query=query,
+                limit=limit,
+                offset=offset,
+                stores=tuple(store or ()),
+                source_types=tuple(source_type or ()),
+                path_prefix=path_prefix,
+                mode=mode,  # type: ignore[arg-type]  # validated by the service
+            )
+            return svc.search.search(request)
+
+        response = guarded(run)
+    if as_json:
+        print(json.dumps(cli_payload(response), indent=2))
+        return
+    if not response.results:
+        console.print("No results.")
+    for rank, result in enumerate(response.results, start=response.offset + 1):
+        heading = Text(f"{rank}. {result.title}", style="bold")
+        heading.append(f"  {result.path} ({result.score:.4g})", style="dim")
+        console.print(heading)
+        console.print(Text("   ").append_text(snippet_text(result.snippet)))
+    lat = response.latency
+    console.print(
+        f"[dim]{response.total} documents; {lat.total:.1f} ms (embedding {lat.embedding:.1f}, "
+        f"retrieval {lat.retrieval:.1f}, fusion {lat.fusion:.1f}); request {response.request_id}[/dim]",
+        soft_wrap=True,
+    )
+
+
+def snippet_text(snippet: str) -> Text:
+    """Terminal rendering of an HTML snippet: marks become highlighted spans, entities are unescaped."""
+    out = Text()
+    for index, part in enumerate(re.split(r"</?mark>", snippet)):
+        out.append(html.unescape(part), style="reverse" if index % 2 else "")
+    return out
+
+
+def config_note(path: Path) -> str | None:
+    if path.is_dir() and find_config_file(path) is None:
+        return (
+            f"No lightfast.yml in {path}: using the default ({', '.join(DEFAULT_INCLUDE)}) into store 'docs'."
+        )
+    return None
+
+
+@app.command()
+def validate(path: Annotated[Path, typer.Argument(help="Repository root holding lightfast.yml.")]) -> None:
+    """Check PATH's lightfast.yml and report every problem with its line and reason.
+
+    Example: lightfast validate .
+    """
+    problems = validate_config(path)
+    if problems:
+        errors.print(f"[red]{len(problems)} problem(s)[/red] in the configuration of {path}:")
+        for problem in problems:
+            errors.print(f"  - {problem}")
+        raise typer.Exit(1)
+    console.print(config_note(path) or f"{path}: configuration is valid.")

@@ -1,0 +1,70 @@
+"""``lightfast serve`` and ``lightfast worker``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from lightfast.cli.common import app, errors, load_settings
+from lightfast.jobs.engine import JobEngine, WorkerLock
+from lightfast.services import build_services
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default LIGHTFAST_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default LIGHTFAST_PORT).")] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run a job worker in-process.")] = True,
+) -> None:
+    """Run the HTTP API and the search page, with a job worker unless --no-worker.
+
+    Example: lightfast serve --port 8000
+    """
+    import uvicorn
+
+    from lightfast.api.app import create_app
+
+    settings = load_settings()
+    svc = build_services(settings)
+    lock = WorkerLock(settings.home_dir)
+    engine = None
+    if worker:
+        if lock.acquire():
+            engine = JobEngine(svc).start()
+        else:
+            errors.print("[yellow]another worker holds this LIGHTFAST_HOME; serving without one[/yellow]")
+    try:
+        uvicorn.run(create_app(svc), host=host or settings.host, port=port or settings.port, log_level="info")
+    finally:
+        if engine is not None:
+            engine.stop()
+        lock.release()
+        svc.close()
+
+
+@app.command()
+def worker() -> None:
+    """Run a job worker until interrupted (SIGINT or SIGTERM).
+
+    Example: LIGHTFAST_WORKER_ID=worker-1 lightfast worker
+    """
+    settings = load_settings()
+    lock = WorkerLock(settings.home_dir)
+    if not lock.acquire():
+        errors.print("[red]error:[/red] another worker already runs on this LIGHTFAST_HOME")
+        raise typer.Exit(1)
+    svc = build_services(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    engine = JobEngine(svc).start()
+    errors.print(f"worker {settings.worker_id} running; Ctrl-C to stop")
+    try:
+        stop.wait()
+    finally:
+        engine.stop()
+        lock.release()
+        svc.close()
