@@ -201,7 +201,8 @@ class JobService:
 
     def steps(self, job_id: str) -> list[StepView]:
         views = []
-        for step in self.client().list_workflow_steps(job_id, load_output=False):
+        # load_output=True: without it DBOS leaves ``error`` empty too, and failed steps look completed.
+        for step in self.client().list_workflow_steps(job_id, load_output=True):
             started, completed = step["started_at_epoch_ms"], step["completed_at_epoch_ms"]
             error = step["error"]
             status = "failed" if error is not None else "completed" if completed else "running"

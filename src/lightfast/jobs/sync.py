@@ -75,16 +75,22 @@ class SyncRunner:
         return self.pipeline.embedder.spec
 
     def plan(self, job_id: str) -> SyncPlan:
+        try:
+            return self._plan(job_id)
+        except ConfigError as exc:
+            # The failed plan's transaction rolled back: record the source's config error on its own.
+            with self.sessions.begin() as session:
+                connection = self._connection(session, jobs_repo.get_job(session, job_id).source_id)
+                connection.config_status, connection.config_message = "error", exc.message
+            raise
+
+    def _plan(self, job_id: str) -> SyncPlan:
         with self.sessions.begin() as session:
             jobs_repo.start_job(session, job_id)
             job = jobs_repo.get_job(session, job_id)
             connection = self._connection(session, job.source_id)
             source = open_source(connection)
-            try:
-                config = source.config()
-            except ConfigError as exc:
-                connection.config_status, connection.config_message = "error", exc.message
-                raise
+            config = source.config()
             chunk_tokens, overlap = chunk_settings(self.settings, self.spec)
             store = tenancy.ensure_store(
                 session,
