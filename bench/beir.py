@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from lightfast.jobs.sync import chunk_settings
 from lightfast.search.service import FusionConfig, SearchRequest, SearchService
 from lightfast.services import build_services
 from lightfast.settings import Settings
@@ -148,7 +149,7 @@ def main() -> None:
     result = services.ingest.ingest_path(corpus_dir, "beir")
     ingest_s = time.perf_counter() - started
     summary = result.summary
-    chunk_tokens, overlap = services.ingest.chunk_settings()
+    chunk_tokens, overlap = chunk_settings(settings, services.embedder.spec)
     print(
         f"ingest: {ingest_s:.1f} s, {summary.chunks_embedded} chunks embedded "
         f"({summary.embedding_seconds:.1f} s embedding), {summary.documents_unchanged} unchanged; "

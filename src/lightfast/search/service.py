@@ -30,10 +30,10 @@ class FusionConfig:
     """How hybrid mode fuses the two rankings; the defaults were measured on SciFact train
     (docs/search-quality.md)."""
 
-    method: Literal["rrf", "weighted"] = "rrf"
+    method: Literal["rrf", "weighted"] = "weighted"
     rrf_k: float = 60.0
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
     candidates: int = 100
 
 
