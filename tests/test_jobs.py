@@ -8,7 +8,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -150,11 +150,11 @@ def words(tag: str, paragraphs: int = 3, per_paragraph: int = 90) -> str:
 
 def versioned_doc(name: str, version: int) -> str:
     """A document of a few chunks; every word carries the name and the version."""
-    return f"# {name} v{version}\n\n{words(f'{name}v{version}x')}\n"
+    return f"# {name} v{version}\n\n{words(f'{name}v{version}x', paragraphs=5)}\n"
 
 
 def connect(
-    services: Services, root: Path, files: dict[str, str | bytes], workspace: str | None = None
+    services: Services, root: Path, files: Mapping[str, str | bytes], workspace: str | None = None
 ) -> RegisteredSource:
     write(root, {"lightfast.yml": CONFIG, **files})
     return services.ingest.register_local(root, workspace)
@@ -179,17 +179,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOU
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
-
-
-def wait_status(services: Services, job_id: str, *statuses: str) -> Job:
-    found: list[Job] = []
-
-    def reached() -> bool:
-        found[:] = [job_row(services, job_id)]
-        return found[0].status in statuses
-
-    wait_until(reached, f"job {job_id} to be {statuses}")
-    return found[0]
 
 
 def workflow_status(services: Services, job_id: str) -> str:
@@ -413,25 +402,30 @@ def start_then_cancel(
     svc: Services, start_worker: Callable[[Services], JobEngine], root: Path
 ) -> Interrupted:
     """Index six documents in v1, change all to v2, run a full sync one document a batch and cancel it
-    while the third document's chunks are being embedded (one chunk per model call)."""
+    while the third document's second chunk is being embedded (one chunk per model call): the run
+    stops before the third chunk, so the third document is not written."""
     names = [f"doc{i}" for i in range(6)]
     files = {f"{n}.md": versioned_doc(n, 1) for n in names}
     reg = connect(svc, root, files)
     svc.ingest.ingest_path(root)  # v1 fully indexed, in this thread
     v1 = index_state(svc)
     assert set(v1) == set(files)
-    assert all(len(d.chunks) >= 2 for d in v1.values())
+    assert all(len(d.chunks) >= 3 for d in v1.values())  # so the hold below lands mid-document
     chunks_before_third = sum(len(v1[f"{n}.md"].chunks) for n in names[:2])
     write(root, {f"{n}.md": versioned_doc(n, 2) for n in names})
 
     batches_started: list[int] = []
+    batches_finished: list[int] = []
     run_batch = svc.runner.run_batch
 
     def counted(job_id: str, plan: Any, paths: list[str], done_before: int, **kw: Any) -> Any:
         batches_started.append(done_before)
-        return run_batch(job_id, plan, paths, done_before, **kw)
+        try:
+            return run_batch(job_id, plan, paths, done_before, **kw)
+        finally:
+            batches_finished.append(done_before)
 
-    svc.runner.run_batch = counted  # type: ignore[method-assign]
+    svc.runner.run_batch = counted  # type: ignore[method-assign, assignment]
 
     embedder = svc.embedder
     assert isinstance(embedder, GatedEmbedder)
@@ -448,6 +442,7 @@ def start_then_cancel(
     embedder.release()
     # The held step finishes on its own; then the workflow must not start another batch.
     wait_until(lambda: workflow_status(svc, queued.job_id) == "CANCELLED", "the workflow to be cancelled")
+    wait_until(lambda: batches_finished == batches_started, "the held batch to end")
     time.sleep(1.0)  # give a wrongly continuing workflow time to show itself
     return Interrupted(reg, queued.job_id, v1, sorted(files), batches_started)
 
@@ -459,7 +454,7 @@ def assert_each_document_old_or_new(svc: Services, root: Path, v1: dict[str, Doc
         text = {v: versioned_doc(path.removesuffix(".md"), v) for v in (1, 2)}
         version = next(v for v in (1, 2) if doc.content_hash == sha256(text[v]))
         versions[path] = version
-        assert doc.chunk_count == len(doc.chunks) >= 2
+        assert doc.chunk_count == len(doc.chunks) >= 3
         assert [c[0] for c in doc.chunks] == list(range(len(doc.chunks)))
         for _, chunk_hash, content in doc.chunks:
             assert chunk_hash == sha256(content)
@@ -485,13 +480,43 @@ def test_cancel_while_running_stops_between_batches_and_leaves_whole_documents(
 
     versions = assert_each_document_old_or_new(svc, root, run.v1)
     assert set(versions) == set(run.files)
-    assert versions["doc0.md"] == versions["doc1.md"] == 2
-    assert versions["doc3.md"] == versions["doc4.md"] == versions["doc5.md"] == 1
+    assert versions == {"doc0.md": 2, "doc1.md": 2, "doc2.md": 1, "doc3.md": 1, "doc4.md": 1, "doc5.md": 1}
 
     steps = svc.jobs.steps(run.job_id)
     assert [s.name for s in steps if s.name != BATCH] == [PLAN]  # no delete, no finish, no fail
     with pytest.raises(Conflict):  # already cancelled
         svc.jobs.cancel(run.reg.workspace_id, run.job_id)
+
+
+def test_cancel_during_the_finish_step_stands(
+    svc: Services, start_worker: Callable[[Services], JobEngine], tmp_path: Path
+) -> None:
+    """A cancel acknowledged while the last step runs is not overwritten by that step."""
+    reg = connect(svc, tmp_path / "repo", {"a.md": "# A\n\nalpha\n"})
+    in_finish, go_on, finished = threading.Event(), threading.Event(), threading.Event()
+    finish = svc.runner.finish
+
+    def held_finish(job_id: str, summary: Any) -> str:
+        in_finish.set()
+        try:
+            assert go_on.wait(TIMEOUT)
+            return finish(job_id, summary)
+        finally:
+            finished.set()
+
+    svc.runner.finish = held_finish  # type: ignore[method-assign]
+    queued = svc.jobs.enqueue_sync(reg.workspace_id, reg.connection_id)
+    start_worker(svc)
+    try:
+        assert in_finish.wait(TIMEOUT)
+        assert svc.jobs.cancel(reg.workspace_id, queued.job_id).status == "cancelled"
+    finally:
+        go_on.set()
+    assert finished.wait(TIMEOUT)
+    wait_until(lambda: workflow_status(svc, queued.job_id) == "CANCELLED", "the workflow to be cancelled")
+    job = job_row(svc, queued.job_id)
+    assert job.status == "cancelled"
+    assert job.error_message == "cancelled"
 
 
 def test_cancel_of_a_queued_job_is_immediate(
@@ -538,11 +563,7 @@ def test_retry_of_a_cancelled_queued_job_runs_like_a_clean_run(
 
     # A clean run of the same files into another workspace's store gives the same index.
     retried = index_state(svc, job.store_id)
-    clean = svc.ingest.ingest_path(tmp_path / "repo", "clean")
-    assert clean.status == "completed"
-    with svc.sessions() as session:
-        clean_store = session.get(Job, clean.job_id).store_id  # type: ignore[union-attr]
-    assert shape(retried) == shape(index_state(svc, clean_store))
+    assert shape(retried) == shape(index_state(svc, clean_run(svc, tmp_path / "repo")))
     assert job.store_id is not None
     for path, doc in retried.items():
         assert doc.id == document_id(job.store_id, "local", f"{(tmp_path / 'repo').resolve()}:{path}")
@@ -586,10 +607,15 @@ def test_retry_of_a_cancelled_run_resumes_after_its_last_finished_batch(
     assert all(
         doc.content_hash == sha256(versioned_doc(p.removesuffix(".md"), 2)) for p, doc in final.items()
     )
-    clean = svc.ingest.ingest_path(root, "clean")
-    with svc.sessions() as session:
-        clean_store = session.get(Job, clean.job_id).store_id  # type: ignore[union-attr]
-    assert shape(index_state(svc, job.store_id)) == shape(index_state(svc, clean_store))
+    assert shape(index_state(svc, job.store_id)) == shape(index_state(svc, clean_run(svc, root)))
+
+
+def clean_run(svc: Services, root: Path) -> str:
+    """Sync the directory through the worker into a fresh workspace; the id of the store it fills."""
+    job = run_job(svc, svc.ingest.register_local(root, "clean"))
+    assert job.status == "completed"
+    assert job.store_id is not None
+    return job.store_id
 
 
 def versioned_chunks(svc: Services, path: str) -> list[str]:
@@ -649,6 +675,45 @@ def test_claimed_jobs_are_not_superseded(svc: Services, tmp_path: Path) -> None:
     assert job_row(svc, second.job_id).input["changes"] == {"b.md": "upsert"}
     with svc.sessions.begin() as session:  # one claimed sync of the source blocks the next
         assert jobs_repo.claim(session, second.job_id, workspace_limit=2) is None
+
+
+def test_a_claim_racing_a_supersede_neither_deadlocks_nor_claims_the_superseded_job(
+    svc: Services, tmp_path: Path
+) -> None:
+    """The dispatcher claims a queued job while enqueue_sync, in its own transaction, supersedes that
+    job and inserts the newer one: the claim must wait, then see the job cancelled and leave it."""
+    reg = connect(svc, tmp_path / "repo", {"a.md": "# A\n\na\n"})
+    older = svc.jobs.enqueue_sync(reg.workspace_id, reg.connection_id, mode="incremental").job_id
+    outcome: dict[str, Any] = {}
+
+    def claim() -> None:
+        try:
+            with svc.sessions.begin() as session:
+                job = jobs_repo.claim(session, older, workspace_limit=2)
+                outcome["claimed"] = job.id if job else None
+        except Exception as exc:  # reported below
+            outcome["error"] = exc
+
+    claimer = threading.Thread(target=claim)
+    with svc.sessions.begin() as session:  # what enqueue_sync does, step by step
+        [queued] = jobs_repo.queued_unclaimed(session, reg.connection_id)
+        assert jobs_repo.supersede(session, queued, "job_newer")
+        claimer.start()
+        time.sleep(0.5)  # the claim now waits for this transaction's lock on the older job
+        jobs_repo.create_job(
+            session,
+            workspace_id=reg.workspace_id,
+            organization_id=reg.organization_id,
+            source_id=reg.connection_id,
+            name="newer",
+            trigger="manual",
+            job_id="job_newer",
+        )
+    claimer.join(TIMEOUT)
+    assert outcome == {"claimed": None}
+    job = job_row(svc, older)
+    assert (job.status, job.engine_run_id) == ("cancelled", None)
+    assert job_row(svc, "job_newer").status == "queued"
 
 
 def test_sources_of_other_workspaces_are_not_found(svc: Services, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole, so paths can be copied
 
 WorkspaceOption = Annotated[
     str | None,

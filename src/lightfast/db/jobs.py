@@ -203,7 +203,11 @@ def claim(session: Session, job_id: str, workspace_limit: int) -> Job | None:
     job = session.get(Job, job_id)
     if job is None or job.status != "queued" or job.engine_run_id is not None:
         return None
-    session.execute(select(Workspace.id).where(Workspace.id == job.workspace_id).with_for_update())
+    # NO KEY UPDATE: claims in a workspace still queue behind each other, but inserts that merely
+    # reference the workspace (a new job, a store) do not, so a concurrent enqueue cannot deadlock us.
+    session.execute(
+        select(Workspace.id).where(Workspace.id == job.workspace_id).with_for_update(key_share=True)
+    )
     claimed = (
         select(func.count()).select_from(Job).where(Job.engine_run_id.is_not(None), Job.status.in_(ACTIVE))
     )
@@ -211,8 +215,16 @@ def claim(session: Session, job_id: str, workspace_limit: int) -> Job | None:
         return None
     if (session.scalar(claimed.where(Job.workspace_id == job.workspace_id)) or 0) >= workspace_limit:
         return None
-    job.engine_run_id = job.id
-    job.updated_at = utcnow()
+    # Conditional: the job may have been superseded or cancelled since it was read above.
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued", Job.engine_run_id.is_(None))
+        .values(engine_run_id=job_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    session.refresh(job)
     return job
 
 

@@ -71,7 +71,10 @@ class IngestService:
         name: str,
         trigger: str = "manual",
         triggered_by: str | None = None,
+        inline: bool = False,
     ) -> str:
+        """A full-sync job. An ``inline`` job is run by the caller's thread: it is created already claimed,
+        so no worker picks it up too, and it still counts against the source's one-sync-at-a-time rule."""
         with self.sessions.begin() as session:
             job = jobs_repo.create_job(
                 session,
@@ -83,6 +86,8 @@ class IngestService:
                 triggered_by=triggered_by,
                 input={"mode": "full"},
             )
+            if inline:
+                job.engine_run_id = f"inline:{job.id}"
             return job.id
 
     def ingest_path(
@@ -93,7 +98,7 @@ class IngestService:
     ) -> IngestResult:
         """Sync a directory now, in this thread (the CLI and API go through the job queue instead)."""
         registered = self.register_local(path, workspace_name)
-        job_id = self.create_job(registered, name=f"Ingest {Path(path).resolve().name}")
+        job_id = self.create_job(registered, name=f"Ingest {Path(path).resolve().name}", inline=True)
 
         def on_progress(done: int, total: int, chunks: int) -> None:
             if progress:

@@ -190,6 +190,8 @@ class JobEngine:
         cutoff = utcnow() - ORPHAN_AFTER
         with self.services.sessions.begin() as session:
             for job in jobs_repo.claimed_unfinished(session):
+                if job.engine_run_id != job.id:
+                    continue  # run inline by another process, not through the engine
                 if job.updated_at < cutoff and DBOS.get_workflow_status(job.id) is None:
                     log.warning("job %s was claimed but never started; requeueing it", job.id)
                     jobs_repo.release(session, job.id)

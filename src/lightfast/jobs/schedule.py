@@ -41,7 +41,9 @@ def latest_slot(schedule: dict[str, Any], now: datetime) -> datetime | None:
         every = timedelta(seconds=int(schedule["every"]))
         periods = (now - since) // every
         return since + periods * every if periods >= 1 else None
-    slot: datetime = croniter(schedule["cron"], now.astimezone(UTC)).get_prev(datetime)
+    # get_prev excludes its start; one microsecond later includes a slot falling exactly on ``now``.
+    start = now.astimezone(UTC) + timedelta(microseconds=1)
+    slot: datetime = croniter(schedule["cron"], start).get_prev(datetime)
     slot = slot.replace(tzinfo=UTC) if slot.tzinfo is None else slot
     return slot if slot > since else None
 

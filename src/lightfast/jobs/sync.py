@@ -158,6 +158,8 @@ class SyncRunner:
     def finish(self, job_id: str, summary: SyncSummary) -> str:
         status = summary.status
         with self.sessions.begin() as session:
+            if jobs_repo.job_status(session, job_id) == "cancelled":
+                return "cancelled"  # a cancel acknowledged while the run ended stands
             job = jobs_repo.finish_job(session, job_id, status=status, output=summary.to_dict())
             workspace_id, source_id = job.workspace_id, job.source_id
             if source_id:
