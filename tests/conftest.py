@@ -3,6 +3,8 @@ pgvector), a fresh database per test, and services wired to the fake embedder on
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +20,16 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def pg_server() -> Iterator[Any]:
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    # Not under pytest's basetemp: pytest prunes old basetemps, which would pull the data directory
+    # from under a server another concurrent session still runs.
+    data = Path(tempfile.mkdtemp(prefix="lightfast-pg-"))
+    server = pgserver.get_server(data, cleanup_mode="stop")
     yield server
     server.cleanup()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 def _pg_url(server: Any, database: str) -> str:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.apikeys import ApiKeyService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
+from lightfast.db.jobs import record_metric
 from lightfast.db.models import Store
 from lightfast.db.tenancy import ensure_organization, get_workspace
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
@@ -16,9 +18,10 @@ from lightfast.ingest.pipeline import Pipeline
 from lightfast.ingest.service import IngestService
 from lightfast.jobs.service import JobService
 from lightfast.jobs.sync import SyncRunner
-from lightfast.search.service import SearchService
+from lightfast.search.service import DocumentService, SearchService
 from lightfast.settings import Settings
 from lightfast.sources.service import SourceService
+from lightfast.workspaces import WorkspaceService
 
 
 @dataclass
@@ -34,6 +37,9 @@ class Services:
     ingest: IngestService
     jobs: JobService
     sources: SourceService
+    documents: DocumentService
+    workspaces: WorkspaceService
+    api_keys: ApiKeyService
     search: SearchService
 
     def workspace_id(self, name: str | None = None) -> str:
@@ -45,6 +51,20 @@ class Services:
         with self.sessions() as session:
             store = session.get(Store, store_id) if store_id else None
             return store.name if store else None
+
+    def record_search(self, workspace_id: str, latency_ms: float, mode: str) -> None:
+        with self.sessions.begin() as session:
+            record_metric(
+                session,
+                workspace_id=workspace_id,
+                type="query_latency",
+                value=latency_ms,
+                unit="ms",
+                tags={"mode": mode},
+            )
+            record_metric(
+                session, workspace_id=workspace_id, type="queries_count", value=1, tags={"mode": mode}
+            )
 
     def close(self) -> None:
         self.jobs.close()
@@ -58,6 +78,7 @@ def build_services(
     tokenizer: Tokenizer | None = None,
     engine: Engine | None = None,
 ) -> Services:
+    settings.home_dir.mkdir(parents=True, exist_ok=True)  # the jobs database and worker lock live here
     engine = engine or make_engine(settings.resolved_database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
@@ -84,5 +105,8 @@ def build_services(
         ingest=IngestService(settings, sessions, runner),
         jobs=JobService(settings, sessions),
         sources=SourceService(sessions),
+        documents=DocumentService(sessions, index),
+        workspaces=WorkspaceService(settings, sessions, embedder.spec),
+        api_keys=ApiKeyService(sessions),
         search=SearchService(sessions, embedder, index),
     )

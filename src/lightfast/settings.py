@@ -52,6 +52,21 @@ class Settings(BaseSettings):
         "app's PostgreSQL database.",
     )
 
+    allow_anonymous: bool | None = Field(
+        default=None,
+        description="Requests without an API key act on the default workspace; default: only in development "
+        "on a loopback address.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, le=1_000_000, description="Requests per key a minute."
+    )
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    local_source_roots: list[Path] = Field(
+        default_factory=list,
+        description="Directories under which the API may connect local sources (the CLI may connect any).",
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     default_organization: str = "default"
@@ -65,9 +80,17 @@ class Settings(BaseSettings):
             and (self.chunk_overlap >= self.chunk_size)
         ):
             raise SettingsError("LIGHTFAST_CHUNK_OVERLAP must be smaller than LIGHTFAST_CHUNK_SIZE")
+        if self.environment == "production" and self.allow_anonymous:
+            raise SettingsError("LIGHTFAST_ALLOW_ANONYMOUS cannot be true in production")
         if self.environment == "production" and self.embedding_provider == "fake":
             raise SettingsError("the fake embedder is for tests; refuse it in production")
         return self
+
+    @property
+    def anonymous_allowed(self) -> bool:
+        if self.allow_anonymous is not None:
+            return self.allow_anonymous
+        return self.environment == "development" and self.host in ("127.0.0.1", "localhost", "::1")
 
     @property
     def home_dir(self) -> Path:

@@ -1,76 +1,75 @@
-"""The FastAPI application: ``POST /v1/search`` and the search page."""
+"""The FastAPI application: /v1 (search, contents, jobs, workspaces, stores, sources, API keys), the
+search page at / and /healthz."""
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from lightfast import __version__
-from lightfast.api import errors
-from lightfast.search.serialize import api_payload
-from lightfast.search.service import SearchRequest
+from lightfast.api import errors, middleware, schemas
+from lightfast.api.routes import router
 from lightfast.services import Services
 
 
-class Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    stores: list[str] = Field(default_factory=list, max_length=50)
-    source_types: list[str] = Field(default_factory=list, alias="sourceTypes", max_length=10)
-    path_prefix: str | None = Field(default=None, alias="pathPrefix", max_length=1024)
-
-
-class SearchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    query: str = Field(min_length=1, max_length=1000)
-    limit: int = Field(default=10, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=1000)
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    workspace: str | None = Field(default=None, max_length=64)
-    filters: Filters = Field(default_factory=Filters)
-
-
 def create_app(services: Services) -> FastAPI:
-    app = FastAPI(title="Lightfast", version=__version__, docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(
+        title="Lightfast",
+        version=__version__,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        description="Search a workspace's documents and control its background jobs. Authenticate with "
+        "`Authorization: Bearer sk-lf-...` (an API key bound to one workspace).",
+    )
+    app.state.services = services
     errors.install(app)
+    middleware.install(app, services)
+    app.include_router(router)
     page = resources.files("lightfast.console").joinpath("static/search.html").read_text("utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page() -> str:
         return page
 
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["meta"], response_model=schemas.HealthOut)
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.post("/v1/search")
-    async def search(body: SearchBody, request: Request) -> dict[str, Any]:
-        rid = errors.request_id(request)
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe(app)
+        return app.openapi_schema
 
-        def run() -> dict[str, Any]:
-            workspace_id = services.workspace_id(body.workspace)
-            response = services.search.search(
-                SearchRequest(
-                    workspace_id=workspace_id,
-                    query=body.query,
-                    limit=body.limit,
-                    offset=body.offset,
-                    stores=tuple(body.filters.stores),
-                    source_types=tuple(body.filters.source_types),
-                    path_prefix=body.filters.path_prefix,
-                    mode=body.mode,
-                    request_id=rid,
-                )
-            )
-            return api_payload(response)
-
-        # Embedding and SQLite are blocking: keep them off the event loop.
-        return await run_in_threadpool(run)
-
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def describe(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's OpenAPI document, corrected: invalid requests are answered 400 (an ErrorOut), never
+    422, so the 422 answers and their schemas go; and every /v1 operation needs the Bearer key."""
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    for path, item in spec.get("paths", {}).items():
+        for operation in item.values():
+            operation.get("responses", {}).pop("422", None)
+            if path.startswith("/v1/"):
+                operation["security"] = [{"apiKey": []}]
+    components = spec.setdefault("components", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.get("schemas", {}).pop(unused, None)
+    components["securitySchemes"] = {
+        "apiKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key of one workspace: `Authorization: Bearer sk-lf-...`.",
+        }
+    }
+    return spec

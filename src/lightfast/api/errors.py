@@ -9,11 +9,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from lightfast.apikeys import Unauthenticated
 from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound
 
 log = logging.getLogger("lightfast.api")
 
-STATUS = {InvalidInput: 400, NotFound: 404, Conflict: 409}
+STATUS: dict[type[LightfastError], int] = {
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    NotFound: 404,
+    Conflict: 409,
+}
 
 
 def request_id(request: Request) -> str:
@@ -39,6 +45,9 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.exception("request %s failed", rid, exc_info=exc)
         message = exc.message if status < 500 else "internal error"
+        field = exc.field if isinstance(exc, InvalidInput) else None
+        if field and not message.startswith((f"{field} ", f"{field}:")):
+            message = f"{field}: {message}"  # name the field, like the request-validation errors do
         return JSONResponse(
             {"error": exc.code if status < 500 else "internal_error", "message": message, "requestId": rid},
             status_code=status,

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Document, DocumentFailure, VectorEntry
+from lightfast.db.models import Document, DocumentFailure, Store, VectorEntry
 from lightfast.db.types import utcnow
 from lightfast.ingest.hashing import vector_id
 
@@ -38,6 +38,7 @@ class DocumentWrite:
     content_hash: str
     config_hash: str
     frontmatter: dict[str, Any] | None
+    content: str
 
 
 @dataclass(frozen=True)
@@ -240,3 +241,23 @@ def store_counts(session: Session, store_id: str) -> tuple[int, int]:
         select(func.count()).select_from(VectorEntry).where(VectorEntry.store_id == store_id)
     )
     return int(documents or 0), int(chunks or 0)
+
+
+def documents_in_workspace(
+    session: Session, workspace_id: str, document_ids: Sequence[str]
+) -> list[Document]:
+    """The documents among ``document_ids`` that belong to a store of the workspace; others are absent."""
+    if not document_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Document)
+            .join(Store, Store.id == Document.store_id)
+            .where(Store.workspace_id == workspace_id, Document.id.in_(list(document_ids)))
+        )
+    )
+
+
+def document_vectors(session: Session, document_id: str) -> np.ndarray:
+    rows = list(session.scalars(select(VectorEntry.embedding).where(VectorEntry.document_id == document_id)))
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)

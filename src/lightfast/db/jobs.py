@@ -128,9 +128,11 @@ def record_activity(
     entity_type: str,
     entity_id: str | None,
     details: dict[str, Any] | None = None,
+    address: str | None = None,
 ) -> None:
     session.add(
         Activity(
+            address=address,
             workspace_id=workspace_id,
             actor_type=actor_type,
             actor_id=actor_id,
@@ -267,3 +269,7 @@ def query_jobs(
         created, job_id = before
         query = query.where((Job.created_at < created) | ((Job.created_at == created) & (Job.id < job_id)))
     return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+
+def jobs_since(session: Session, workspace_id: str, since: datetime) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.workspace_id == workspace_id, Job.created_at >= since)))

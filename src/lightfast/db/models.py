@@ -163,6 +163,8 @@ class Document(Timestamps, Base):
     frontmatter: Mapped[dict[str, Any] | None] = mapped_column(Json)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     relationships: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # The parsed text (front matter removed): what /v1/contents returns, since chunks overlap.
+    content: Mapped[str | None] = mapped_column(Text)
 
 
 class VectorEntry(Base):
@@ -277,3 +279,38 @@ class Activity(Base):
     details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     address: Mapped[str | None] = mapped_column(String(64))
     timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """A workspace-bound API key; only its SHA-256 hash and a preview are stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("key"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    preview: Mapped[str] = mapped_column(String(32))  # "sk-lf-AbCd…wxyz"
+    created_by: Mapped[str | None] = mapped_column(String(191))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_address: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a mutating request with an Idempotency-Key, replayed for repeats."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("idem"))
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(1024))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

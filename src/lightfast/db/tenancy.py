@@ -17,6 +17,13 @@ def slugify_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "workspace"
 
 
+def validate_workspace_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidInput(
+            "workspace names are 1-64 characters: letters, digits, space, '_', '.', '-'", field="name"
+        )
+
+
 def ensure_organization(session: Session, slug: str) -> Organization:
     org = session.scalar(select(Organization).where(Organization.slug == slug))
     if org is None:
@@ -42,10 +49,7 @@ def get_workspace(session: Session, organization_id: str, name: str) -> Workspac
 def ensure_workspace(
     session: Session, organization_id: str, name: str, *, is_default: bool = False
 ) -> Workspace:
-    if not _NAME.match(name):
-        raise InvalidInput(
-            "workspace names are 1-64 characters: letters, digits, space, '_', '.', '-'", field="workspace"
-        )
+    validate_workspace_name(name)
     workspace = find_workspace(session, organization_id, name)
     if workspace is None:
         has_default = session.scalar(

@@ -8,6 +8,7 @@ and HNSW/GIN indexes on PostgreSQL). The port is the read side: nearest vectors 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 class SearchFilters:
     source_types: tuple[str, ...] = ()
     path_prefix: str | None = None
+    updated_from: datetime | None = None  # documents updated at or after
+    updated_to: datetime | None = None  # documents updated at or before
 
 
 @dataclass(frozen=True)

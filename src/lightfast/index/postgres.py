@@ -20,6 +20,12 @@ def _filters_sql(filters: SearchFilters, params: dict[str, object]) -> str:
     if filters.path_prefix:
         params["prefix"] = like_prefix(filters.path_prefix)
         clauses += " AND d.path LIKE :prefix ESCAPE '\\'"
+    if filters.updated_from is not None:
+        params["updated_from"] = filters.updated_from
+        clauses += " AND d.updated_at >= :updated_from"
+    if filters.updated_to is not None:
+        params["updated_to"] = filters.updated_to
+        clauses += " AND d.updated_at <= :updated_to"
     return clauses
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import text
@@ -27,6 +28,7 @@ class StoreVectors:
     document_ids: np.ndarray  # object (str)
     source_types: np.ndarray  # object (str)
     paths: np.ndarray  # object (str)
+    updated: np.ndarray  # float64 POSIX seconds of the document's last update
     matrix: np.ndarray  # float32, (n, dim), L2-normalised rows
 
 
@@ -45,7 +47,7 @@ class SqliteIndex:
                 return cached
             rows = session.execute(
                 text(
-                    "SELECT ve.seq, ve.document_id, ve.embedding, d.source_type, d.path "
+                    "SELECT ve.seq, ve.document_id, ve.embedding, d.source_type, d.path, d.updated_at "
                     "FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
                     "WHERE ve.store_id = :store ORDER BY ve.seq"
                 ),
@@ -62,6 +64,7 @@ class SqliteIndex:
                 document_ids=np.array([r.document_id for r in rows], dtype=object),
                 source_types=np.array([r.source_type for r in rows], dtype=object),
                 paths=np.array([r.path for r in rows], dtype=object),
+                updated=np.array([_posix(r.updated_at) for r in rows], dtype=np.float64),
                 matrix=matrix,
             )
             self._cache[store_id] = loaded
@@ -109,6 +112,12 @@ class SqliteIndex:
         if filters.path_prefix:
             params["prefix"] = like_prefix(filters.path_prefix)
             where.append("d.path LIKE :prefix ESCAPE '\\'")
+        if filters.updated_from is not None:
+            params["updated_from"] = filters.updated_from.astimezone(UTC).replace(tzinfo=None)
+            where.append("d.updated_at >= :updated_from")
+        if filters.updated_to is not None:
+            params["updated_to"] = filters.updated_to.astimezone(UTC).replace(tzinfo=None)
+            where.append("d.updated_at <= :updated_to")
         sql = (
             "SELECT ve.seq, ve.document_id, bm25(chunks_fts) AS rank FROM chunks_fts "
             "JOIN vector_entries ve ON ve.seq = chunks_fts.rowid "
@@ -130,4 +139,16 @@ def _filter_mask(vectors: StoreVectors, filters: SearchFilters) -> np.ndarray | 
             (p.startswith(prefix) for p in vectors.paths), dtype=bool, count=len(vectors.paths)
         )
         mask = by_path if mask is None else mask & by_path
+    if filters.updated_from is not None:
+        later = vectors.updated >= filters.updated_from.timestamp()
+        mask = later if mask is None else mask & later
+    if filters.updated_to is not None:
+        earlier = vectors.updated <= filters.updated_to.timestamp()
+        mask = earlier if mask is None else mask & earlier
     return mask
+
+
+def _posix(value: object) -> float:
+    """SQLite returns the naive-UTC text the UtcDateTime column stored."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

@@ -46,7 +46,7 @@ DEFAULT_INCLUDE: tuple[str, ...] = ("**/*.md", "**/*.mdx", "**/README", "**/READ
 DEFAULT_STORE = "docs"
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj"})
-_STORE_RE = re.compile(r"[a-z0-9-]{1,20}")
+STORE_NAME_PATTERN = re.compile(r"[a-z0-9-]{1,20}")
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
 _GLOB_SHAPE = "must be a glob string or a {}list of glob strings"
@@ -240,7 +240,11 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
             if not _is_one(value):
                 problems.append(_problem(key, "must be 1", value))
         elif key == "store":
-            if isinstance(value, ScalarNode) and value.tag == _STR_TAG and _STORE_RE.fullmatch(value.value):
+            if (
+                isinstance(value, ScalarNode)
+                and value.tag == _STR_TAG
+                and STORE_NAME_PATTERN.fullmatch(value.value)
+            ):
                 store = value.value
             else:
                 problems.append(_problem(key, "must be 1-20 characters of a-z, 0-9 and '-'", value))

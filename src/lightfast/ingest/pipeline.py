@@ -107,6 +107,7 @@ class _Prepared:
     title: str
     slug: str
     frontmatter: dict[str, Any]
+    body: str
     chunks: list[tuple[int, str, str, int]]  # (index, text, hash, tokens)
     is_new: bool
 
@@ -251,6 +252,7 @@ class Pipeline:
             title=parsed.title,
             slug=slugify(file.path),
             frontmatter=parsed.frontmatter,
+            body=parsed.body,
             chunks=[(c.index, c.text, chunk_hash(c.text), c.token_count) for c in store_chunks],
             is_new=state is None,
         )
@@ -311,4 +313,5 @@ class Pipeline:
             content_hash=item.content_hash,
             config_hash=config,
             frontmatter=item.frontmatter or None,
+            content=item.body,
         )

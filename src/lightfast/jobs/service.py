@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db.models import ConnectedSource, DocumentFailure, Job, new_id
+from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.jobs.changes import merge_changes
+from lightfast.search.fusion import nearest_rank_percentile
 from lightfast.settings import Settings
 
 RETRYABLE = ("failed", "cancelled")
@@ -133,7 +135,7 @@ class JobService:
             job = self._job(session, workspace_id, job_id)
             if not jobs_repo.cancel(session, job_id):
                 raise Conflict(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
-            claimed = job.engine_run_id is not None
+            claimed = job.engine_run_id == job.id  # a workflow exists for it
         if claimed:
             # The row says cancelled first, so the running step stops between model batches; then the
             # engine refuses to start the next step.
@@ -146,7 +148,7 @@ class JobService:
             old = self._job(session, workspace_id, job_id)
             if old.status not in RETRYABLE:
                 raise Conflict(f"job {job_id} is {old.status}; only failed or cancelled jobs can be retried")
-            claimed = old.engine_run_id is not None
+            claimed = old.engine_run_id == old.id
             old_input, old_name, source_id = dict(old.input), old.name, old.source_id
             organization_id, store_id = old.organization_id, old.store_id
         resume_step = self.resume_step(job_id) if claimed else 1
@@ -196,7 +198,8 @@ class JobService:
         with self.sessions() as session:
             job = self._job(session, workspace_id, job_id)
             failures = docs_repo.failures_for_job(session, job_id)
-        steps = self.steps(job_id) if job.engine_run_id else []
+        # Only jobs run by the workflow engine have a step trace (inline runs, e.g. tests, have none).
+        steps = self.steps(job_id) if job.engine_run_id == job.id else []
         return JobDetail(job, steps, failures)
 
     def steps(self, job_id: str) -> list[StepView]:
@@ -242,6 +245,34 @@ class JobService:
         has_more = len(jobs) > limit
         jobs = jobs[:limit]
         return jobs, encode_cursor(jobs[-1]) if has_more and jobs else None
+
+    def statistics(self, workspace_id: str, hours: int = 24) -> dict[str, Any]:
+        """Counts by status, average and percentile durations and success rate of the jobs created in
+        the last ``hours`` hours (nearest-rank percentiles over finished jobs)."""
+        if not 1 <= hours <= 24 * 90:
+            raise InvalidInput("hours must be between 1 and 2160", field="hours")
+        since = utcnow() - timedelta(hours=hours)
+        with self.sessions() as session:
+            jobs = jobs_repo.jobs_since(session, workspace_id, since)
+        by_status: dict[str, int] = {}
+        for job in jobs:
+            by_status[job.status] = by_status.get(job.status, 0) + 1
+        succeeded = by_status.get("completed", 0) + by_status.get("completed_with_errors", 0)
+        finished = succeeded + by_status.get("failed", 0)
+        durations = [
+            float(j.duration_ms)
+            for j in jobs
+            if j.duration_ms is not None and j.status in ("completed", "completed_with_errors")
+        ]
+        return {
+            "hours": hours,
+            "total": len(jobs),
+            "byStatus": by_status,
+            "averageDurationMs": round(sum(durations) / len(durations), 1) if durations else None,
+            "p50DurationMs": nearest_rank_percentile(durations, 50) if durations else None,
+            "p95DurationMs": nearest_rank_percentile(durations, 95) if durations else None,
+            "successRate": round(succeeded / finished, 4) if finished else None,
+        }
 
     def wait(
         self,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import documents as docs_repo
@@ -76,7 +77,12 @@ class SyncRunner:
 
     def plan(self, job_id: str) -> SyncPlan:
         try:
-            return self._plan(job_id)
+            try:
+                return self._plan(job_id)
+            except IntegrityError:
+                # Concurrent first syncs of a workspace (on one worker or several) may each create its
+                # store; one insert wins and the others roll back. Plan again: the store exists now.
+                return self._plan(job_id)
         except ConfigError as exc:
             # The failed plan's transaction rolled back: record the source's config error on its own.
             with self.sessions.begin() as session:

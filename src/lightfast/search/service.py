@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +47,8 @@ class SearchRequest:
     stores: tuple[str, ...] = ()
     source_types: tuple[str, ...] = ()
     path_prefix: str | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
     mode: Mode = "hybrid"
     request_id: str | None = None
 
@@ -94,6 +97,8 @@ def validate_request(request: SearchRequest) -> None:
         raise InvalidInput("offset must be between 0 and 1000", field="offset")
     if request.mode not in MODES:
         raise InvalidInput(f"mode must be one of {', '.join(MODES)}", field="mode")
+    if request.updated_from and request.updated_to and request.updated_from > request.updated_to:
+        raise InvalidInput("dateRange.from must not be after dateRange.to", field="filters.dateRange")
 
 
 class SearchService:
@@ -113,7 +118,9 @@ class SearchService:
         validate_request(request)
         started = time.perf_counter()
         request_id = request.request_id or f"req_{uuid.uuid4().hex[:20]}"
-        filters = SearchFilters(request.source_types, request.path_prefix or None)
+        filters = SearchFilters(
+            request.source_types, request.path_prefix or None, request.updated_from, request.updated_to
+        )
         k = max(self.fusion.candidates, 3 * (request.offset + request.limit))
 
         with self.sessions() as session:
@@ -213,3 +220,92 @@ class SearchService:
             k=self.fusion.rrf_k,
             weights=weights,
         )
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    id: str
+    title: str
+    path: str
+    source_type: str
+    url: str | None
+    content: str
+    metadata: dict[str, object]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SimilarDocument:
+    document_id: str
+    title: str
+    path: str
+    url: str | None
+    source_type: str
+    score: float
+
+
+class DocumentService:
+    """Whole documents of a workspace: their content, and the documents most like one of them."""
+
+    def __init__(self, sessions: sessionmaker[Session], index: SearchIndex) -> None:
+        self.sessions = sessions
+        self.index = index
+
+    def contents(self, workspace_id: str, ids: list[str]) -> tuple[list[DocumentContent], list[str]]:
+        if not 1 <= len(ids) <= 50:
+            raise InvalidInput("ids must hold 1 to 50 document ids", field="ids")
+        with self.sessions() as session:
+            rows = docs_repo.documents_in_workspace(session, workspace_id, ids)
+        found = {row.id: row for row in rows}
+        items = [
+            DocumentContent(
+                id=row.id,
+                title=row.title,
+                path=row.path,
+                source_type=row.source_type,
+                url=row.url,
+                content=row.content or "",
+                metadata={
+                    "source": row.source_metadata,
+                    "frontmatter": row.frontmatter or {},
+                    "storeId": row.store_id,
+                    "chunkCount": row.chunk_count,
+                },
+                updated_at=row.updated_at,
+            )
+            for doc_id in dict.fromkeys(ids)
+            if (row := found.get(doc_id)) is not None
+        ]
+        return items, [doc_id for doc_id in dict.fromkeys(ids) if doc_id not in found]
+
+    def find_similar(
+        self, workspace_id: str, document_id: str, limit: int = 10, threshold: float = 0.0
+    ) -> list[SimilarDocument]:
+        if not 1 <= limit <= 50:
+            raise InvalidInput("limit must be between 1 and 50", field="limit")
+        if not 0.0 <= threshold <= 1.0:
+            raise InvalidInput("threshold must be between 0 and 1", field="threshold")
+        with self.sessions() as session:
+            found = docs_repo.documents_in_workspace(session, workspace_id, [document_id])
+            if not found:
+                raise NotFound(f"document {document_id!r} does not exist", field="id")
+            vectors = docs_repo.document_vectors(session, document_id)
+            if len(vectors) == 0:
+                return []
+            centroid = vectors.mean(axis=0)
+            centroid /= max(float((centroid**2).sum() ** 0.5), 1e-12)
+            store_ids = [s.id for s in list_stores(session, workspace_id) if s.embedding_dim == len(centroid)]
+            hits = self.index.vector_search(session, store_ids, centroid, (limit + 1) * 8, SearchFilters())
+            best: dict[str, tuple[int, float]] = {}
+            for hit in hits:
+                if hit.document_id != document_id and hit.document_id not in best and hit.score >= threshold:
+                    best[hit.document_id] = (hit.seq, hit.score)
+            top = list(best.items())[:limit]
+            rows = {
+                r.id: r for r in docs_repo.documents_in_workspace(session, workspace_id, [d for d, _ in top])
+            }
+        return [
+            SimilarDocument(doc_id, row.title, row.path, row.url, row.source_type, round(score, 6))
+            for doc_id, (_, score) in top
+            if (row := rows.get(doc_id)) is not None
+        ]

@@ -1,0 +1,310 @@
+"""The /v1 routes: a thin layer over the services. Every handler takes the caller's workspace from its API
+key (``principal``) and passes it down; nothing in a request can name another workspace, and a resource
+of another workspace is answered exactly like a missing one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from lightfast.api import schemas
+from lightfast.api.deps import principal, services_of
+from lightfast.apikeys import Principal
+from lightfast.errors import InvalidInput, NotFound
+from lightfast.search.service import SearchRequest
+from lightfast.services import Services
+from lightfast.sources.local import LocalSource
+
+
+def _error(description: str, **extra: Any) -> dict[str, Any]:
+    return {"model": schemas.ErrorOut, "description": description, **extra}
+
+
+_RATE_HEADERS = {
+    name: {"description": text, "schema": {"type": "integer"}}
+    for name, text in (
+        ("X-RateLimit-Limit", "Requests a key may make a minute."),
+        ("X-RateLimit-Remaining", "Requests left in the current window."),
+        ("X-RateLimit-Reset", "Seconds until the window is full again."),
+    )
+}
+
+# Every /v1 answer that is not a success is an ErrorOut; these are the statuses any route can give.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The request is not valid (malformed JSON, a bad field, an unknown parameter)."),
+    401: _error("No API key, or one that is not valid, was revoked, or has expired."),
+    404: _error("The resource does not exist in the caller's workspace."),
+    409: _error(
+        "The resource already exists, is in a state that forbids this, or the Idempotency-Key "
+        "was used with another request."
+    ),
+    413: _error("The request body is larger than LIGHTFAST_MAX_REQUEST_BYTES."),
+    429: _error(
+        "Too many requests for this API key.",
+        headers={
+            **_RATE_HEADERS,
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
+        },
+    ),
+    500: _error("An unexpected error; the message never carries details."),
+}
+
+router = APIRouter(prefix="/v1", responses=ERRORS)
+Caller = Depends(principal)
+Svc = Depends(services_of)
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+@router.post("/search", tags=["search"], response_model=schemas.SearchOut)
+async def search(
+    body: schemas.SearchBody, request: Request, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    date_range = body.filters.date_range
+
+    def run() -> dict[str, Any]:
+        response = svc.search.search(
+            SearchRequest(
+                workspace_id=who.workspace_id,
+                query=body.query,
+                limit=body.limit,
+                offset=body.offset,
+                stores=tuple(body.filters.stores),
+                source_types=tuple(body.filters.source_types),
+                path_prefix=body.filters.path_prefix,
+                updated_from=date_range.from_ if date_range else None,
+                updated_to=date_range.to if date_range else None,
+                mode=schemas.MODE_OF[body.mode],  # type: ignore[arg-type]
+                request_id=request.state.request_id,
+            )
+        )
+        svc.record_search(who.workspace_id, response.latency.total, body.mode)
+        return schemas.search_response(response, body.mode, body.include_highlights)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/contents", tags=["search"], response_model=schemas.ContentsOut)
+async def contents(
+    body: schemas.ContentsBody, request: Request, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    items, missing = await run_in_threadpool(svc.documents.contents, who.workspace_id, body.ids)
+    return {
+        "items": [schemas.content_item(i) for i in items],
+        "missing": missing,
+        "requestId": request.state.request_id,
+    }
+
+
+@router.post("/findsimilar", tags=["search"], response_model=schemas.SimilarOut)
+async def find_similar(
+    body: schemas.FindSimilarBody, request: Request, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    items = await run_in_threadpool(
+        svc.documents.find_similar, who.workspace_id, body.id, body.limit, body.threshold
+    )
+    return {"data": [schemas.similar_item(i) for i in items], "requestId": request.state.request_id}
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+
+@router.get("/jobs", tags=["jobs"], response_model=schemas.JobPageOut)
+def list_jobs(
+    status: str | None = Query(
+        default=None,
+        max_length=32,
+        json_schema_extra={
+            "enum": ["queued", "running", "completed", "completed_with_errors", "failed", "cancelled"]
+        },
+    ),
+    source: str | None = Query(default=None, max_length=191),
+    limit: int = Query(default=20, ge=1, le=100),
+    cursor: str | None = Query(default=None, max_length=512),
+    who: Principal = Caller,
+    svc: Services = Svc,
+) -> dict[str, Any]:
+    jobs, next_cursor = svc.jobs.list_jobs(
+        who.workspace_id, status=status, source_id=source, limit=limit, cursor=cursor
+    )
+    return {
+        "items": [schemas.job(j) for j in jobs],
+        "nextCursor": next_cursor,
+        "hasMore": next_cursor is not None,
+    }
+
+
+@router.get("/jobs/recent", tags=["jobs"], response_model=schemas.JobListOut)
+def recent_jobs(
+    limit: int = Query(default=10, ge=1, le=100), who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    jobs, _ = svc.jobs.list_jobs(who.workspace_id, limit=limit)
+    return {"items": [schemas.job(j) for j in jobs]}
+
+
+@router.get("/jobs/statistics", tags=["jobs"], response_model=schemas.JobStatisticsOut)
+def job_statistics(
+    hours: int = Query(default=24, ge=1, le=2160), who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    return svc.jobs.statistics(who.workspace_id, hours)
+
+
+@router.get("/jobs/{id}", tags=["jobs"], response_model=schemas.JobDetailOut)
+def get_job(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.job_detail(svc.jobs.detail(who.workspace_id, id))
+
+
+@router.post("/jobs/{id}/cancel", tags=["jobs"], response_model=schemas.JobOut)
+def cancel_job(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.job(svc.jobs.cancel(who.workspace_id, id))
+
+
+@router.post("/jobs/{id}/retry", status_code=201, tags=["jobs"], response_model=schemas.JobOut)
+def retry_job(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.job(svc.jobs.retry(who.workspace_id, id, triggered_by=who.key_id))
+
+
+# -- workspaces and stores -------------------------------------------------------------------------
+
+
+@router.get("/workspaces", tags=["workspaces"], response_model=schemas.WorkspaceListOut)
+def list_workspaces(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return {"items": [schemas.workspace(svc.workspaces.get(who.workspace_id))]}
+
+
+@router.post("/workspaces", status_code=201, tags=["workspaces"], response_model=schemas.WorkspaceOut)
+def create_workspace(
+    body: schemas.WorkspaceNameBody, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    return schemas.workspace(svc.workspaces.create(who.workspace_id, body.name))
+
+
+@router.get("/workspaces/{id}", tags=["workspaces"], response_model=schemas.WorkspaceOut)
+def get_workspace(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.workspace(svc.workspaces.get(own(who, id)))
+
+
+@router.patch("/workspaces/{id}", tags=["workspaces"], response_model=schemas.WorkspaceOut)
+def rename_workspace(
+    id: str, body: schemas.WorkspaceNameBody, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    return schemas.workspace(svc.workspaces.rename(own(who, id), body.name))
+
+
+@router.get("/stores", tags=["stores"], response_model=schemas.StoreListOut)
+def list_stores(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return {"items": [schemas.store(s) for s in svc.workspaces.stores(who.workspace_id)]}
+
+
+@router.post("/stores", status_code=201, tags=["stores"], response_model=schemas.StoreOut)
+def create_store(body: schemas.StoreNameBody, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.store(svc.workspaces.create_store(who.workspace_id, body.name))
+
+
+@router.get("/stores/{id}", tags=["stores"], response_model=schemas.StoreOut)
+def get_store(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.store(svc.workspaces.store(who.workspace_id, id))
+
+
+@router.patch("/stores/{id}", tags=["stores"], response_model=schemas.StoreOut)
+def rename_store(
+    id: str, body: schemas.StoreNameBody, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    return schemas.store(svc.workspaces.rename_store(who.workspace_id, id, body.name))
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+
+@router.get("/sources", tags=["sources"], response_model=schemas.SourceListOut)
+def list_sources(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return {"items": [schemas.source(s) for s in svc.sources.list(who.workspace_id)]}
+
+
+@router.post("/sources", status_code=201, tags=["sources"], response_model=schemas.ConnectedSourceOut)
+def connect_source(
+    body: schemas.ConnectSourceBody, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    try:
+        path = Path(body.path).expanduser().resolve()
+    except (ValueError, RuntimeError, OSError) as exc:  # a NUL byte, "~nosuchuser", a symlink loop
+        raise InvalidInput(f"path is not a usable directory path: {exc}", field="path") from exc
+    roots = [root.expanduser().resolve() for root in svc.settings.local_source_roots]
+    if not any(path == root or root in path.parents for root in roots):
+        raise InvalidInput(
+            "this path is outside LIGHTFAST_LOCAL_SOURCE_ROOTS; the API only connects "
+            "directories under those roots",
+            field="path",
+        )
+    LocalSource.open(path)
+    workspace = svc.workspaces.get(who.workspace_id)
+    registered = svc.ingest.register_local(path, workspace.name)
+    enqueued = svc.jobs.enqueue_sync(
+        registered.workspace_id,
+        registered.connection_id,
+        triggered_by=who.key_id,
+        name=f"Initial sync {path.name}",
+    )
+    return {
+        **schemas.source(svc.sources.get(who.workspace_id, registered.connection_id)),
+        "jobId": enqueued.job_id,
+    }
+
+
+@router.post("/sources/{id}/sync", status_code=202, tags=["sources"], response_model=schemas.JobOut)
+def sync_source(
+    id: str, body: schemas.SyncBody | None = None, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    svc.sources.get(who.workspace_id, id)
+    enqueued = svc.jobs.enqueue_sync(who.workspace_id, id, mode="full", triggered_by=who.key_id)
+    return schemas.job(svc.jobs.get_job(who.workspace_id, enqueued.job_id))
+
+
+@router.post("/sources/{id}/detect-config", tags=["sources"], response_model=schemas.DetectConfigOut)
+def detect_config(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return svc.sources.detect_config(who.workspace_id, id)
+
+
+@router.delete("/sources/{id}", tags=["sources"], response_model=schemas.SourceRemovedOut)
+def remove_source(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    deleted = svc.sources.remove(who.workspace_id, id)
+    return {"id": id, "deleted": True, "documentsDeleted": deleted}
+
+
+# -- API keys ------------------------------------------------------------------------------------
+
+
+@router.get("/api-keys", tags=["api-keys"], response_model=schemas.ApiKeyListOut)
+def list_keys(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return {"items": [schemas.api_key(k) for k in svc.api_keys.list(who.workspace_id)]}
+
+
+@router.post("/api-keys", status_code=201, tags=["api-keys"], response_model=schemas.CreatedKeyOut)
+def create_key(body: schemas.CreateKeyBody, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    created = svc.api_keys.create(
+        who.workspace_id, body.name, expires_in_days=body.expires_in_days, created_by=who.key_id
+    )
+    return schemas.created_key(created)
+
+
+@router.delete("/api-keys/{id}", tags=["api-keys"], response_model=schemas.ApiKeyOut)
+def revoke_key(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.api_key(svc.api_keys.revoke(who.workspace_id, id))
+
+
+@router.post(
+    "/api-keys/{id}/rotate", status_code=201, tags=["api-keys"], response_model=schemas.CreatedKeyOut
+)
+def rotate_key(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+    return schemas.created_key(svc.api_keys.rotate(who.workspace_id, id, created_by=who.key_id))
+
+
+def own(who: Principal, workspace_id: str) -> str:
+    """A workspace id from the path must be the caller's own; any other is answered as missing."""
+    if workspace_id != who.workspace_id:
+        raise NotFound(f"workspace {workspace_id!r} does not exist")
+    return workspace_id

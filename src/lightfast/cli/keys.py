@@ -1,0 +1,99 @@
+"""``lightfast keys ...``: API keys bound to one workspace."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lightfast.cli.common import JsonOption, WorkspaceOption, app, as_jsonable, console, guarded, services
+
+keys_app = typer.Typer(help="API keys (each bound to one workspace).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def create_key(
+    workspace: WorkspaceOption = None,
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Expire after N days.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key; its secret is shown once.
+
+    Example: lightfast keys create --workspace acme --name ci
+    """
+    with services() as svc:
+        created = guarded(
+            lambda: svc.api_keys.create(
+                svc.workspace_id(workspace), name, expires_in_days=expires_in_days, created_by="cli"
+            )
+        )
+    if as_json:
+        print(json.dumps({"id": created.key.id, "name": created.key.name, "key": created.secret}))
+        return
+    console.print(f"{created.key.id} ({created.key.name})")
+    console.print(created.secret, soft_wrap=True)
+    console.print("[dim]Store it now: it is not shown again.[/dim]")
+
+
+@keys_app.command("list")
+def list_keys(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """List a workspace's API keys (previews only).
+
+    Example: lightfast keys list --workspace acme
+    """
+    with services() as svc:
+        keys = guarded(lambda: svc.api_keys.list(svc.workspace_id(workspace)))
+    rows = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "preview": k.preview,
+            "createdAt": as_jsonable(k.created_at),
+            "expiresAt": as_jsonable(k.expires_at),
+            "lastUsedAt": as_jsonable(k.last_used_at),
+            "revokedAt": as_jsonable(k.revoked_at),
+        }
+        for k in keys
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table()
+    for column in ("id", "name", "preview", "last used", "status"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["preview"],
+            row["lastUsedAt"] or "never",
+            "revoked" if row["revokedAt"] else "active",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: str, workspace: WorkspaceOption = None) -> None:
+    """Revoke an API key at once.
+
+    Example: lightfast keys revoke key_0123
+    """
+    with services() as svc:
+        key = guarded(lambda: svc.api_keys.revoke(svc.workspace_id(workspace), key_id))
+    console.print(f"{key.id}: revoked")
+
+
+@keys_app.command("rotate")
+def rotate_key(key_id: str, workspace: WorkspaceOption = None) -> None:
+    """Replace an API key with a new secret; the old one stops working.
+
+    Example: lightfast keys rotate key_0123
+    """
+    with services() as svc:
+        created = guarded(lambda: svc.api_keys.rotate(svc.workspace_id(workspace), key_id, created_by="cli"))
+    console.print(f"{created.key.id} replaces {key_id}")
+    console.print(created.secret, soft_wrap=True)

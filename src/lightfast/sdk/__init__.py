@@ -1,0 +1,100 @@
+"""The Python SDK of the Lightfast HTTP API v1.
+
+Imports only httpx, pydantic and the standard library (never the server)::
+
+    from lightfast.sdk import Lightfast, NotFoundError
+
+    with Lightfast("lf_key", base_url="http://127.0.0.1:8000") as lf:
+        hits = lf.search("how do we rotate keys", limit=5, include_highlights=True)
+        for hit in hits.data:
+            print(f"{hit.score:.3f} {hit.title} {hit.source.path}")
+"""
+
+from lightfast.sdk._base import DEFAULT_BASE_URL, USER_AGENT
+from lightfast.sdk.async_client import AsyncJobs, AsyncLightfast, AsyncSources
+from lightfast.sdk.client import Jobs, Lightfast, Sources
+from lightfast.sdk.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    JobWaitTimeoutError,
+    LightfastError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from lightfast.sdk.models import (
+    ContentsResponse,
+    DetectConfigResult,
+    Document,
+    Job,
+    JobDetail,
+    JobFailure,
+    JobPage,
+    JobProgress,
+    JobStatistics,
+    JobStep,
+    LightfastModel,
+    SearchLatency,
+    SearchMeta,
+    SearchMode,
+    SearchResponse,
+    SearchResult,
+    SearchSource,
+    SimilarDocument,
+    SimilarResponse,
+    Source,
+    SourceDeleted,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "USER_AGENT",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APITimeoutError",
+    "AsyncJobs",
+    "AsyncLightfast",
+    "AsyncSources",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ContentsResponse",
+    "DetectConfigResult",
+    "Document",
+    "Job",
+    "JobDetail",
+    "JobFailure",
+    "JobPage",
+    "JobProgress",
+    "JobStatistics",
+    "JobStep",
+    "JobWaitTimeoutError",
+    "Jobs",
+    "Lightfast",
+    "LightfastError",
+    "LightfastModel",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SearchLatency",
+    "SearchMeta",
+    "SearchMode",
+    "SearchResponse",
+    "SearchResult",
+    "SearchSource",
+    "ServerError",
+    "SimilarDocument",
+    "SimilarResponse",
+    "Source",
+    "SourceDeleted",
+    "Sources",
+]

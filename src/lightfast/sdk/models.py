@@ -1,0 +1,253 @@
+"""Typed answers of the Lightfast HTTP API v1.
+
+The wire format is camelCase JSON; every model exposes snake_case attributes (``document_id`` for
+``documentId``). Models are frozen and lenient: fields the SDK does not know yet are kept (in
+``model_extra``) instead of failing, a missing optional field gets its default, and ``null`` in a list
+field reads as an empty list, so an older SDK keeps working against a newer server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "ContentsResponse",
+    "DetectConfigResult",
+    "Document",
+    "Job",
+    "JobDetail",
+    "JobFailure",
+    "JobPage",
+    "JobProgress",
+    "JobStatistics",
+    "JobStep",
+    "LightfastModel",
+    "SearchLatency",
+    "SearchMeta",
+    "SearchMode",
+    "SearchResponse",
+    "SearchResult",
+    "SearchSource",
+    "SimilarDocument",
+    "SimilarResponse",
+    "Source",
+    "SourceDeleted",
+]
+
+T = TypeVar("T")
+
+SearchMode = Literal["fast", "balanced"]
+
+#: Job statuses after which a job never changes again.
+TERMINAL_STATUSES = frozenset({"completed", "completed_with_errors", "failed", "cancelled"})
+
+
+def _empty_if_none(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _empty_dict_if_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+#: A list field that also accepts ``null`` (read as ``[]``).
+Items = Annotated[list[T], BeforeValidator(_empty_if_none)]
+#: A mapping field that also accepts ``null`` (read as ``{}``).
+Mapping = Annotated[dict[str, T], BeforeValidator(_empty_dict_if_none)]
+
+
+class LightfastModel(BaseModel):
+    """Base of every SDK model: camelCase on the wire, snake_case in Python, frozen, lenient."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        frozen=True,
+        coerce_numbers_to_str=True,
+    )
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+class SearchSource(LightfastModel):
+    type: str | None = None
+    path: str | None = None
+    store: str | None = None
+
+
+class SearchResult(LightfastModel):
+    id: str
+    document_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    snippet: str = ""
+    score: float = 0.0
+    source: SearchSource = SearchSource()
+    highlights: Items[str] = []
+
+
+class SearchMeta(LightfastModel):
+    total: int = 0
+    limit: int = 0
+    offset: int = 0
+    took: float | None = None
+    mode: str | None = None
+
+
+class SearchLatency(LightfastModel):
+    """Milliseconds spent in each stage."""
+
+    embedding: float | None = None
+    retrieval: float | None = None
+    fusion: float | None = None
+    total: float | None = None
+
+
+class SearchResponse(LightfastModel):
+    data: Items[SearchResult] = []
+    meta: SearchMeta = SearchMeta()
+    latency: SearchLatency = SearchLatency()
+    request_id: str | None = None
+
+
+# -- contents and similar documents ----------------------------------------------------------------
+
+
+class Document(LightfastModel):
+    id: str
+    title: str | None = None
+    path: str | None = None
+    source_type: str | None = None
+    content: str = ""
+    metadata: Mapping[Any] = {}
+    updated_at: datetime | None = None
+
+
+class ContentsResponse(LightfastModel):
+    items: Items[Document] = []
+    missing: Items[str] = []
+    request_id: str | None = None
+
+
+class SimilarDocument(LightfastModel):
+    id: str
+    document_id: str | None = None
+    title: str | None = None
+    path: str | None = None
+    url: str | None = None
+    source_type: str | None = None
+    score: float = 0.0
+
+
+class SimilarResponse(LightfastModel):
+    data: Items[SimilarDocument] = []
+    request_id: str | None = None
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+
+class JobProgress(LightfastModel):
+    processed: int = 0
+    total: int | None = None
+
+
+class Job(LightfastModel):
+    id: str
+    name: str | None = None
+    status: str
+    trigger: str | None = None
+    source_id: str | None = None
+    store_id: str | None = None
+    retry_of: str | None = None
+    progress: JobProgress = JobProgress()
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    output: Any = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job has finished (completed, completed with errors, failed or cancelled)."""
+        return self.status in TERMINAL_STATUSES
+
+
+class JobStep(LightfastModel):
+    id: int | str
+    name: str | None = None
+    status: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+
+
+class JobFailure(LightfastModel):
+    path: str | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class JobDetail(Job):
+    """A job with its step trace and per-document failures (``GET /v1/jobs/{id}``)."""
+
+    steps: Items[JobStep] = []
+    failures: Items[JobFailure] = []
+
+
+class JobPage(LightfastModel):
+    items: Items[Job] = []
+    next_cursor: str | None = None
+    has_more: bool = False
+
+
+class JobList(LightfastModel):
+    items: Items[Job] = []
+
+
+class JobStatistics(LightfastModel):
+    hours: int | None = None
+    total: int = 0
+    by_status: Mapping[int] = {}
+    average_duration_ms: float | None = None
+    success_rate: float | None = None
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+class Source(LightfastModel):
+    id: str
+    type: str | None = None
+    name: str | None = None
+    is_active: bool = True
+    config_status: str | None = None
+    document_count: int = 0
+    last_synced_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class SourceList(LightfastModel):
+    items: Items[Source] = []
+
+
+class DetectConfigResult(LightfastModel):
+    source_id: str | None = None
+    status: str | None = None
+    path: str | None = None
+    config: Any = None
+    problems: Items[str] = []
+
+
+class SourceDeleted(LightfastModel):
+    id: str
+    deleted: bool = True
+    documents_deleted: int = 0
