@@ -117,7 +117,9 @@ class JobEngine:
         runtime.bind(self.services)
         _install_dbos_log_handler()
         DBOS(config=dbos_config(self.services))
-        DBOS.launch()  # resumes this worker's unfinished workflows
+        # Launching recovers this worker id's unfinished workflows: DBOS puts them back on its internal
+        # queue, from which this or another worker resumes each at its first unfinished step.
+        DBOS.launch()
         self._thread = threading.Thread(target=self._loop, name="lightfast-dispatcher", daemon=True)
         self._thread.start()
         return self
