@@ -33,7 +33,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[tuple[str, str, Services
     repo = write(
         tmp_path / "repo",
         {
-            "docs/deploy.md": "# Deploying\n\nRun the release pipeline to deploy the service to production.\n",
+            "docs/deploy.md": "# Deploying\n\nRun the release pipeline to deploy the service to prod.\n",
             "docs/keys.md": "# API keys\n\nRotate API keys every ninety days from the settings page.\n",
         },
     )
@@ -69,7 +69,8 @@ def test_sync_client_against_a_live_server(live: tuple[str, str, Services]) -> N
         similar = client.find_similar(document_id, limit=5)
         assert all(item.document_id != document_id for item in similar.data)
         jobs = client.jobs.list(limit=5)
-        assert jobs.items and jobs.items[0].status == "completed"
+        assert jobs.items
+        assert jobs.items[0].status == "completed"
         detail = client.jobs.get(jobs.items[0].id)
         assert detail.id == jobs.items[0].id
         with pytest.raises(ConflictError) as conflict:

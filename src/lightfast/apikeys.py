@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.db import api_keys as keys_repo
 from lightfast.db.models import ApiKey
 from lightfast.db.types import utcnow
-from lightfast.errors import InvalidInput, LightfastError, NotFound
+from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound
 
 PREFIX = "sk-lf-"
 # Writing last-use on every request would turn each read into a write; once a minute is enough.
@@ -98,6 +98,8 @@ class ApiKeyService:
         """A new secret with the same name and expiry policy; the old key stops working at once."""
         with self.sessions() as session:
             old = self._key(session, workspace_id, key_id)
+            if old.revoked_at is not None:  # rotating must not bring a revoked key back to life
+                raise Conflict(f"API key {key_id!r} is revoked; create a new key instead")
             name, expires = old.name, old.expires_at
         days = max(1, (expires - utcnow()).days) if expires else None
         created = self.create(workspace_id, name, expires_in_days=days, created_by=created_by)

@@ -8,12 +8,16 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from lightfast.apikeys import Unauthenticated
 from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound
 
 log = logging.getLogger("lightfast.api")
 
+LOCATIONS = ("body", "query", "path", "header", "cookie")
+# Errors raised by the framework itself (an unparsable body, an unknown path, a wrong method).
+HTTP_CODES = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 STATUS: dict[type[LightfastError], int] = {
     InvalidInput: 400,
     Unauthenticated: 401,
@@ -57,11 +61,27 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            loc = list(error.get("loc", ()))
+            if loc and loc[0] in LOCATIONS:  # name the field itself: "limit", not "query.limit"
+                loc = loc[1:]
+            field = ".".join(str(part) for part in loc)
             problems.append(f"{field or 'body'}: {error.get('msg', 'invalid')}")
         return JSONResponse(
             {"error": "invalid_input", "message": "; ".join(problems), "requestId": request_id(request)},
             status_code=400,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """The framework's own errors in the same shape as ours (not FastAPI's ``{"detail": ...}``)."""
+        if exc.status_code >= 500:
+            log.error("request %s failed: %s", request_id(request), exc.detail)
+        code = HTTP_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "http_error")
+        message = str(exc.detail) if exc.status_code < 500 else "internal error"
+        return JSONResponse(
+            {"error": code, "message": message, "requestId": request_id(request)},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(Exception)

@@ -201,8 +201,11 @@ async def idempotent(
         return replay
 
     response = await call_next(request)
-    chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
-    raw = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+    if hasattr(response, "body_iterator"):  # a streamed answer from the app
+        chunks = [chunk async for chunk in response.body_iterator]
+        raw = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+    else:  # an answer made here (the generic 500)
+        raw = bytes(response.body)
 
     def store() -> None:
         with services.sessions.begin() as session:

@@ -52,7 +52,35 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     500: _error("An unexpected error; the message never carries details."),
 }
 
-router = APIRouter(prefix="/v1", responses=ERRORS)
+
+async def known_query(request: Request) -> None:
+    """Refuse query parameters the operation does not document, as bodies refuse unknown fields: a typo
+    (``?stauts=failed``) must not silently list everything, and no parameter can name a workspace."""
+    path = getattr(request.scope.get("route"), "path", None)
+    if path is None:
+        return
+    allowed = documented_query_parameters(request.app).get((request.method, path), frozenset())
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in allowed]
+    if unknown:
+        raise InvalidInput("unknown query parameter", field=unknown[0])
+
+
+def documented_query_parameters(app: Any) -> dict[tuple[str, str], frozenset[str]]:
+    """(method, path template) -> the query parameters its OpenAPI operation declares."""
+    known: dict[tuple[str, str], frozenset[str]] | None = getattr(app.state, "query_parameters", None)
+    if known is None:
+        known = {
+            (method.upper(), path): frozenset(
+                p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
+            )
+            for path, item in app.openapi()["paths"].items()
+            for method, operation in item.items()
+        }
+        app.state.query_parameters = known
+    return known
+
+
+router = APIRouter(prefix="/v1", responses=ERRORS, dependencies=[Depends(known_query)])
 Caller = Depends(principal)
 Svc = Depends(services_of)
 

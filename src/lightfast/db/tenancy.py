@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from lightfast.db.models import Organization, Store, Workspace
 from lightfast.errors import InvalidInput, NotFound
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
 
 
 def slugify_name(name: str) -> str:
@@ -18,7 +18,7 @@ def slugify_name(name: str) -> str:
 
 
 def validate_workspace_name(name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidInput(
             "workspace names are 1-64 characters: letters, digits, space, '_', '.', '-'", field="name"
         )

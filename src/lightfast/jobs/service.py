@@ -57,7 +57,10 @@ def encode_cursor(job: Job) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created), job_id
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time has no time zone")
+        return moment, job_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor is not valid", field="cursor") from exc
 
