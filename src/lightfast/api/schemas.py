@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from lightfast.apikeys import CreatedKey
-from lightfast.db.models import ApiKey, ConnectedSource, Job, Workspace
-from lightfast.jobs.service import JobDetail
+from lightfast.db.models import ApiKey, ConnectedSource, Workspace
+from lightfast.jobs.serialize import job_detail_payload, job_payload
 from lightfast.search.service import DocumentContent, SearchResponse, SearchResult, SimilarDocument
 from lightfast.workspaces import StoreView
 
@@ -388,45 +388,8 @@ def similar_item(item: SimilarDocument) -> dict[str, Any]:
     }
 
 
-def job(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "name": job.name,
-        "status": job.status,
-        "trigger": job.trigger,
-        "sourceId": job.source_id,
-        "storeId": job.store_id,
-        "retryOf": job.retry_of,
-        "progress": {"processed": job.progress_processed, "total": job.progress_total},
-        "createdAt": iso(job.created_at),
-        "startedAt": iso(job.started_at),
-        "completedAt": iso(job.completed_at),
-        "durationMs": job.duration_ms,
-        "error": job.error_message,
-        "output": job.output,
-    }
-
-
-def job_detail(detail: JobDetail) -> dict[str, Any]:
-    def at(ms: int | None) -> str | None:
-        return datetime.fromtimestamp(ms / 1000).astimezone().isoformat() if ms is not None else None
-
-    return {
-        **job(detail.job),
-        "steps": [
-            {
-                "id": s.id,
-                "name": s.name,
-                "status": s.status,
-                "startedAt": at(s.started_at_ms),
-                "completedAt": at(s.completed_at_ms),
-                "durationMs": s.duration_ms,
-                "error": s.error,
-            }
-            for s in detail.steps
-        ],
-        "failures": [{"path": f.path, "reason": f.reason, "message": f.message} for f in detail.failures],
-    }
+job = job_payload
+job_detail = job_detail_payload
 
 
 def workspace(item: Workspace) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -31,7 +31,7 @@ from lightfast.cli.common import (
 from lightfast.cli.search import config_note
 from lightfast.db.models import Job
 from lightfast.jobs.engine import JobEngine, WorkerLock
-from lightfast.jobs.service import JobDetail
+from lightfast.jobs.serialize import job_detail_payload, job_payload
 from lightfast.services import Services
 
 jobs_app = typer.Typer(help="Watch and control background jobs.", no_args_is_help=True)
@@ -158,36 +158,6 @@ def print_summary(job: Job) -> None:
         console.print(f"[red]{job.error_message}[/red]")
 
 
-def job_payload(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "name": job.name,
-        "status": job.status,
-        "trigger": job.trigger,
-        "sourceId": job.source_id,
-        "storeId": job.store_id,
-        "retryOf": job.retry_of,
-        "progress": {"processed": job.progress_processed, "total": job.progress_total},
-        "createdAt": as_jsonable(job.created_at),
-        "startedAt": as_jsonable(job.started_at),
-        "completedAt": as_jsonable(job.completed_at),
-        "durationMs": job.duration_ms,
-        "error": job.error_message,
-        "output": job.output,
-    }
-
-
-def detail_payload(detail: JobDetail) -> dict[str, Any]:
-    return {
-        **job_payload(detail.job),
-        "steps": [
-            {"id": s.id, "name": s.name, "status": s.status, "durationMs": s.duration_ms, "error": s.error}
-            for s in detail.steps
-        ],
-        "failures": [{"path": f.path, "reason": f.reason, "message": f.message} for f in detail.failures],
-    }
-
-
 @jobs_app.command("list")
 def list_jobs(
     workspace: WorkspaceOption = None,
@@ -231,7 +201,7 @@ def show_job(job_id: str, workspace: WorkspaceOption = None, as_json: JsonOption
     with services() as svc:
         detail = guarded(lambda: svc.jobs.detail(svc.workspace_id(workspace), job_id))
     if as_json:
-        print(json.dumps(detail_payload(detail), indent=2))
+        print(json.dumps(job_detail_payload(detail), indent=2))
         return
     job = detail.job
     total = "?" if job.progress_total is None else job.progress_total

@@ -28,18 +28,3 @@ def cli_payload(response: SearchResponse) -> dict[str, Any]:
         "latency": asdict(response.latency),
         "requestId": response.request_id,
     }
-
-
-def api_payload(response: SearchResponse) -> dict[str, Any]:
-    return {
-        "data": [result_payload(r) for r in response.results],
-        "meta": {
-            "total": response.total,
-            "limit": response.limit,
-            "offset": response.offset,
-            "took": response.latency.total,
-            "mode": response.mode,
-        },
-        "latency": asdict(response.latency),
-        "requestId": response.request_id,
-    }
