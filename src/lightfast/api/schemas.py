@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from lightfast.apikeys import CreatedKey
 from lightfast.db.models import ApiKey, ConnectedSource, Workspace
-from lightfast.jobs.serialize import job_detail_payload, job_payload
+from lightfast.jobs.serialize import iso, job_detail_payload, job_payload
 from lightfast.search.service import DocumentContent, SearchResponse, SearchResult, SimilarDocument
 from lightfast.workspaces import StoreView
 
@@ -324,10 +324,6 @@ class ApiKeyListOut(Out):
 
 
 MODE_OF = {"fast": "bm25", "balanced": "hybrid", "hybrid": "hybrid", "dense": "dense", "bm25": "bm25"}
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def search_result(result: SearchResult, include_highlights: bool) -> dict[str, Any]:
