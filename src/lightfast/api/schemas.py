@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from lightfast.apikeys import CreatedKey
-from lightfast.db.models import ApiKey, ConnectedSource, Workspace
-from lightfast.jobs.serialize import iso, job_detail_payload, job_payload
+from lightfast.apikeys import CreatedKey, key_payload
+from lightfast.db.models import ConnectedSource, Workspace
+from lightfast.db.types import iso
+from lightfast.jobs.serialize import job_detail_payload, job_payload
 from lightfast.search.service import DocumentContent, SearchResponse, SearchResult, SimilarDocument
 from lightfast.workspaces import StoreView
 
@@ -426,16 +427,7 @@ def source(item: ConnectedSource) -> dict[str, Any]:
     }
 
 
-def api_key(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "name": key.name,
-        "preview": key.preview,
-        "createdAt": iso(key.created_at),
-        "expiresAt": iso(key.expires_at),
-        "lastUsedAt": iso(key.last_used_at),
-        "revokedAt": iso(key.revoked_at),
-    }
+api_key = key_payload
 
 
 def created_key(created: CreatedKey) -> dict[str, Any]:

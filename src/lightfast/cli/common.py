@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -68,9 +68,3 @@ def guarded(run: Callable[[], T]) -> T:
         return run()
     except LightfastError as exc:
         raise fail(exc) from exc
-
-
-def as_jsonable(value: Any) -> Any:
-    from datetime import datetime
-
-    return value.isoformat() if isinstance(value, datetime) else value

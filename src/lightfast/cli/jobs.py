@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -22,7 +22,6 @@ from lightfast.cli.common import (
     JsonOption,
     WorkspaceOption,
     app,
-    as_jsonable,
     console,
     errors,
     guarded,
@@ -30,6 +29,7 @@ from lightfast.cli.common import (
 )
 from lightfast.cli.search import config_note
 from lightfast.db.models import Job
+from lightfast.db.types import iso
 from lightfast.jobs.engine import JobEngine, WorkerLock
 from lightfast.jobs.serialize import job_detail_payload, job_payload
 from lightfast.services import Services
@@ -253,7 +253,7 @@ def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False)
     """
     with services() as svc:
         sources = guarded(lambda: svc.sources.list(svc.workspace_id(workspace)))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": s.id,
             "type": s.source_type,
@@ -261,7 +261,7 @@ def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False)
             "documents": s.document_count,
             "config": s.config_status,
             "schedule": s.source_metadata.get("schedule"),
-            "lastSyncedAt": as_jsonable(s.last_synced_at),
+            "lastSyncedAt": iso(s.last_synced_at),
         }
         for s in sources
     ]

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lightfast.cli.common import JsonOption, WorkspaceOption, app, as_jsonable, console, guarded, services
+from lightfast.apikeys import key_payload
+from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, services
 
 keys_app = typer.Typer(help="API keys (each bound to one workspace).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -47,18 +48,7 @@ def list_keys(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
     """
     with services() as svc:
         keys = guarded(lambda: svc.api_keys.list(svc.workspace_id(workspace)))
-    rows = [
-        {
-            "id": k.id,
-            "name": k.name,
-            "preview": k.preview,
-            "createdAt": as_jsonable(k.created_at),
-            "expiresAt": as_jsonable(k.expires_at),
-            "lastUsedAt": as_jsonable(k.last_used_at),
-            "revokedAt": as_jsonable(k.revoked_at),
-        }
-        for k in keys
-    ]
+    rows = [key_payload(k) for k in keys]
     if as_json:
         print(json.dumps(rows, indent=2))
         return

@@ -145,14 +145,6 @@ def record_activity(
     )
 
 
-def list_jobs(session: Session, workspace_id: str, limit: int = 20) -> list[Job]:
-    return list(
-        session.scalars(
-            select(Job).where(Job.workspace_id == workspace_id).order_by(Job.created_at.desc()).limit(limit)
-        )
-    )
-
-
 ACTIVE = ("queued", "running")
 TERMINAL = ("completed", "completed_with_errors", "failed", "cancelled")
 

@@ -82,3 +82,8 @@ class Embedding(TypeDecorator[np.ndarray]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 for JSON payloads; None stays None."""
+    return value.isoformat() if value else None

@@ -9,8 +9,6 @@ from sqlalchemy.orm import Session
 from lightfast.index.base import Hit, SearchFilters, like_prefix
 from lightfast.search.text import tsquery_expression
 
-INDEXED_DIMENSIONS = frozenset({384})  # each has a partial HNSW index (see the migrations)
-
 
 def _filters_sql(filters: SearchFilters, params: dict[str, object]) -> str:
     clauses = ""

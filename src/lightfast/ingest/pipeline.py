@@ -86,9 +86,6 @@ class Progress:
     chunks_done: int
 
 
-ProgressCallback = Callable[[Progress], None]
-
-
 @dataclass(frozen=True)
 class SyncTarget:
     """Where the documents go: a store, fed by one connected source of one source type."""

@@ -64,17 +64,9 @@ class IngestService:
             )
             return RegisteredSource(workspace.id, org.id, connection.id, config)
 
-    def create_job(
-        self,
-        registered: RegisteredSource,
-        *,
-        name: str,
-        trigger: str = "manual",
-        triggered_by: str | None = None,
-        inline: bool = False,
-    ) -> str:
-        """A full-sync job. An ``inline`` job is run by the caller's thread: it is created already claimed,
-        so no worker picks it up too, and it still counts against the source's one-sync-at-a-time rule."""
+    def _inline_job(self, registered: RegisteredSource, name: str) -> str:
+        """A full-sync job run by the caller's thread. It is created already claimed, so no worker picks
+        it up too, and it still counts against the source's one-sync-at-a-time rule."""
         with self.sessions.begin() as session:
             job = jobs_repo.create_job(
                 session,
@@ -82,12 +74,10 @@ class IngestService:
                 organization_id=registered.organization_id,
                 source_id=registered.connection_id,
                 name=name,
-                trigger=trigger,
-                triggered_by=triggered_by,
+                trigger="manual",
                 input={"mode": "full"},
             )
-            if inline:
-                job.engine_run_id = f"inline:{job.id}"
+            job.engine_run_id = f"inline:{job.id}"
             return job.id
 
     def ingest_path(
@@ -98,7 +88,7 @@ class IngestService:
     ) -> IngestResult:
         """Sync a directory now, in this thread (the CLI and API go through the job queue instead)."""
         registered = self.register_local(path, workspace_name)
-        job_id = self.create_job(registered, name=f"Ingest {Path(path).resolve().name}", inline=True)
+        job_id = self._inline_job(registered, f"Ingest {Path(path).resolve().name}")
 
         def on_progress(done: int, total: int, chunks: int) -> None:
             if progress:

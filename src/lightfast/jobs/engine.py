@@ -9,7 +9,6 @@ the workflow id, or forks the failed run it retries.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import sys
@@ -197,12 +196,3 @@ class JobEngine:
                 if job.updated_at < cutoff and DBOS.get_workflow_status(job.id) is None:
                     log.warning("job %s was claimed but never started; requeueing it", job.id)
                     jobs_repo.release(session, job.id)
-
-
-@contextlib.contextmanager
-def running_worker(services: Services) -> Any:
-    engine = JobEngine(services).start()
-    try:
-        yield engine
-    finally:
-        engine.stop()

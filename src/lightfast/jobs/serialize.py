@@ -6,11 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from lightfast.db.models import Job
+from lightfast.db.types import iso
 from lightfast.jobs.service import JobDetail
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def job_payload(job: Job) -> dict[str, Any]:
