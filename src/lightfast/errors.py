@@ -65,6 +65,16 @@ class ModelMismatch(Conflict):
     code = "embedding_model_mismatch"
 
 
+class UpstreamError(LightfastError):
+    """A service Lightfast reads from (such as GitHub) answered with an error."""
+
+    code = "upstream_error"
+
+    def __init__(self, message: str | None = None, *, status: int | None = None, **details: Any) -> None:
+        super().__init__(message, status=status, **details)
+        self.status = status
+
+
 class SettingsError(LightfastError):
     """The settings are not valid."""
 

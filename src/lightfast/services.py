@@ -16,10 +16,12 @@ from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
 from lightfast.ingest.pipeline import Pipeline
 from lightfast.ingest.service import IngestService
+from lightfast.jobs.disconnect import DisconnectRunner
 from lightfast.jobs.service import JobService
 from lightfast.jobs.sync import SyncRunner
 from lightfast.search.service import DocumentService, SearchService
 from lightfast.settings import Settings
+from lightfast.sources.registry import SourceOpener
 from lightfast.sources.service import SourceService
 from lightfast.workspaces import WorkspaceService
 
@@ -34,6 +36,8 @@ class Services:
     index: SearchIndex
     pipeline: Pipeline
     runner: SyncRunner
+    disconnects: DisconnectRunner
+    opener: SourceOpener
     ingest: IngestService
     jobs: JobService
     sources: SourceService
@@ -77,6 +81,7 @@ def build_services(
     embedder: Embedder | None = None,
     tokenizer: Tokenizer | None = None,
     engine: Engine | None = None,
+    opener: SourceOpener | None = None,
 ) -> Services:
     settings.home_dir.mkdir(parents=True, exist_ok=True)  # the jobs database and worker lock live here
     engine = engine or make_engine(settings.resolved_database_url)
@@ -92,7 +97,9 @@ def build_services(
         max_file_bytes=settings.max_file_bytes,
         batch_documents=settings.ingest_batch_documents,
     )
-    runner = SyncRunner(settings, sessions, pipeline)
+    opener = opener or SourceOpener(settings)
+    runner = SyncRunner(settings, sessions, pipeline, opener)
+    jobs = JobService(settings, sessions)
     return Services(
         settings=settings,
         engine=engine,
@@ -102,9 +109,11 @@ def build_services(
         index=index,
         pipeline=pipeline,
         runner=runner,
+        disconnects=DisconnectRunner(sessions),
+        opener=opener,
         ingest=IngestService(settings, sessions, runner),
-        jobs=JobService(settings, sessions),
-        sources=SourceService(sessions),
+        jobs=jobs,
+        sources=SourceService(settings, sessions, opener, jobs),
         documents=DocumentService(sessions, index),
         workspaces=WorkspaceService(settings, sessions, embedder.spec),
         api_keys=ApiKeyService(sessions),

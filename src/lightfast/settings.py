@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lightfast.errors import SettingsError
@@ -67,6 +67,23 @@ class Settings(BaseSettings):
         description="Directories under which the API may connect local sources (the CLI may connect any).",
     )
 
+    github_app_id: str | None = Field(default=None, description="The GitHub App's id (or client id).")
+    github_private_key: SecretStr | None = Field(default=None, description="The App's private key (PEM).")
+    github_private_key_path: Path | None = Field(default=None, description="File holding the App's key.")
+    github_webhook_secret: SecretStr | None = Field(default=None, description="The App's webhook secret.")
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="REST API base URL; GitHub Enterprise Server: https://HOST/api/v3.",
+    )
+    github_max_webhook_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="Largest webhook body accepted (GitHub caps at 25 MB)."
+    )
+    github_blob_concurrency: int = Field(default=8, ge=1, le=64, description="Blobs fetched at once.")
+    github_max_retries: int = Field(default=5, ge=0, le=20)
+    github_max_retry_wait: float = Field(
+        default=900.0, gt=0, description="Longest wait for a rate-limit reset before giving up, seconds."
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     default_organization: str = "default"
@@ -84,7 +101,27 @@ class Settings(BaseSettings):
             raise SettingsError("LIGHTFAST_ALLOW_ANONYMOUS cannot be true in production")
         if self.environment == "production" and self.embedding_provider == "fake":
             raise SettingsError("the fake embedder is for tests; refuse it in production")
+        if self.github_private_key is not None and self.github_private_key_path is not None:
+            raise SettingsError(
+                "set LIGHTFAST_GITHUB_PRIVATE_KEY or LIGHTFAST_GITHUB_PRIVATE_KEY_PATH, not both"
+            )
+        if not self.github_api_url.startswith(("https://", "http://")):
+            raise SettingsError("LIGHTFAST_GITHUB_API_URL must be an http(s) URL")
         return self
+
+    def github_key(self) -> str | None:
+        """The App's private key PEM, from the setting or its file; None when not configured."""
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value()
+        if self.github_private_key_path is not None:
+            path = self.github_private_key_path.expanduser()
+            try:
+                return path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(
+                    f"LIGHTFAST_GITHUB_PRIVATE_KEY_PATH {path} cannot be read ({exc.strerror or exc})"
+                ) from exc
+        return None
 
     @property
     def anonymous_allowed(self) -> bool:

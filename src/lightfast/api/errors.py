@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from lightfast.apikeys import Unauthenticated
-from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound
+from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound, SettingsError, UpstreamError
 
 log = logging.getLogger("lightfast.api")
 
@@ -23,7 +23,11 @@ STATUS: dict[type[LightfastError], int] = {
     Unauthenticated: 401,
     NotFound: 404,
     Conflict: 409,
+    UpstreamError: 502,
+    SettingsError: 503,
 }
+# Server-side errors whose message is ours and safe to show (never a secret, never a stack trace).
+TELLING = (UpstreamError, SettingsError)
 
 
 def request_id(request: Request) -> str:
@@ -46,14 +50,19 @@ def install(app: FastAPI) -> None:
     async def lightfast_error(request: Request, exc: LightfastError) -> JSONResponse:
         status = status_for(exc)
         rid = request_id(request)
-        if status >= 500:
+        telling = isinstance(exc, TELLING)
+        if status >= 500 and not telling:
             log.exception("request %s failed", rid, exc_info=exc)
-        message = exc.message if status < 500 else "internal error"
+        message = exc.message if status < 500 or telling else "internal error"
         field = exc.field if isinstance(exc, InvalidInput) else None
         if field and not message.startswith((f"{field} ", f"{field}:")):
             message = f"{field}: {message}"  # name the field, like the request-validation errors do
         return JSONResponse(
-            {"error": exc.code if status < 500 else "internal_error", "message": message, "requestId": rid},
+            {
+                "error": exc.code if status < 500 or telling else "internal_error",
+                "message": message,
+                "requestId": rid,
+            },
             status_code=status,
         )
 

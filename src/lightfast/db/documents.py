@@ -148,6 +148,24 @@ def source_documents(session: Session, store_id: str, connection_id: str) -> dic
     return {row.source_id: row.id for row in rows}
 
 
+def stored_versions(session: Session, store_id: str, connection_id: str, config_hash: str) -> dict[str, str]:
+    """``{source_id: blob sha}`` of a connected source's documents indexed under ``config_hash`` whose
+    source recorded a blob sha (git and GitHub sources do)."""
+    rows = session.execute(
+        select(Document.source_id, Document.source_metadata).where(
+            Document.store_id == store_id,
+            Document.connection_id == connection_id,
+            Document.config_hash == config_hash,
+        )
+    )
+    versions: dict[str, str] = {}
+    for source_id, metadata in rows:
+        sha = (metadata or {}).get("blobSha")
+        if sha:
+            versions[source_id] = str(sha)
+    return versions
+
+
 def delete_documents(session: Session, document_ids: Iterable[str]) -> tuple[int, int]:
     """Delete documents with their entries (and so their vectors and lexical postings).
 

@@ -164,6 +164,15 @@ def queued_unclaimed(session: Session, source_id: str) -> list[Job]:
     )
 
 
+def active_jobs(session: Session, source_id: str) -> list[Job]:
+    """Queued or running jobs of a source, oldest first."""
+    return list(
+        session.scalars(
+            select(Job).where(Job.source_id == source_id, Job.status.in_(ACTIVE)).order_by(Job.created_at)
+        )
+    )
+
+
 def supersede(session: Session, job: Job, by_job_id: str) -> bool:
     """Cancel a queued job in favour of a newer one, unless a worker claimed it meanwhile."""
     result = session.execute(

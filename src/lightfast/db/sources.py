@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lightfast.db.models import ConnectedSource, Document, StoreSource
+from lightfast.db.types import iso
+
+if TYPE_CHECKING:
+    from lightfast.ingest.config import ConfigReport
 
 
 def ensure_source(
@@ -53,16 +57,30 @@ def link_store(session: Session, store_id: str, source_id: str) -> None:
         session.flush()
 
 
+def record_config(session: Session, source: ConnectedSource, report: ConfigReport, *, at: datetime) -> None:
+    """The outcome of config detection: status, message, which file, and when."""
+    source.config_status = report.status
+    source.config_message = report.message
+    source.source_metadata = {
+        **(source.source_metadata or {}),
+        "configPath": report.path,
+        "configDetectedAt": iso(at),
+    }
+
+
 def record_sync(
     session: Session,
     source_id: str,
     *,
     at: datetime,
     ingested: bool,
+    commit: str | None = None,
 ) -> None:
     source = session.get(ConnectedSource, source_id)
     if source is None:
         return
+    if commit:  # the next incremental sync starts from here
+        source.source_metadata = {**(source.source_metadata or {}), "lastCommit": commit}
     source.last_synced_at = at
     if ingested:
         source.last_ingested_at = at
@@ -70,3 +88,32 @@ def record_sync(
         session.scalar(select(func.count()).select_from(Document).where(Document.connection_id == source_id))
         or 0
     )
+
+
+def connection_documents(session: Session, source_id: str, limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` (document id, store id) pairs a connected source produced, in any store."""
+    rows = session.execute(
+        select(Document.id, Document.store_id)
+        .where(Document.connection_id == source_id)
+        .order_by(Document.id)
+        .limit(limit)
+    )
+    return [(row.id, row.store_id) for row in rows]
+
+
+def sources_by_external_key(session: Session, source_type: str, external_key: str) -> list[ConnectedSource]:
+    """Every workspace's connection of one outside source (a GitHub repository may be in several)."""
+    return list(
+        session.scalars(
+            select(ConnectedSource).where(
+                ConnectedSource.source_type == source_type, ConnectedSource.external_key == external_key
+            )
+        )
+    )
+
+
+def sources_by_metadata(session: Session, source_type: str, key: str, value: Any) -> list[ConnectedSource]:
+    """Connections of a type whose metadata has ``key == value`` (e.g. every repository of an
+    installation). Filtered in Python: the JSON column is portable text, and the set is small."""
+    rows = session.scalars(select(ConnectedSource).where(ConnectedSource.source_type == source_type))
+    return [row for row in rows if (row.source_metadata or {}).get(key) == value]

@@ -31,8 +31,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
@@ -345,10 +345,64 @@ def validate_config(root: Path) -> list[ConfigProblem]:
     name, text, problems = _read_config(root)
     if name is None or text is None:
         return problems
-    _, problems, include = _parse(text, name)
-    files = _walk(root) if include else []
-    for field, glob, node in include:
-        regex = _compiled(glob)
-        if not any(regex.match(path) for path in files):
-            problems.append(_problem(field, "matches no file", node))
-    return problems
+    report = _check(text, name, _walk(root))
+    return [*report.problems, *report.warnings]
+
+
+@dataclass(frozen=True)
+class ConfigReport:
+    """What config detection found in a source: which file, the configuration, and every problem."""
+
+    path: str | None  # the config file's name, None when the source has none
+    config: SourceConfig | None  # None when there are problems
+    problems: tuple[ConfigProblem, ...] = field(default=())
+    # Include globs that match no file: worth telling, but a sync with them still works.
+    warnings: tuple[ConfigProblem, ...] = field(default=())
+
+    @property
+    def status(self) -> str:
+        if self.problems:
+            return "error"
+        return "configured" if self.path else "unconfigured"
+
+    @property
+    def message(self) -> str | None:
+        return "; ".join(str(p) for p in (*self.problems, *self.warnings)) or None
+
+    def require(self) -> SourceConfig:
+        """The configuration to sync with; ConfigError when the file has problems."""
+        if self.problems or self.config is None:
+            raise ConfigError(list(self.problems), path=self.path)
+        return self.config
+
+
+def _check(text: str, name: str, paths: Iterable[str]) -> ConfigReport:
+    config, problems, include = _parse(text, name)
+    listed = list(paths) if include else []
+    unmatched = [
+        _problem(glob_field, "matches no file", node)
+        for glob_field, glob, node in include
+        if not any(_compiled(glob).match(path) for path in listed)
+    ]
+    return ConfigReport(name, None if problems else config, tuple(problems), tuple(unmatched))
+
+
+def config_file_name(paths: Iterable[str]) -> str | None:
+    """The highest-priority configuration file among a source's root-level paths."""
+    present = set(paths)
+    return next((name for name in CONFIG_FILENAMES if name in present), None)
+
+
+def inspect_config(name: str | None, data: bytes | None, paths: Iterable[str]) -> ConfigReport:
+    """Detect the configuration of a source that is not a local directory (a git commit, a GitHub tree):
+    ``name`` is its config file (None when it has none), ``data`` that file's bytes, ``paths`` every file
+    of the source, to report include globs that match nothing. Pure: the caller fetches the bytes."""
+    if name is None:
+        return ConfigReport(None, SourceConfig(DEFAULT_STORE, DEFAULT_INCLUDE))
+    if data is None:
+        return ConfigReport(name, None, (ConfigProblem("(file)", "cannot be read"),))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ConfigReport(name, None, (ConfigProblem("(file)", "is not valid UTF-8 text"),))
+    return _check(text, name, paths)

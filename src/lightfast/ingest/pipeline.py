@@ -20,6 +20,7 @@ from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
 from lightfast.db.tenancy import bump_generation
 from lightfast.embed.base import Embedder, Tokenizer
+from lightfast.errors import NotFound
 from lightfast.ingest.chunking import chunk_markdown
 from lightfast.ingest.files import Rejection, decode_text
 from lightfast.ingest.hashing import chunk_hash, config_hash, content_hash, document_id
@@ -109,6 +110,17 @@ class _Prepared:
     is_new: bool
 
 
+def store_config_hash(store: Store) -> str:
+    """The config hash every document of the store is indexed under."""
+    return config_hash(
+        store.embedding_provider,
+        store.embedding_model,
+        store.embedding_dim,
+        store.chunk_max_tokens,
+        store.chunk_overlap,
+    )
+
+
 class Pipeline:
     def __init__(
         self,
@@ -147,13 +159,7 @@ class Pipeline:
         before the write (a cancel then leaves every document of the batch in its old version)."""
         store = target.store
         summary = SyncSummary()
-        config = config_hash(
-            store.embedding_provider,
-            store.embedding_model,
-            store.embedding_dim,
-            store.chunk_max_tokens,
-            store.chunk_overlap,
-        )
+        config = store_config_hash(store)
         ids = {f.source_id: document_id(store.id, target.source_type, f.source_id) for f in files}
         with self.sessions() as session:
             states = docs_repo.document_states(session, list(ids.values()))
@@ -221,12 +227,22 @@ class Pipeline:
         self, store: Store, file: SourceFile, doc_id: str, state: docs_repo.DocumentState | None, config: str
     ) -> _Prepared | Failure | None:
         """The parsed and chunked document, a failure, or None when it is unchanged."""
+        if file.size is not None and file.size > self.max_file_bytes:
+            # The source knows the size up front: refuse without downloading the content.
+            return Failure(
+                file.source_id,
+                file.path,
+                "too_large",
+                f"file is {file.size:,} bytes; the limit is {self.max_file_bytes:,} bytes",
+            )
         try:
             data = file.read()
         except OSError as exc:
             return Failure(
                 file.source_id, file.path, "unreadable", f"cannot read the file: {exc.strerror or exc}"
             )
+        except NotFound as exc:  # gone from the source between listing and reading
+            return Failure(file.source_id, file.path, "unreadable", exc.message)
         digest = content_hash(data)
         if (
             state is not None

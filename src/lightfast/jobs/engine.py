@@ -25,7 +25,8 @@ from lightfast import __version__
 from lightfast.db import jobs as jobs_repo
 from lightfast.db.types import utcnow
 from lightfast.jobs import runtime, schedule
-from lightfast.jobs.workflows import sync_workflow
+from lightfast.jobs.disconnect import DISCONNECT
+from lightfast.jobs.workflows import disconnect_workflow, sync_workflow
 from lightfast.services import Services
 
 log = logging.getLogger("lightfast.worker")
@@ -170,6 +171,7 @@ class JobEngine:
             with self.services.sessions.begin() as session:
                 job = jobs_repo.claim(session, job_id, self.settings.workspace_concurrency)
                 resume = dict(job.input.get("resume", {})) if job else {}
+                kind = job.input.get("kind", "sync") if job else "sync"
         except OperationalError:  # SQLite: another writer won the race; try again next tick
             return
         if job is None:
@@ -177,6 +179,8 @@ class JobEngine:
         with SetWorkflowID(job_id):
             if resume:
                 handle = DBOS.fork_workflow(resume["from"], int(resume["step"]))
+            elif kind == DISCONNECT:
+                handle = DBOS.start_workflow(disconnect_workflow)
             else:
                 handle = DBOS.start_workflow(sync_workflow)
         self._running[job_id] = handle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -19,11 +20,17 @@ from lightfast.db.models import ConnectedSource, DocumentFailure, Job, new_id
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.jobs.changes import merge_changes
+from lightfast.jobs.disconnect import DISCONNECT
 from lightfast.search.fusion import nearest_rank_percentile
 from lightfast.settings import Settings
 
 RETRYABLE = ("failed", "cancelled")
-FINISH_STEPS = ("lightfast.finish", "lightfast.fail")
+FINISH_STEPS = (
+    "lightfast.finish",
+    "lightfast.fail",
+    "lightfast.disconnect.finish",
+    "lightfast.disconnect.fail",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput("cursor is not valid", field="cursor") from exc
 
 
+def _sync_input(mode: str, changes: dict[str, str] | None, revision: str | None) -> dict[str, Any]:
+    job_input: dict[str, Any] = {"mode": mode}
+    if mode == "incremental" and changes is not None:
+        job_input["changes"] = changes
+    if revision:
+        job_input["revision"] = revision
+    return job_input
+
+
 class JobService:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
         self.settings = settings
@@ -85,10 +101,15 @@ class JobService:
         triggered_by: str | None = None,
         idempotency_key: str | None = None,
         name: str | None = None,
+        revision: str | None = None,
     ) -> Enqueued:
         """Queue a sync of a source. Queued (unclaimed) syncs of the same source are superseded: an
-        incremental one merges their changes (newest wins per path); a queued full sync already covers an
-        incremental request. An idempotency key makes duplicates, even concurrent ones, one job."""
+        incremental one merges their changes (newest wins per path); a queued full sync, or an incremental
+        one that will diff from the last indexed commit, already covers an incremental request. An
+        idempotency key makes duplicates, even concurrent ones, one job.
+
+        ``changes`` is a pushed change set; an incremental sync without one indexes the difference between
+        the source's last indexed commit and ``revision`` (default: its head when the job runs)."""
         if mode not in ("full", "incremental"):
             raise InvalidInput("mode must be full or incremental", field="mode")
         if idempotency_key:
@@ -101,11 +122,16 @@ class JobService:
                 source = session.get(ConnectedSource, source_id)
                 if source is None or source.workspace_id != workspace_id:
                     raise NotFound(f"source {source_id!r} does not exist")
+                if not source.is_active:
+                    raise Conflict(f"source {source.display_name} is inactive; it cannot be synced")
                 merged = dict(changes or {})
                 for queued in jobs_repo.queued_unclaimed(session, source_id):
-                    if queued.input.get("mode") == "full" and mode == "incremental":
+                    if queued.input.get("kind", "sync") != "sync":
+                        continue
+                    covers = queued.input.get("mode") == "full" or "changes" not in queued.input
+                    if covers and mode == "incremental":
                         return Enqueued(queued.id, False)
-                    if jobs_repo.supersede(session, queued, job_id) and mode == "incremental":
+                    if jobs_repo.supersede(session, queued, job_id) and changes is not None:
                         merged = merge_changes(queued.input.get("changes", {}), merged)
                 job = jobs_repo.create_job(
                     session,
@@ -116,7 +142,7 @@ class JobService:
                     trigger=trigger,
                     triggered_by=triggered_by,
                     idempotency_key=idempotency_key,
-                    input={"mode": mode, "changes": merged} if mode == "incremental" else {"mode": mode},
+                    input=_sync_input(mode, merged if changes is not None else None, revision),
                     job_id=job_id,
                 )
                 return Enqueued(job.id, True)
@@ -125,6 +151,51 @@ class JobService:
             if existing is None:
                 raise
             return Enqueued(existing, False)
+
+    def enqueue_disconnect(
+        self,
+        workspace_id: str,
+        source_id: str,
+        *,
+        trigger: str = "manual",
+        triggered_by: str | None = None,
+        reason: str | None = None,
+    ) -> Enqueued:
+        """Deactivate a source at once (no new syncs start) and queue a job that removes its documents,
+        chunks and vectors, then the source. Its queued syncs are superseded and running ones cancelled;
+        asking again while the disconnect is pending returns the same job."""
+        job_id = new_id("job")
+        with self.sessions.begin() as session:
+            source = session.get(ConnectedSource, source_id)
+            if source is None or source.workspace_id != workspace_id:
+                raise NotFound(f"source {source_id!r} does not exist")
+            source.is_active = False
+            pending = jobs_repo.active_jobs(session, source_id)
+            for job in pending:
+                if job.input.get("kind") == DISCONNECT:
+                    return Enqueued(job.id, False)
+            running = [job.id for job in pending if not jobs_repo.supersede(session, job, job_id)]
+            jobs_repo.create_job(
+                session,
+                workspace_id=workspace_id,
+                organization_id=source.organization_id,
+                source_id=source_id,
+                name=f"Disconnect {source.display_name}",
+                trigger=trigger,
+                triggered_by=triggered_by,
+                input={
+                    "kind": DISCONNECT,
+                    "sourceId": source.id,
+                    "sourceType": source.source_type,
+                    "source": source.display_name,
+                    "reason": reason,
+                },
+                job_id=job_id,
+            )
+        for running_id in running:
+            with contextlib.suppress(Conflict):  # it may have finished meanwhile
+                self.cancel(workspace_id, running_id)
+        return Enqueued(job_id, True)
 
     def _by_key(self, key: str) -> str | None:
         with self.sessions() as session:

@@ -19,12 +19,13 @@ from lightfast.db import tenancy
 from lightfast.db.models import ConnectedSource, Store
 from lightfast.db.types import utcnow
 from lightfast.embed.base import ModelSpec
-from lightfast.errors import ConfigError, NotFound
+from lightfast.errors import ConfigError, Conflict, NotFound
 from lightfast.ingest.config import path_matches
-from lightfast.ingest.pipeline import Pipeline, SyncSummary, SyncTarget
+from lightfast.ingest.pipeline import Pipeline, SyncSummary, SyncTarget, store_config_hash
 from lightfast.jobs.changes import split_changes
 from lightfast.settings import Settings
-from lightfast.sources.registry import open_source
+from lightfast.sources.base import Source
+from lightfast.sources.registry import SourceOpener
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class SyncPlan:
     source_type: str
     upserts: list[str]  # paths to (re)index
     removals: list[str]  # document ids to delete
+    revision: str | None = None  # the commit every batch reads, for versioned sources
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class SyncPlan:
             "source_type": self.source_type,
             "upserts": self.upserts,
             "removals": self.removals,
+            "revision": self.revision,
         }
 
     @classmethod
@@ -54,6 +57,7 @@ class SyncPlan:
             data["source_type"],
             list(data["upserts"]),
             list(data["removals"]),
+            data.get("revision"),
         )
 
 
@@ -66,10 +70,17 @@ def chunk_settings(settings: Settings, spec: ModelSpec) -> tuple[int, int]:
 
 
 class SyncRunner:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], pipeline: Pipeline) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        pipeline: Pipeline,
+        opener: SourceOpener,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.pipeline = pipeline
+        self.opener = opener
 
     @property
     def spec(self) -> ModelSpec:
@@ -95,8 +106,16 @@ class SyncRunner:
             jobs_repo.start_job(session, job_id)
             job = jobs_repo.get_job(session, job_id)
             connection = self._connection(session, job.source_id)
-            source = open_source(connection)
-            config = source.config()
+            if not connection.is_active:
+                raise Conflict(f"source {connection.display_name} is inactive; it cannot be synced")
+            source = self.opener.open(connection)
+            # Pin the run to one commit: a retry, or a batch after a crash, reads the same version.
+            revision = job.input.get("revision") or source.head()
+            if revision and job.input.get("revision") != revision:
+                job.input = {**job.input, "revision": revision}
+            report = source.inspect_config(revision)
+            sources_repo.record_config(session, connection, report, at=utcnow())
+            config = report.require()  # ConfigError: recorded on the source by plan()
             chunk_tokens, overlap = chunk_settings(self.settings, self.spec)
             store = tenancy.ensure_store(
                 session,
@@ -110,20 +129,51 @@ class SyncRunner:
             )
             sources_repo.link_store(session, store.id, connection.id)
             job.store_id = store.id
-            connection.config_status = "unconfigured" if config.is_default else "configured"
-            connection.config_message = None
             existing = docs_repo.source_documents(session, store.id, connection.id)
-            if job.input.get("mode", "full") == "full":
-                upserts = source.paths(config)
-                listed = {source.source_id(p) for p in upserts}
+            changes = self._changes(job.input, connection, source, revision)
+            if changes is None:
+                listed_paths = source.paths(config, revision)
+                listed = {source.source_id(p) for p in listed_paths}
                 removals = [doc for source_id, doc in existing.items() if source_id not in listed]
+                upserts = self._skip_unchanged(session, store, connection.id, source, listed_paths, revision)
             else:
-                changed, removed = split_changes(job.input.get("changes", {}))
+                changed, removed = split_changes(changes)
                 upserts = [p for p in changed if path_matches(p, config)]
                 gone = [*removed, *(p for p in changed if not path_matches(p, config))]
                 removals = [existing[source.source_id(p)] for p in gone if source.source_id(p) in existing]
             jobs_repo.set_progress(session, job_id, 0, len(upserts))
-            return SyncPlan(store.id, connection.id, connection.source_type, upserts, removals)
+            return SyncPlan(store.id, connection.id, connection.source_type, upserts, removals, revision)
+
+    def _changes(
+        self, job_input: dict[str, Any], connection: ConnectedSource, source: Source, revision: str | None
+    ) -> dict[str, str] | None:
+        """The change set of an incremental sync, or None for a full one: the pushed changes when the job
+        carries them, else the difference between the last indexed commit and ``revision``."""
+        if job_input.get("mode", "full") == "full":
+            return None
+        if "changes" in job_input and job_input["changes"] is not None:
+            return dict(job_input["changes"])
+        base = (connection.source_metadata or {}).get("lastCommit")
+        if not base or not revision:
+            return None  # nothing indexed yet, or not a versioned source
+        return {} if base == revision else source.changes(base, revision)
+
+    def _skip_unchanged(
+        self,
+        session: Session,
+        store: Store,
+        connection_id: str,
+        source: Source,
+        paths: list[str],
+        revision: str | None,
+    ) -> list[str]:
+        """Drop paths whose stored document has the same blob sha and indexing config: a full sync of an
+        unchanged repository then downloads nothing."""
+        versions = source.versions(revision)
+        if not versions:
+            return paths
+        stored = docs_repo.stored_versions(session, store.id, connection_id, store_config_hash(store))
+        return [p for p in paths if not versions.get(p) or stored.get(source.source_id(p)) != versions[p]]
 
     def run_batch(
         self,
@@ -135,14 +185,14 @@ class SyncRunner:
     ) -> SyncSummary:
         with self.sessions() as session:
             store = self._store(session, plan.store_id)
-            source = open_source(self._connection(session, plan.connection_id))
+            source = self.opener.open(self._connection(session, plan.connection_id))
         target = SyncTarget(
             store=store, connection_id=plan.connection_id, source_type=plan.source_type, job_id=job_id
         )
         with self.sessions.begin() as session:
             # A retried run forked past the plan step starts here: mark it running and attach its store.
             jobs_repo.start_job(session, job_id, store_id=plan.store_id)
-        summary = self.pipeline.process_batch(target, source.files(paths), should_stop)
+        summary = self.pipeline.process_batch(target, source.files(paths, plan.revision), should_stop)
         with self.sessions.begin() as session:
             jobs_repo.set_progress(
                 session,
@@ -169,7 +219,9 @@ class SyncRunner:
             job = jobs_repo.finish_job(session, job_id, status=status, output=summary.to_dict())
             workspace_id, source_id = job.workspace_id, job.source_id
             if source_id:
-                sources_repo.record_sync(session, source_id, at=utcnow(), ingested=True)
+                sources_repo.record_sync(
+                    session, source_id, at=utcnow(), ingested=True, commit=job.input.get("revision")
+                )
             jobs_repo.record_metric(
                 session,
                 workspace_id=workspace_id,

@@ -86,3 +86,45 @@ def sync_workflow() -> dict[str, Any]:
         # A cancel through the engine raises a BaseException subclass, which is not caught here.
         fail_step(str(exc) or type(exc).__name__)
         raise
+
+
+DISCONNECT_WORKFLOW_NAME = "lightfast.disconnect"
+
+
+@DBOS.step(name="lightfast.disconnect.start")
+def disconnect_start_step() -> int:
+    return runtime.current().disconnects.start(_job_id())
+
+
+@DBOS.step(name="lightfast.disconnect.remove_batch")
+def disconnect_batch_step(done_before: int) -> list[int]:
+    documents, chunks = runtime.current().disconnects.remove_batch(_job_id(), done_before)
+    return [documents, chunks]
+
+
+@DBOS.step(name="lightfast.disconnect.finish")
+def disconnect_finish_step(documents: int, chunks: int) -> str:
+    return runtime.current().disconnects.finish(_job_id(), documents, chunks)
+
+
+@DBOS.step(name="lightfast.disconnect.fail")
+def disconnect_fail_step(message: str) -> None:
+    runtime.current().disconnects.fail(_job_id(), message)
+
+
+@DBOS.workflow(name=DISCONNECT_WORKFLOW_NAME, max_recovery_attempts=10)
+def disconnect_workflow() -> dict[str, Any]:
+    """Remove a disconnected source's documents, chunks and vectors, then the source."""
+    try:
+        disconnect_start_step()
+        documents = chunks = 0
+        while True:
+            deleted, removed = disconnect_batch_step(documents)
+            if not deleted:
+                break
+            documents, chunks = documents + deleted, chunks + removed
+        status = disconnect_finish_step(documents, chunks)
+        return {"status": status, "documentsDeleted": documents, "chunksDeleted": chunks}
+    except Exception as exc:
+        disconnect_fail_step(str(exc) or type(exc).__name__)
+        raise

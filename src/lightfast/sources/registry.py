@@ -1,14 +1,49 @@
-"""Sources registered by type; a connected source's row says which one to open."""
+"""Sources registered by type; a connected source's row says which one to open and how."""
 
 from __future__ import annotations
 
+import threading
+
 from lightfast.db.models import ConnectedSource
 from lightfast.errors import InvalidInput
-from lightfast.sources.local import SOURCE_TYPE as LOCAL
-from lightfast.sources.local import LocalSource
+from lightfast.settings import Settings
+from lightfast.sources import git, local
+from lightfast.sources.base import Source
+from lightfast.sources.github import source as github
+from lightfast.sources.github.client import GitHubApp
+
+SOURCE_TYPES = (local.SOURCE_TYPE, git.SOURCE_TYPE, github.SOURCE_TYPE)
 
 
-def open_source(connection: ConnectedSource) -> LocalSource:
-    if connection.source_type == LOCAL:
-        return LocalSource.open(connection.external_key)
-    raise InvalidInput(f"source type {connection.source_type!r} cannot be synced yet", field="sourceType")
+class SourceOpener:
+    """Opens the source behind a connected source's row. Holds the GitHub App, built on first use, so its
+    installation tokens are cached across syncs."""
+
+    def __init__(self, settings: Settings, github_app: GitHubApp | None = None) -> None:
+        self.settings = settings
+        self._github_app = github_app
+        self._lock = threading.Lock()
+
+    @property
+    def github_app(self) -> GitHubApp:
+        with self._lock:
+            if self._github_app is None:
+                self._github_app = GitHubApp.from_settings(self.settings)  # SettingsError when not set up
+            return self._github_app
+
+    def open(self, connection: ConnectedSource) -> Source:
+        metadata = connection.source_metadata or {}
+        if connection.source_type == local.SOURCE_TYPE:
+            return local.LocalSource.open(connection.external_key)
+        if connection.source_type == git.SOURCE_TYPE:
+            return git.GitSource.open(
+                connection.external_key,
+                metadata.get("branch"),
+                max_blob_bytes=self.settings.max_file_bytes,
+            )
+        if connection.source_type == github.SOURCE_TYPE:
+            client = self.github_app.installation(int(metadata["installationId"]))
+            return github.GitHubSource.from_metadata(
+                client, metadata, max_blob_bytes=self.settings.max_file_bytes
+            )
+        raise InvalidInput(f"source type {connection.source_type!r} cannot be synced yet", field="sourceType")

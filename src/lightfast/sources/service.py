@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import documents as docs_repo
-from lightfast.db.models import ConnectedSource, Document
+from lightfast.db import jobs as jobs_repo
+from lightfast.db import sources as sources_repo
+from lightfast.db.models import ConnectedSource, Document, Workspace
 from lightfast.db.tenancy import bump_generation
 from lightfast.db.types import utcnow
-from lightfast.errors import NotFound
-from lightfast.ingest.config import find_config_file, load_config, validate_config
+from lightfast.errors import Conflict, NotFound
+from lightfast.jobs.disconnect import DISCONNECT
 from lightfast.jobs.schedule import make_schedule
-from lightfast.sources.registry import open_source
+from lightfast.jobs.service import Enqueued, JobService
+from lightfast.settings import Settings
+from lightfast.sources import git
+from lightfast.sources.github import source as github
+from lightfast.sources.registry import SourceOpener
+
+
+@dataclass(frozen=True)
+class Connected:
+    source: ConnectedSource
+    job_id: str  # the initial full sync
 
 
 class SourceService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], opener: SourceOpener, jobs: JobService
+    ) -> None:
+        self.settings = settings
         self.sessions = sessions
+        self.opener = opener
+        self.jobs = jobs
 
     def list(self, workspace_id: str) -> list[ConnectedSource]:
         with self.sessions() as session:
@@ -33,31 +54,123 @@ class SourceService:
         with self.sessions() as session:
             return self._source(session, workspace_id, source_id)
 
-    def detect_config(self, workspace_id: str, source_id: str) -> dict[str, object]:
-        """Read and validate the source's lightfast.yml now, and record the outcome on the source."""
+    # -- connect -----------------------------------------------------------------------------------
+
+    def connect_github(
+        self, workspace_id: str, full_name: str, installation_id: int, *, triggered_by: str | None = None
+    ) -> Connected:
+        """Connect a repository the App's installation can read, and start its full sync. Connecting
+        again (after an uninstall, say) reactivates the same source."""
+        repository = self.opener.github_app.installation(installation_id).repository(full_name)
+        metadata = {
+            "repoId": repository.id,
+            "installationId": installation_id,
+            "fullName": repository.full_name,
+            "owner": repository.owner,
+            "name": repository.name,
+            "defaultBranch": repository.default_branch,
+            "private": repository.private,
+            "htmlUrl": repository.html_url,
+            "permissions": {"contents": "read", "metadata": "read"},
+            "configPath": None,
+        }
+        return self._connect(
+            workspace_id, github.SOURCE_TYPE, str(repository.id), repository.full_name, metadata, triggered_by
+        )
+
+    def connect_git(
+        self,
+        workspace_id: str,
+        path: str | Path,
+        branch: str | None = None,
+        *,
+        triggered_by: str | None = None,
+    ) -> Connected:
+        """Connect a local git repository; each sync indexes its branch's new commits."""
+        source = git.GitSource.open(path, branch, max_blob_bytes=self.settings.max_file_bytes)
+        metadata = {"branch": source.branch, "root": str(source.root), "configPath": None}
+        return self._connect(
+            workspace_id, git.SOURCE_TYPE, source.external_key, source.name, metadata, triggered_by
+        )
+
+    def _connect(
+        self,
+        workspace_id: str,
+        source_type: str,
+        external_key: str,
+        display_name: str,
+        metadata: dict[str, Any],
+        triggered_by: str | None,
+    ) -> Connected:
         with self.sessions.begin() as session:
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is None:
+                raise NotFound(f"workspace {workspace_id!r} does not exist")
+            existing = sources_repo.sources_by_external_key(session, source_type, external_key)
+            previous = next((s for s in existing if s.workspace_id == workspace_id), None)
+            if previous is not None and any(
+                j.input.get("kind") == DISCONNECT for j in jobs_repo.active_jobs(session, previous.id)
+            ):
+                raise Conflict(f"{display_name} is being disconnected; connect it again when that job ends")
+            source = sources_repo.ensure_source(
+                session,
+                organization_id=workspace.organization_id,
+                workspace_id=workspace_id,
+                source_type=source_type,
+                external_key=external_key,
+                display_name=display_name,
+                metadata={**(previous.source_metadata if previous else {}), **metadata},
+            )
+            source.display_name, source.is_active = display_name, True
+            jobs_repo.record_activity(
+                session,
+                workspace_id=workspace_id,
+                actor_type="api_key" if triggered_by else "user",
+                actor_id=triggered_by,
+                category="source",
+                action="source.connected",
+                entity_type="source",
+                entity_id=source.id,
+                details={"type": source_type, "name": display_name},
+            )
+            source_id = source.id
+        enqueued = self.jobs.enqueue_sync(
+            workspace_id, source_id, triggered_by=triggered_by, name=f"Initial sync {display_name}"
+        )
+        return Connected(self.get(workspace_id, source_id), enqueued.job_id)
+
+    # -- config, sync, disconnect ------------------------------------------------------------------
+
+    def detect_config(self, workspace_id: str, source_id: str) -> dict[str, object]:
+        """Read and validate the source's lightfast.yml now (at its head), and record the outcome."""
+        with self.sessions() as session:
             source = self._source(session, workspace_id, source_id)
-            opened = open_source(source)
-            config_file = find_config_file(opened.root)
-            problems = [str(p) for p in validate_config(opened.root)]
-            config = None
-            if not problems:
-                loaded = load_config(opened.root)
-                config = {
-                    "version": loaded.version,
-                    "store": loaded.store,
-                    "include": list(loaded.include),
-                    "exclude": list(loaded.exclude),
-                }
-            status = "error" if problems else "configured" if config_file else "unconfigured"
-            source.config_status, source.config_message = status, "; ".join(problems) or None
-            return {
-                "sourceId": source.id,
-                "status": status,
-                "path": config_file.name if config_file else None,
-                "config": config,
-                "problems": problems,
-            }
+        report = self.opener.open(source).inspect_config(None)
+        with self.sessions.begin() as session:
+            sources_repo.record_config(
+                session, self._source(session, workspace_id, source_id), report, at=utcnow()
+            )
+        config = report.config
+        return {
+            "sourceId": source_id,
+            "status": report.status,
+            "path": report.path,
+            "config": None
+            if config is None
+            else {
+                "version": config.version,
+                "store": config.store,
+                "include": list(config.include),
+                "exclude": list(config.exclude),
+            },
+            "problems": [str(p) for p in (*report.problems, *report.warnings)],
+        }
+
+    def disconnect(
+        self, workspace_id: str, source_id: str, *, triggered_by: str | None = None, reason: str | None = None
+    ) -> Enqueued:
+        """Stop syncing a source now and remove everything it indexed in a job of its own."""
+        return self.jobs.enqueue_disconnect(workspace_id, source_id, triggered_by=triggered_by, reason=reason)
 
     def remove(self, workspace_id: str, source_id: str) -> int:
         """Disconnect a source: its documents, chunks and vectors go in the same transaction."""

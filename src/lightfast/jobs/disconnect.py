@@ -1,0 +1,114 @@
+"""The steps of a disconnect job: remove everything a connected source put into the index, a bounded
+batch per transaction, then the source itself. Like the sync steps, each is idempotent: a step run again
+after a crash deletes what is still there and nothing else."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db import documents as docs_repo
+from lightfast.db import jobs as jobs_repo
+from lightfast.db import sources as sources_repo
+from lightfast.db.models import ConnectedSource, Job
+from lightfast.db.tenancy import bump_generation
+
+DISCONNECT = "disconnect"  # Job.input["kind"]
+BATCH_DOCUMENTS = 500
+
+
+class DisconnectRunner:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def _source_id(self, session: Session, job_id: str) -> str | None:
+        job = jobs_repo.get_job(session, job_id)
+        return job.source_id or job.input.get("sourceId")
+
+    def start(self, job_id: str) -> int:
+        """Mark the job running; the number of documents to remove is its progress total."""
+        with self.sessions.begin() as session:
+            jobs_repo.start_job(session, job_id)
+            source_id = self._source_id(session, job_id)
+            total = len(sources_repo.connection_documents(session, source_id, 10**9)) if source_id else 0
+            jobs_repo.set_progress(session, job_id, 0, total)
+            return total
+
+    def remove_batch(self, job_id: str, done_before: int) -> tuple[int, int]:
+        """Delete up to one batch of the source's documents with their chunks and vectors, in one
+        transaction. Returns (documents, chunks) deleted; (0, 0) when none are left."""
+        with self.sessions.begin() as session:
+            source_id = self._source_id(session, job_id)
+            if source_id is None:
+                return 0, 0
+            batch = sources_repo.connection_documents(session, source_id, BATCH_DOCUMENTS)
+            if not batch:
+                return 0, 0
+            by_store: dict[str, list[str]] = defaultdict(list)
+            for document_id, store_id in batch:
+                by_store[store_id].append(document_id)
+            documents = chunks = 0
+            for store_id, ids in by_store.items():
+                deleted, removed = docs_repo.delete_documents(session, ids)
+                documents, chunks = documents + deleted, chunks + removed
+                bump_generation(session, store_id)
+            job = jobs_repo.get_job(session, job_id)
+            jobs_repo.set_progress(session, job_id, done_before + documents, job.progress_total)
+            return documents, chunks
+
+    def finish(self, job_id: str, documents: int, chunks: int) -> str:
+        """Delete the source row (anything a cancelled sync wrote meanwhile goes with it) and complete."""
+        with self.sessions.begin() as session:
+            job = jobs_repo.get_job(session, job_id)
+            source_id = self._source_id(session, job_id)
+            source = session.get(ConnectedSource, source_id) if source_id else None
+            if source is not None:
+                leftovers = sources_repo.connection_documents(session, source.id, 10**9)
+                for store_id in {store for _, store in leftovers}:
+                    bump_generation(session, store_id)
+                deleted, removed = docs_repo.delete_documents(session, [doc for doc, _ in leftovers])
+                documents, chunks = documents + deleted, chunks + removed
+                # Keep the jobs of the source listed: they point at nothing once the row is gone.
+                for other in session.scalars(select(Job).where(Job.source_id == source.id)):
+                    other.source_id = None
+                session.delete(source)
+            jobs_repo.finish_job(
+                session,
+                job_id,
+                status="completed",
+                output={"documentsDeleted": documents, "chunksDeleted": chunks},
+            )
+            jobs_repo.record_activity(
+                session,
+                workspace_id=job.workspace_id,
+                actor_type="system",
+                actor_id=job_id,
+                category="source",
+                action="source.disconnected",
+                entity_type="source",
+                entity_id=source_id,
+                details={"documentsDeleted": documents, "chunksDeleted": chunks, **job.input},
+            )
+            return "completed"
+
+    def fail(self, job_id: str, message: str) -> None:
+        with self.sessions.begin() as session:
+            jobs_repo.finish_job(session, job_id, status="failed", error_message=message)
+
+    def run_inline(self, job_id: str) -> tuple[int, int]:
+        """Every step in this thread, without the workflow engine (CLI without a worker, tests)."""
+        try:
+            self.start(job_id)
+            documents = chunks = 0
+            while True:
+                deleted, removed = self.remove_batch(job_id, documents)
+                if not deleted:
+                    break
+                documents, chunks = documents + deleted, chunks + removed
+            self.finish(job_id, documents, chunks)
+            return documents, chunks
+        except Exception as exc:
+            self.fail(job_id, str(exc) or type(exc).__name__)
+            raise

@@ -1,0 +1,150 @@
+"""A GitHub repository as a source (``source_type = "github"``), read through a GitHub App installation.
+
+A sync is pinned to one commit (its ``revision``): the plan lists the commit's recursive tree once, the
+configuration and every file come from that same commit, so a push that lands mid-sync cannot mix two
+versions of the repository. File contents are fetched as blobs, a batch at a time, concurrently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from lightfast.errors import NotFound, UpstreamError
+from lightfast.ingest.config import ConfigReport, SourceConfig, config_file_name, inspect_config, path_matches
+from lightfast.sources.base import SourceFile
+from lightfast.sources.github.client import RepositoryClient, TreeEntry
+
+SOURCE_TYPE = "github"
+REGULAR_FILE_MODES = frozenset({"100644", "100755"})  # not symlinks (120000) or submodules (160000)
+
+
+def diff_trees(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    """The change set between two trees given as {path: blob sha} (pure): a path whose blob differs or
+    is new is upserted, a path that disappeared is removed."""
+    changes = {path: "upsert" for path, sha in new.items() if old.get(path) != sha}
+    changes.update({path: "remove" for path in old if path not in new})
+    return dict(sorted(changes.items()))
+
+
+@dataclass
+class GitHubSource:
+    client: RepositoryClient
+    repo_id: int
+    full_name: str
+    branch: str
+    html_url: str
+    max_blob_bytes: int = 5 * 1024 * 1024
+    _trees: dict[str, dict[str, TreeEntry]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_metadata(
+        cls, client: RepositoryClient, metadata: dict[str, Any], *, max_blob_bytes: int = 5 * 1024 * 1024
+    ) -> GitHubSource:
+        full_name = str(metadata["fullName"])
+        return cls(
+            client=client,
+            repo_id=int(metadata["repoId"]),
+            full_name=full_name,
+            branch=str(metadata.get("defaultBranch") or "main"),
+            html_url=str(metadata.get("htmlUrl") or f"https://github.com/{full_name}"),
+            max_blob_bytes=max_blob_bytes,
+        )
+
+    @property
+    def source_type(self) -> str:
+        return SOURCE_TYPE
+
+    @property
+    def external_key(self) -> str:
+        return str(self.repo_id)  # survives renames and transfers, unlike the name
+
+    @property
+    def name(self) -> str:
+        return self.full_name
+
+    def head(self) -> str | None:
+        return self.client.branch_head(self.full_name, self.branch)
+
+    def _tree(self, revision: str | None) -> dict[str, TreeEntry]:
+        sha = revision or self.head()
+        if sha is None:
+            return {}
+        if sha not in self._trees:
+            self._trees[sha] = {
+                e.path: e for e in self.client.tree(self.full_name, sha) if e.mode in REGULAR_FILE_MODES
+            }
+        return self._trees[sha]
+
+    def inspect_config(self, revision: str | None) -> ConfigReport:
+        tree = self._tree(revision)
+        name = config_file_name(path for path in tree if "/" not in path)
+        data = self.client.blob(self.full_name, tree[name].sha) if name else None
+        return inspect_config(name, data, tree)
+
+    def paths(self, config: SourceConfig, revision: str | None) -> list[str]:
+        return sorted(path for path in self._tree(revision) if path_matches(path, config))
+
+    def versions(self, revision: str | None) -> dict[str, str]:
+        """{path: blob sha}: a document whose stored blob sha matches is unchanged without a download."""
+        return {path: entry.sha for path, entry in self._tree(revision).items()}
+
+    def source_id(self, path: str) -> str:
+        # The repository id, not its name: a rename must not re-key (and re-embed) every document.
+        return f"{self.repo_id}:{path}"
+
+    def url(self, path: str) -> str:
+        return f"{self.html_url}/blob/{quote(self.branch)}/{quote(path)}"
+
+    def files(self, paths: list[str], revision: str | None) -> list[SourceFile]:
+        tree = self._tree(revision)
+        wanted = [tree[p].sha for p in paths if p in tree and tree[p].size <= self.max_blob_bytes]
+        contents = self.client.blobs(self.full_name, wanted)
+        return [self._file(path, tree.get(path), contents, revision) for path in paths]
+
+    def _file(
+        self,
+        path: str,
+        entry: TreeEntry | None,
+        contents: dict[str, bytes | NotFound],
+        revision: str | None,
+    ) -> SourceFile:
+        def read() -> bytes:
+            if entry is None:
+                raise NotFound(f"{path} is not in {self.full_name} at {revision}")
+            content = contents.get(entry.sha)
+            if content is None:  # too large to prefetch: only read if the pipeline asks
+                content = self.client.blob(self.full_name, entry.sha)
+            if isinstance(content, NotFound):
+                raise content
+            return content
+
+        metadata: dict[str, Any] = {
+            "type": SOURCE_TYPE,
+            "repoId": self.repo_id,
+            "fullName": self.full_name,
+            "path": path,
+            "branch": self.branch,
+            "commitSha": revision,
+        }
+        if entry is not None:
+            metadata["blobSha"] = entry.sha
+        return SourceFile(
+            source_id=self.source_id(path),
+            path=path,
+            read=read,
+            url=self.url(path),
+            metadata=metadata,
+            size=entry.size if entry else None,
+        )
+
+    def changes(self, base: str, revision: str) -> dict[str, str] | None:
+        try:
+            old = self._tree(base)
+        except (NotFound, UpstreamError) as exc:
+            if isinstance(exc, UpstreamError) and exc.status != 422:
+                raise
+            return None  # the old commit is gone (force push): only a full sync will do
+        new = self._tree(revision)
+        return diff_trees({p: e.sha for p, e in old.items()}, {p: e.sha for p, e in new.items()})
