@@ -11,7 +11,7 @@ from lightfast.apikeys import ApiKeyService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
 from lightfast.db.jobs import record_metric
 from lightfast.db.models import Store
-from lightfast.db.tenancy import ensure_organization, get_workspace
+from lightfast.db.tenancy import ensure_organization, ensure_workspace, get_workspace
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
 from lightfast.ingest.pipeline import Pipeline
@@ -21,6 +21,7 @@ from lightfast.jobs.service import JobService
 from lightfast.jobs.sync import SyncRunner
 from lightfast.search.service import DocumentService, SearchService
 from lightfast.settings import Settings
+from lightfast.sources.github.events import GitHubWebhooks
 from lightfast.sources.registry import SourceOpener
 from lightfast.sources.service import SourceService
 from lightfast.workspaces import WorkspaceService
@@ -45,11 +46,19 @@ class Services:
     workspaces: WorkspaceService
     api_keys: ApiKeyService
     search: SearchService
+    github_webhooks: GitHubWebhooks
 
     def workspace_id(self, name: str | None = None) -> str:
         with self.sessions.begin() as session:
             org = ensure_organization(session, self.settings.default_organization)
             return get_workspace(session, org.id, name or self.settings.default_workspace).id
+
+    def ensure_workspace_id(self, name: str | None = None) -> str:
+        """The workspace's id, creating it (and the organization) on first use: connecting a source
+        on a fresh install needs no separate set-up step."""
+        with self.sessions.begin() as session:
+            org = ensure_organization(session, self.settings.default_organization)
+            return ensure_workspace(session, org.id, name or self.settings.default_workspace).id
 
     def store_name(self, store_id: str | None) -> str | None:
         with self.sessions() as session:
@@ -118,4 +127,5 @@ def build_services(
         workspaces=WorkspaceService(settings, sessions, embedder.spec),
         api_keys=ApiKeyService(sessions),
         search=SearchService(sessions, embedder, index),
+        github_webhooks=GitHubWebhooks(sessions, jobs),
     )

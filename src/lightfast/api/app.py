@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from lightfast import __version__
 from lightfast.api import errors, middleware, schemas
 from lightfast.api.routes import router
+from lightfast.api.webhooks import router as webhooks_router
 from lightfast.services import Services
 
 
@@ -29,6 +30,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     middleware.install(app, services)
     app.include_router(router)
+    app.include_router(webhooks_router)
     page = resources.files("lightfast.console").joinpath("static/search.html").read_text("utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -1,11 +1,10 @@
-"""``lightfast ingest``, ``lightfast jobs ...`` and ``lightfast source ...``."""
+"""``lightfast ingest`` and ``lightfast jobs ...``."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -29,15 +28,12 @@ from lightfast.cli.common import (
 )
 from lightfast.cli.search import config_note
 from lightfast.db.models import Job
-from lightfast.db.types import iso
 from lightfast.jobs.engine import JobEngine, WorkerLock
 from lightfast.jobs.serialize import job_detail_payload, job_payload
 from lightfast.services import Services
 
 jobs_app = typer.Typer(help="Watch and control background jobs.", no_args_is_help=True)
-source_app = typer.Typer(help="Connected sources.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
-app.add_typer(source_app, name="source")
 
 COUNTS = (
     "documents_added",
@@ -243,77 +239,3 @@ def retry_job(job_id: str, workspace: WorkspaceOption = None) -> None:
     with services() as svc:
         job = guarded(lambda: svc.jobs.retry(svc.workspace_id(workspace), job_id))
     console.print(f"{job.id}: queued (retry of {job_id})")
-
-
-@source_app.command("list")
-def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
-    """List the workspace's connected sources.
-
-    Example: lightfast source list
-    """
-    with services() as svc:
-        sources = guarded(lambda: svc.sources.list(svc.workspace_id(workspace)))
-    rows: list[dict[str, Any]] = [
-        {
-            "id": s.id,
-            "type": s.source_type,
-            "name": s.display_name,
-            "documents": s.document_count,
-            "config": s.config_status,
-            "schedule": s.source_metadata.get("schedule"),
-            "lastSyncedAt": iso(s.last_synced_at),
-        }
-        for s in sources
-    ]
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
-    table = Table()
-    for column in ("id", "type", "name", "documents", "config", "schedule"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["id"],
-            row["type"],
-            row["name"],
-            str(row["documents"]),
-            row["config"],
-            json.dumps(row["schedule"]) if row["schedule"] else "",
-        )
-    console.print(table)
-
-
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-
-
-def parse_duration(text: str) -> int:
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise typer.BadParameter("use a number with s, m, h or d, e.g. 15m")
-    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-
-
-@source_app.command("schedule")
-def schedule_source(
-    source_id: str,
-    every: Annotated[str | None, typer.Option(help="Interval, e.g. 15m, 1h, 1d.")] = None,
-    cron: Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 * * * *'.")] = None,
-    off: Annotated[bool, typer.Option("--off", help="Remove the schedule.")] = False,
-    workspace: WorkspaceOption = None,
-) -> None:
-    """Sync a source on a schedule (a running worker enqueues each due sync).
-
-    Example: lightfast source schedule src_0123 --every 1h
-    """
-    seconds = parse_duration(every) if every else None
-    with services() as svc:
-        source = guarded(
-            lambda: svc.sources.set_schedule(
-                svc.workspace_id(workspace),
-                source_id,
-                every_seconds=seconds,
-                cron=cron,
-                off=off,
-            )
-        )
-    console.print(f"{source.id}: schedule {json.dumps(source.source_metadata.get('schedule'))}")

@@ -112,7 +112,8 @@ class ConnectedSource(Timestamps, Base):
         ForeignKey("workspaces.id", ondelete="SET NULL"), index=True
     )
     source_type: Mapped[str] = mapped_column(String(32), index=True)
-    # What identifies the source outside Lightfast: "owner/repo" on GitHub, an absolute path locally.
+    # What identifies the source outside Lightfast: the repository id on GitHub (it survives renames), an
+    # absolute path locally.
     external_key: Mapped[str] = mapped_column(String(1024))
     display_name: Mapped[str] = mapped_column(String(255))
     source_metadata: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
@@ -190,16 +191,21 @@ class VectorEntry(Base):
 
 
 class IngestionEvent(Base):
+    """One event received from a source (a webhook delivery), keyed by the source's own id for it (the
+    X-GitHub-Delivery header): the unique key is what makes a redelivery a no-op."""
+
     __tablename__ = "ingestion_events"
-    __table_args__ = (UniqueConstraint("store_id", "source_type", "event_key"),)
+    __table_args__ = (UniqueConstraint("source_type", "event_key"),)
 
     id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("evt"))
-    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    # The store it fed, when there is one: a delivery such as an installation event spans several.
+    store_id: Mapped[str | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"), index=True)
     source_type: Mapped[str] = mapped_column(String(32), index=True)
     event_key: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str | None] = mapped_column(String(64))  # "push", "installation.deleted", ...
     event_metadata: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     origin: Mapped[str] = mapped_column(String(16), default="manual")  # webhook|backfill|manual|api
-    status: Mapped[str] = mapped_column(String(16), default="processed", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="processed", index=True)  # processed|ignored
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

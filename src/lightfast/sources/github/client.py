@@ -180,9 +180,19 @@ class RepositoryClient:
     def __init__(self, app: GitHubApp, installation_id: int) -> None:
         self.app = app
         self.installation_id = installation_id
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._gh_client: GitHub[Any] | None = None
 
     def _gh(self) -> GitHub[Any]:
-        return self.app._client(TokenAuthStrategy(self.app.installation_token(self.installation_id)))
+        """A client for the current installation token. Held here: githubkit's API namespaces keep only
+        a weak reference to their client."""
+        token = self.app.installation_token(self.installation_id)
+        with self._lock:
+            if self._gh_client is None or self._token != token:
+                self._gh_client = self.app._client(TokenAuthStrategy(token))
+                self._token = token
+            return self._gh_client
 
     def repository(self, full_name: str) -> Repository:
         owner, name = _split(full_name)

@@ -1,0 +1,76 @@
+"""POST /webhooks/github: GitHub App deliveries. Not under /v1 and not behind API keys: a delivery is
+authenticated by its X-Hub-Signature-256 over the raw body, checked before anything is parsed or stored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from lightfast.api.errors import request_id
+from lightfast.errors import InvalidInput
+from lightfast.services import Services
+from lightfast.sources.github.webhooks import verify_signature
+
+router = APIRouter()
+
+
+def _answer(request: Request, status: int, error: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "message": message, "requestId": request_id(request)}, status_code=status
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past ``limit`` (a lying or missing Content-Length too)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+@router.post("/webhooks/github", include_in_schema=False)
+async def github_webhook(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    settings = services.settings
+    secret = settings.github_webhook_secret
+    if secret is None:
+        return _answer(
+            request, 503, "not_configured", "set LIGHTFAST_GITHUB_WEBHOOK_SECRET to receive GitHub webhooks"
+        )
+    body = await _read_limited(request, settings.github_max_webhook_bytes)
+    if body is None:
+        return _answer(
+            request,
+            413,
+            "payload_too_large",
+            f"the delivery is larger than {settings.github_max_webhook_bytes} bytes",
+        )
+    if not verify_signature(secret.get_secret_value(), body, request.headers.get("x-hub-signature-256")):
+        return _answer(request, 401, "invalid_signature", "X-Hub-Signature-256 is missing or does not match")
+    event = request.headers.get("x-github-event")
+    delivery = request.headers.get("x-github-delivery")
+    if not event or not delivery:
+        return _answer(
+            request, 400, "invalid_input", "X-GitHub-Event and X-GitHub-Delivery headers are required"
+        )
+    try:
+        payload: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _answer(request, 400, "invalid_input", f"the body is not valid JSON: {exc}")
+    if not isinstance(payload, dict):
+        return _answer(request, 400, "invalid_input", "the body must be a JSON object")
+    try:
+        outcome = await run_in_threadpool(services.github_webhooks.receive, event, delivery, payload)
+    except InvalidInput as exc:
+        field = f"{exc.field}: " if exc.field and not exc.message.startswith(exc.field) else ""
+        return _answer(request, 400, "invalid_input", f"{field}{exc.message}")
+    return JSONResponse(outcome.to_dict(), status_code=outcome.status_code)

@@ -1,0 +1,215 @@
+"""``lightfast source ...``: connect GitHub repositories and local git repositories, list, sync, detect
+their configuration, schedule and disconnect them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, services
+from lightfast.cli.jobs import follow, print_summary
+from lightfast.db.models import ConnectedSource
+from lightfast.db.types import iso
+
+source_app = typer.Typer(help="Connected sources.", no_args_is_help=True)
+add_app = typer.Typer(help="Connect a source to a workspace and start its first sync.", no_args_is_help=True)
+app.add_typer(source_app, name="source")
+source_app.add_typer(add_app, name="add")
+
+DetachOption = Annotated[bool, typer.Option("--detach", help="Queue the job and print its id at once.")]
+
+
+def _finish(svc: Any, workspace_id: str, job_id: str, *, detach: bool, as_json: bool) -> None:
+    """Follow a job (running a worker here if none is running) or print its id."""
+    if detach:
+        print(json.dumps({"jobId": job_id}) if as_json else job_id)
+        return
+    job = follow(svc, workspace_id, job_id, show=not as_json)
+    if as_json:
+        print(json.dumps({"jobId": job.id, "status": job.status, **(job.output or {})}, indent=2))
+    else:
+        print_summary(job)
+    if job.status not in ("completed", "completed_with_errors"):
+        raise typer.Exit(1)
+
+
+def _describe(source: ConnectedSource) -> dict[str, Any]:
+    metadata = source.source_metadata or {}
+    return {
+        "id": source.id,
+        "type": source.source_type,
+        "name": source.display_name,
+        "active": source.is_active,
+        "documents": source.document_count,
+        "config": source.config_status,
+        "configMessage": source.config_message,
+        "lastCommit": metadata.get("lastCommit"),
+        "schedule": metadata.get("schedule"),
+        "lastSyncedAt": iso(source.last_synced_at),
+    }
+
+
+@add_app.command("github")
+def add_github(
+    repository: Annotated[str, typer.Argument(help="OWNER/REPO")],
+    installation: Annotated[int, typer.Option("--installation", help="The GitHub App installation id.")],
+    workspace: WorkspaceOption = None,
+    detach: DetachOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a GitHub repository through the GitHub App and run its full sync.
+
+    Needs LIGHTFAST_GITHUB_APP_ID and LIGHTFAST_GITHUB_PRIVATE_KEY (or _PATH); pushes then arrive at
+    POST /webhooks/github. Example: lightfast source add github acme/handbook --installation 123456
+    """
+    with services() as svc:
+        workspace_id = guarded(lambda: svc.ensure_workspace_id(workspace))
+        connected = guarded(lambda: svc.sources.connect_github(workspace_id, repository, installation))
+        if not as_json:
+            console.print(f"{connected.source.id}: connected {connected.source.display_name}")
+        _finish(svc, workspace_id, connected.job_id, detach=detach, as_json=as_json)
+
+
+@add_app.command("git")
+def add_git(
+    path: Annotated[Path, typer.Argument(help="A local git repository (working tree or bare).")],
+    branch: Annotated[str | None, typer.Option(help="Branch to index; default: the checked-out one.")] = None,
+    workspace: WorkspaceOption = None,
+    detach: DetachOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a local git repository; every sync indexes the commits since the last one.
+
+    Only committed content is indexed. Example: lightfast source add git ~/src/handbook --branch main
+    """
+    with services() as svc:
+        workspace_id = guarded(lambda: svc.ensure_workspace_id(workspace))
+        connected = guarded(lambda: svc.sources.connect_git(workspace_id, path, branch))
+        if not as_json:
+            console.print(f"{connected.source.id}: connected {connected.source.display_name}")
+        _finish(svc, workspace_id, connected.job_id, detach=detach, as_json=as_json)
+
+
+@source_app.command("sync")
+def sync_source(
+    source_id: str,
+    full: Annotated[bool, typer.Option("--full", help="Re-read every file, not only what changed.")] = False,
+    workspace: WorkspaceOption = None,
+    detach: DetachOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Sync a source now: git and GitHub sources index the commits since the last sync.
+
+    Example: lightfast source sync src_0123 --full
+    """
+    with services() as svc:
+        workspace_id = guarded(lambda: svc.workspace_id(workspace))
+        enqueued = guarded(
+            lambda: svc.jobs.enqueue_sync(workspace_id, source_id, mode="full" if full else "incremental")
+        )
+        _finish(svc, workspace_id, enqueued.job_id, detach=detach, as_json=as_json)
+
+
+@source_app.command("detect-config")
+def detect_config(source_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Read and validate the source's lightfast.yml now and record the result.
+
+    Example: lightfast source detect-config src_0123
+    """
+    with services() as svc:
+        result = guarded(lambda: svc.sources.detect_config(svc.workspace_id(workspace), source_id))
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        console.print(f"{source_id}: {result['status']} ({result['path'] or 'no lightfast.yml: defaults'})")
+        for problem in result["problems"]:  # type: ignore[attr-defined]
+            console.print(f"  {problem}")
+    if result["status"] == "error":
+        raise typer.Exit(1)
+
+
+@source_app.command("remove")
+def remove_source(
+    source_id: str,
+    workspace: WorkspaceOption = None,
+    detach: DetachOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Disconnect a source: stop syncing it and delete its documents, chunks and vectors (a job).
+
+    Example: lightfast source remove src_0123
+    """
+    with services() as svc:
+        workspace_id = guarded(lambda: svc.workspace_id(workspace))
+        enqueued = guarded(lambda: svc.sources.disconnect(workspace_id, source_id))
+        _finish(svc, workspace_id, enqueued.job_id, detach=detach, as_json=as_json)
+
+
+@source_app.command("list")
+def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """List the workspace's connected sources.
+
+    Example: lightfast source list
+    """
+    with services() as svc:
+        sources = guarded(lambda: svc.sources.list(svc.workspace_id(workspace)))
+    rows = [_describe(s) for s in sources]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table()
+    for column in ("id", "type", "name", "active", "documents", "config", "commit", "schedule"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["type"],
+            row["name"],
+            "yes" if row["active"] else "no",
+            str(row["documents"]),
+            row["config"],
+            (row["lastCommit"] or "")[:12],
+            json.dumps(row["schedule"]) if row["schedule"] else "",
+        )
+    console.print(table)
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter("use a number with s, m, h or d, e.g. 15m")
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+@source_app.command("schedule")
+def schedule_source(
+    source_id: str,
+    every: Annotated[str | None, typer.Option(help="Interval, e.g. 15m, 1h, 1d.")] = None,
+    cron: Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 * * * *'.")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Remove the schedule.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Sync a source on a schedule (a running worker enqueues each due sync).
+
+    Example: lightfast source schedule src_0123 --every 1h
+    """
+    seconds = parse_duration(every) if every else None
+    with services() as svc:
+        source = guarded(
+            lambda: svc.sources.set_schedule(
+                svc.workspace_id(workspace),
+                source_id,
+                every_seconds=seconds,
+                cron=cron,
+                off=off,
+            )
+        )
+    console.print(f"{source.id}: schedule {json.dumps(source.source_metadata.get('schedule'))}")

@@ -1,0 +1,274 @@
+"""What a verified GitHub App delivery does: push -> sync job, installation and repository changes ->
+source state, everything recorded once as an ingestion event keyed by its delivery id.
+
+Nothing twice: a delivery already recorded is answered as a duplicate before anything runs; the jobs a
+delivery enqueues carry idempotency keys derived from its delivery id, so a delivery whose handling was
+interrupted before its event row was written does the same work, once, when GitHub redelivers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db import jobs as jobs_repo
+from lightfast.db import sources as sources_repo
+from lightfast.db.models import ConnectedSource, Document, IngestionEvent
+from lightfast.errors import Conflict
+from lightfast.jobs.service import JobService
+from lightfast.sources.github.source import SOURCE_TYPE
+from lightfast.sources.github.webhooks import (
+    classify_push,
+    parse_installation,
+    parse_push,
+    parse_repository,
+)
+
+# GitHub puts at most 20 commits in a push payload; a longer push is diffed from the last indexed commit.
+PAYLOAD_COMMIT_LIMIT = 20
+
+
+@dataclass
+class Outcome:
+    """How a delivery was handled: ``accepted`` (202) when it queued work or is not an event we act on,
+    else 200."""
+
+    event: str
+    delivery: str
+    result: str
+    jobs: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+    @property
+    def status_code(self) -> int:
+        if self.duplicate:
+            return 200
+        return 202 if self.jobs or self.result == "unhandled" else 200
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "delivery": self.delivery,
+            "result": self.result,
+            "duplicate": self.duplicate,
+            "jobs": self.jobs,
+            "sources": self.sources,
+        }
+
+
+class GitHubWebhooks:
+    def __init__(self, sessions: sessionmaker[Session], jobs: JobService) -> None:
+        self.sessions = sessions
+        self.jobs = jobs
+        self._handlers: dict[str, Callable[[str, str, dict[str, Any]], Outcome]] = {
+            "ping": self._ping,
+            "push": self._push,
+            "installation": self._installation,
+            "installation_repositories": self._installation_repositories,
+            "repository": self._repository,
+        }
+
+    def receive(self, event: str, delivery: str, payload: dict[str, Any]) -> Outcome:
+        """Handle one verified delivery. Malformed payloads raise InvalidInput (-> 400) and record
+        nothing, so a fixed redelivery is still handled."""
+        with self.sessions() as session:
+            seen = session.scalar(
+                select(IngestionEvent.id).where(
+                    IngestionEvent.source_type == SOURCE_TYPE, IngestionEvent.event_key == delivery
+                )
+            )
+        if seen:
+            return Outcome(event, delivery, "duplicate", duplicate=True)
+        handler = self._handlers.get(event)
+        outcome = handler(event, delivery, payload) if handler else Outcome(event, delivery, "unhandled")
+        try:
+            with self.sessions.begin() as session:
+                session.add(
+                    IngestionEvent(
+                        store_id=None,
+                        source_type=SOURCE_TYPE,
+                        event_key=delivery,
+                        event_type=f"{event}.{payload['action']}"
+                        if isinstance(payload.get("action"), str)
+                        else event,
+                        event_metadata={**outcome.to_dict(), "repository": _repository_name(payload)},
+                        origin="webhook",
+                        status="ignored" if outcome.result in ("ignored", "unhandled") else "processed",
+                    )
+                )
+        except IntegrityError:  # the same delivery handled concurrently: its jobs were keyed the same
+            return Outcome(event, delivery, "duplicate", outcome.jobs, duplicate=True)
+        return outcome
+
+    # -- handlers ----------------------------------------------------------------------------------
+
+    def _ping(self, event: str, delivery: str, payload: dict[str, Any]) -> Outcome:
+        return Outcome(event, delivery, "pong")
+
+    def _push(self, event: str, delivery: str, payload: dict[str, Any]) -> Outcome:
+        push = parse_push(payload)
+        outcome = Outcome(event, delivery, "ignored")
+        for source in self._connections(repo_id=push.repository_id):
+            outcome.sources.append(source.id)
+            branch = (source.source_metadata or {}).get("defaultBranch")
+            decision = classify_push(payload, default_branch=branch)
+            if decision != "sync" or not source.is_active or source.workspace_id is None:
+                continue
+            commits = payload.get("commits") or []
+            if push.touches_config:
+                mode, changes = "full", None  # re-detect the config and apply it to every file
+            elif payload.get("forced") or len(commits) >= PAYLOAD_COMMIT_LIMIT:
+                mode, changes = "incremental", None  # the payload may not list everything: diff trees
+            else:
+                mode, changes = "incremental", push.changes
+            try:
+                enqueued = self.jobs.enqueue_sync(
+                    source.workspace_id,
+                    source.id,
+                    mode=mode,
+                    changes=changes,
+                    revision=push.after,
+                    trigger="webhook",
+                    triggered_by=f"github:{delivery}",
+                    idempotency_key=f"github:{delivery}:{source.id}",
+                    name=f"Push to {push.full_name}"
+                    + (" (lightfast.yml changed)" if push.touches_config else ""),
+                )
+            except Conflict:  # deactivated since it was read
+                continue
+            outcome.jobs.append(enqueued.job_id)
+            outcome.result = "sync_enqueued"
+        return outcome
+
+    def _installation(self, event: str, delivery: str, payload: dict[str, Any]) -> Outcome:
+        parsed = parse_installation(event, payload)
+        sources = self._connections(installation_id=parsed.installation_id)
+        outcome = Outcome(event, delivery, "recorded", sources=[s.id for s in sources])
+        if parsed.action == "deleted":
+            outcome.result = "disconnected"
+            outcome.jobs = self._disconnect(sources, delivery, "the GitHub App was uninstalled")
+        elif parsed.action in ("suspend", "unsuspend"):
+            active = parsed.action == "unsuspend"
+            with self.sessions.begin() as session:
+                session.execute(
+                    update(ConnectedSource)
+                    .where(ConnectedSource.id.in_([s.id for s in sources]))
+                    .values(is_active=active)
+                )
+            outcome.result = "activated" if active else "deactivated"
+        return outcome
+
+    def _installation_repositories(self, event: str, delivery: str, payload: dict[str, Any]) -> Outcome:
+        parsed = parse_installation(event, payload)
+        outcome = Outcome(event, delivery, "recorded")
+        if parsed.action == "removed":
+            removed = {repo_id for repo_id, _ in parsed.repositories}
+            sources = [
+                s
+                for s in self._connections(installation_id=parsed.installation_id)
+                if int((s.source_metadata or {}).get("repoId", 0)) in removed
+            ]
+            outcome.sources = [s.id for s in sources]
+            outcome.jobs = self._disconnect(sources, delivery, "the repository was removed from the App")
+            outcome.result = "disconnected"
+        return outcome
+
+    def _repository(self, event: str, delivery: str, payload: dict[str, Any]) -> Outcome:
+        parsed = parse_repository(payload)
+        sources = self._connections(repo_id=parsed.repository_id)
+        outcome = Outcome(event, delivery, "recorded", sources=[s.id for s in sources])
+        if parsed.action == "deleted":
+            outcome.jobs = self._disconnect(sources, delivery, "the repository was deleted")
+            outcome.result = "disconnected"
+        elif parsed.action in ("renamed", "transferred"):
+            self._follow_rename(sources, payload)
+            outcome.result = "renamed"
+        elif parsed.action in ("privatized", "publicized"):
+            self._update_metadata(sources, {"private": parsed.action == "privatized"})
+        return outcome
+
+    # -- effects -----------------------------------------------------------------------------------
+
+    def _connections(
+        self, *, repo_id: int | None = None, installation_id: int | None = None
+    ) -> list[ConnectedSource]:
+        with self.sessions() as session:
+            if repo_id is not None:
+                return sources_repo.sources_by_external_key(session, SOURCE_TYPE, str(repo_id))
+            return sources_repo.sources_by_metadata(session, SOURCE_TYPE, "installationId", installation_id)
+
+    def _disconnect(self, sources: list[ConnectedSource], delivery: str, reason: str) -> list[str]:
+        jobs = []
+        for source in sources:
+            if source.workspace_id is None:
+                continue
+            enqueued = self.jobs.enqueue_disconnect(
+                source.workspace_id,
+                source.id,
+                trigger="webhook",
+                triggered_by=f"github:{delivery}",
+                reason=reason,
+            )
+            jobs.append(enqueued.job_id)
+        return jobs
+
+    def _follow_rename(self, sources: list[ConnectedSource], payload: dict[str, Any]) -> None:
+        """The stored name, owner and links follow the repository; documents keep their ids (keyed by
+        the repository id), so nothing is re-embedded."""
+        repository = payload["repository"]
+        full_name = str(repository["full_name"])
+        html_url = str(repository.get("html_url") or f"https://github.com/{full_name}")
+        with self.sessions.begin() as session:
+            for stale in sources:
+                source = session.get(ConnectedSource, stale.id)
+                if source is None:
+                    continue
+                old_url = str((source.source_metadata or {}).get("htmlUrl") or "")
+                source.display_name = full_name
+                source.source_metadata = {
+                    **(source.source_metadata or {}),
+                    "fullName": full_name,
+                    "owner": str(repository["owner"]["login"]),
+                    "name": str(repository["name"]),
+                    "htmlUrl": html_url,
+                }
+                if old_url and old_url != html_url:
+                    _rewrite_links(session, source.id, old_url, html_url, full_name)
+                if source.workspace_id is None:
+                    continue
+                jobs_repo.record_activity(
+                    session,
+                    workspace_id=source.workspace_id,
+                    actor_type="webhook",
+                    actor_id=None,
+                    category="source",
+                    action="source.renamed",
+                    entity_type="source",
+                    entity_id=source.id,
+                    details={"from": old_url, "to": html_url},
+                )
+
+    def _update_metadata(self, sources: list[ConnectedSource], values: dict[str, Any]) -> None:
+        with self.sessions.begin() as session:
+            for stale in sources:
+                source = session.get(ConnectedSource, stale.id)
+                if source is not None:
+                    source.source_metadata = {**(source.source_metadata or {}), **values}
+
+
+def _rewrite_links(session: Session, source_id: str, old_url: str, new_url: str, full_name: str) -> None:
+    for document in session.scalars(select(Document).where(Document.connection_id == source_id)):
+        if document.url and document.url.startswith(old_url + "/"):
+            document.url = new_url + document.url[len(old_url) :]
+        document.source_metadata = {**(document.source_metadata or {}), "fullName": full_name}
+
+
+def _repository_name(payload: dict[str, Any]) -> str | None:
+    repository = payload.get("repository")
+    return str(repository.get("full_name")) if isinstance(repository, dict) else None

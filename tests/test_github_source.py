@@ -1,0 +1,442 @@
+"""The GitHub source end to end, on SQLite and PostgreSQL: a real git repository served by the GitHub
+REST stand-in, the product talking to it through LIGHTFAST_GITHUB_API_URL with githubkit, and signed
+webhook deliveries posted to POST /webhooks/github."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from lightfast.api.app import create_app
+from lightfast.db.engine import make_engine
+from lightfast.db.models import ConnectedSource, Document, DocumentFailure, IngestionEvent, Job, VectorEntry
+from lightfast.search.service import SearchRequest
+from lightfast.services import Services, build_services
+from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
+from tests.conftest import make_settings, write
+
+FIXTURES = Path(__file__).parents[2] / "shared" / "fixtures" / "webhooks" / "github"
+SECRET = "It's a Secret to Everybody"
+APP_ID = 424242
+INSTALLATION = 77
+REPO_ID = 9001
+FULL_NAME = "acme/handbook"
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+CONFIG = "version: 1\nstore: docs\ninclude:\n  - '**/*.md'\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **GIT_ENV},
+    )
+    return result.stdout.strip()
+
+
+def commit(
+    repo: Path, message: str, files: dict[str, str | bytes] | None = None, remove: tuple[str, ...] = ()
+) -> str:
+    write(repo, files or {})
+    for path in remove:
+        git(repo, "rm", "-q", path)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[str, str]:
+    return generate_private_key()
+
+
+@dataclass
+class World:
+    services: Services
+    client: TestClient
+    standin: GitHubStandIn
+    repo: Path
+    workspace_id: str
+
+    def deliver(
+        self,
+        event: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        delivery: str | None = None,
+        secret: str = SECRET,
+    ) -> Any:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return self.client.post(
+            "/webhooks/github",
+            content=body,
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+                "X-Hub-Signature-256": signature,
+                "Content-Type": "application/json",
+            },
+        )
+
+    def connect(self) -> tuple[str, str]:
+        connected = self.services.sources.connect_github(self.workspace_id, FULL_NAME, INSTALLATION)
+        self.services.runner.run_inline(connected.job_id)
+        return connected.source.id, connected.job_id
+
+    def run(self, job_id: str) -> Job:
+        job = self.job(job_id)
+        if job.input.get("kind") == "disconnect":
+            self.services.disconnects.run_inline(job_id)
+        else:
+            self.services.runner.run_inline(job_id)
+        return self.job(job_id)
+
+    def job(self, job_id: str) -> Job:
+        with self.services.sessions() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            return job
+
+    def count(self, model: Any, *where: Any) -> int:
+        with self.services.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    def paths(self, source_id: str) -> dict[str, str]:
+        with self.services.sessions() as session:
+            rows = session.execute(
+                select(Document.path, Document.content).where(Document.connection_id == source_id)
+            )
+            return {path: content or "" for path, content in rows}
+
+    def search(self, query: str) -> list[str]:
+        request = SearchRequest(self.workspace_id, query, limit=10, mode="bm25")
+        return [r.path for r in self.services.search.search(request).results]
+
+    def blob_requests(self) -> int:
+        return sum(1 for r in self.standin.requests if "/git/blobs/" in r.path)
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str, keys: tuple[str, str]) -> Iterator[World]:
+    private_pem, public_pem = keys
+    repo = tmp_path / "handbook"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(
+        repo,
+        "initial",
+        {
+            "lightfast.yml": CONFIG,
+            "README.md": "# Handbook\n\nHow the acme team works.\n",
+            "docs/deploy.md": "# Deploying\n\nRun the blue-green rollout with canaries.\n",
+            "docs/oncall.md": "# On call\n\nPager rotation and escalation policy.\n",
+            "src/app.py": "print('not a document')\n",
+        },
+    )
+    standin = GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem)
+    standin.add_repository(FULL_NAME, repo, repo_id=REPO_ID, installation_id=INSTALLATION)
+    standin.start()
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        github_app_id=str(APP_ID),
+        github_private_key=private_pem,
+        github_webhook_secret=SECRET,
+        github_api_url=standin.url,
+        github_max_webhook_bytes=64 * 1024,
+        max_file_bytes=20_000,
+    )
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    try:
+        with TestClient(create_app(services)) as client:
+            yield World(services, client, standin, repo, services.ensure_workspace_id())
+    finally:
+        services.close()
+        standin.stop()
+
+
+def test_connect_runs_a_full_sync_from_the_tree(world: World) -> None:
+    source_id, job_id = world.connect()
+    job = world.job(job_id)
+    assert job.status == "completed", job.error_message
+    assert set(world.paths(source_id)) == {"README.md", "docs/deploy.md", "docs/oncall.md"}
+    assert world.search("blue-green canaries")[0] == "docs/deploy.md"
+    source = world.services.sources.get(world.workspace_id, source_id)
+    assert source.config_status == "configured"
+    assert source.source_metadata["fullName"] == FULL_NAME
+    assert source.source_metadata["repoId"] == REPO_ID
+    assert source.source_metadata["installationId"] == INSTALLATION
+    assert source.source_metadata["defaultBranch"] == "main"
+    assert source.source_metadata["lastCommit"] == git(world.repo, "rev-parse", "HEAD")
+    with world.services.sessions() as session:
+        document = session.scalars(select(Document).where(Document.path == "docs/deploy.md")).one()
+    assert (
+        document.url == "https://github.com/acme/handbook/blob/main/docs/deploy.md"
+        or document.url.endswith("/acme/handbook/blob/main/docs/deploy.md")
+    )
+    assert document.source_metadata["commitSha"] == git(world.repo, "rev-parse", "HEAD")
+    # One token, reused for every call of the sync.
+    assert world.standin.tokens_issued == 1
+
+
+def test_a_signed_push_updates_exactly_the_changed_documents(world: World) -> None:
+    source_id, _ = world.connect()
+    before = git(world.repo, "rev-parse", "HEAD")
+    after = commit(
+        world.repo,
+        "edit docs",
+        {
+            "docs/deploy.md": "# Deploying\n\nShip with the feature-flag kill switch.\n",
+            "docs/new.md": "# Glossary\n\nTerms.\n",
+        },
+        remove=("docs/oncall.md",),
+    )
+    blobs_before = len(world.standin.requests)
+    response = world.deliver("push", world.standin.push_payload(FULL_NAME, before, after))
+    assert response.status_code == 202, response.text
+    [job_id] = response.json()["jobs"]
+    job = world.run(job_id)
+    assert job.status == "completed", job.error_message
+    assert job.trigger == "webhook"
+    assert job.input["mode"] == "incremental"
+    assert job.input["revision"] == after
+    output = job.output or {}
+    assert (output["documents_added"], output["documents_updated"], output["documents_deleted"]) == (1, 1, 1)
+    assert output["documents_unchanged"] == 0  # README.md was not even looked at
+    # Downloaded: the two changed files and lightfast.yml (the config is read at every sync's commit).
+    fetched = {
+        r.path.rsplit("/", 1)[-1] for r in world.standin.requests[blobs_before:] if "/git/blobs/" in r.path
+    }
+    wanted = {"docs/deploy.md", "docs/new.md", "lightfast.yml"}
+    assert fetched == {git(world.repo, "rev-parse", f"{after}:{path}") for path in wanted}
+    assert set(world.paths(source_id)) == {"README.md", "docs/deploy.md", "docs/new.md"}
+    assert world.search("feature-flag kill switch")[0] == "docs/deploy.md"
+    assert "docs/oncall.md" not in world.search("pager rotation escalation")
+    assert world.services.sources.get(world.workspace_id, source_id).source_metadata["lastCommit"] == after
+
+
+def test_a_replayed_delivery_changes_nothing(world: World) -> None:
+    world.connect()
+    before = git(world.repo, "rev-parse", "HEAD")
+    after = commit(world.repo, "edit", {"README.md": "# Handbook\n\nRewritten.\n"})
+    payload = world.standin.push_payload(FULL_NAME, before, after)
+    first = world.deliver("push", payload, delivery="d-1")
+    assert first.status_code == 202
+    jobs, events = world.count(Job), world.count(IngestionEvent)
+    again = world.deliver("push", payload, delivery="d-1")
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+    assert (world.count(Job), world.count(IngestionEvent)) == (jobs, events)
+
+
+def test_a_bad_signature_is_refused_and_stores_nothing(world: World) -> None:
+    world.connect()
+    jobs, events = world.count(Job), world.count(IngestionEvent)
+    payload = world.standin.push_payload(
+        FULL_NAME, git(world.repo, "rev-parse", "HEAD~0"), git(world.repo, "rev-parse", "HEAD")
+    )
+    wrong = world.deliver("push", payload, secret="not the secret")
+    assert wrong.status_code == 401
+    assert "X-Hub-Signature-256" in wrong.json()["message"]
+    missing = world.client.post(
+        "/webhooks/github", content=b"{}", headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"}
+    )
+    assert missing.status_code == 401
+    assert (world.count(Job), world.count(IngestionEvent)) == (jobs, events)
+
+
+def test_size_limit_malformed_json_ping_and_unknown_events(world: World) -> None:
+    huge = world.deliver("push", b"{" + b" " * (70 * 1024) + b"}")
+    assert huge.status_code == 413
+    bad = world.deliver("push", b"{not json")
+    assert bad.status_code == 400
+    assert "JSON" in bad.json()["message"]
+    malformed = world.deliver("push", {"ref": "refs/heads/main"})
+    assert malformed.status_code == 400
+    assert "repository" in malformed.json()["message"]
+    assert world.count(IngestionEvent) == 0
+    ping = world.deliver("ping", json.loads((FIXTURES / "ping.json").read_text()))
+    assert ping.status_code == 200
+    unknown = world.deliver("star", {"action": "created", "repository": {"full_name": FULL_NAME}})
+    assert unknown.status_code == 202
+    with world.services.sessions() as session:
+        kinds = {e.event_type: e.status for e in session.scalars(select(IngestionEvent))}
+    assert kinds == {"ping": "processed", "star.created": "ignored"}
+
+
+def test_pushes_to_other_branches_and_tags_are_ignored(world: World) -> None:
+    world.connect()
+    head = git(world.repo, "rev-parse", "HEAD")
+    other = world.standin.push_payload(FULL_NAME, head, head, ref="refs/heads/feature")
+    assert world.deliver("push", other).json()["jobs"] == []
+    tag = json.loads((FIXTURES / "push.tag-created.json").read_text())
+    tag = tag.get("payload", tag)
+    tag["repository"]["id"] = REPO_ID
+    answer = world.deliver("push", tag)
+    assert answer.status_code == 200
+    assert answer.json()["jobs"] == []
+
+
+def test_a_config_change_redetects_and_runs_a_full_sync(world: World) -> None:
+    source_id, _ = world.connect()
+    before = git(world.repo, "rev-parse", "HEAD")
+    narrowed = commit(
+        world.repo, "only docs", {"lightfast.yml": "version: 1\nstore: docs\ninclude: 'docs/**'\n"}
+    )
+    [job_id] = world.deliver("push", world.standin.push_payload(FULL_NAME, before, narrowed)).json()["jobs"]
+    job = world.run(job_id)
+    assert job.input["mode"] == "full"
+    assert job.status == "completed"
+    assert set(world.paths(source_id)) == {"docs/deploy.md", "docs/oncall.md"}  # README.md left the include
+    broken = commit(world.repo, "broken", {"lightfast.yml": "version: 2\nstore: Docs!\ninclude: []\n"})
+    [job_id] = world.deliver("push", world.standin.push_payload(FULL_NAME, narrowed, broken)).json()["jobs"]
+    with pytest.raises(Exception, match="store"):
+        world.run(job_id)
+    assert world.job(job_id).status == "failed"
+    source = world.services.sources.get(world.workspace_id, source_id)
+    assert source.config_status == "error"
+    assert "store" in (source.config_message or "")
+    assert "version" in (source.config_message or "")
+    assert set(world.paths(source_id)) == {"docs/deploy.md", "docs/oncall.md"}  # the index was kept
+    detected = world.services.sources.detect_config(world.workspace_id, source_id)
+    assert detected["status"] == "error"
+    assert detected["path"] == "lightfast.yml"
+
+
+def test_uninstalling_the_app_removes_documents_and_vectors(world: World) -> None:
+    source_id, _ = world.connect()
+    assert world.count(VectorEntry) > 0
+    payload = json.loads((FIXTURES / "installation.deleted.json").read_text())
+    payload = payload.get("payload", payload)
+    payload["installation"]["id"] = INSTALLATION
+    answer = world.deliver("installation", payload)
+    assert answer.status_code == 202, answer.text
+    [job_id] = answer.json()["jobs"]
+    assert world.services.sources.get(world.workspace_id, source_id).is_active is False
+    job = world.run(job_id)
+    assert job.status == "completed"
+    assert (job.output or {})["documentsDeleted"] == 3
+    assert world.count(Document) == 0
+    assert world.count(VectorEntry) == 0
+    assert world.count(ConnectedSource, ConnectedSource.id == source_id) == 0
+    assert world.search("blue-green canaries") == []
+
+
+def test_removing_the_repository_from_the_installation_disconnects_it(world: World) -> None:
+    _source_id, _ = world.connect()
+    payload = json.loads((FIXTURES / "installation_repositories.removed.json").read_text())
+    payload = payload.get("payload", payload)
+    payload["installation"]["id"] = INSTALLATION
+    payload["repositories_removed"] = [{"id": REPO_ID, "full_name": FULL_NAME, "name": "handbook"}]
+    [job_id] = world.deliver("installation_repositories", payload).json()["jobs"]
+    assert world.run(job_id).status == "completed"
+    assert world.count(Document) == 0
+    assert world.count(VectorEntry) == 0
+
+
+def test_suspend_deactivates_and_unsuspend_reactivates(world: World) -> None:
+    source_id, _ = world.connect()
+    payload = json.loads((FIXTURES / "installation.deleted.json").read_text())
+    payload = payload.get("payload", payload)
+    payload["installation"]["id"] = INSTALLATION
+    world.deliver("installation", {**payload, "action": "suspend"})
+    assert world.services.sources.get(world.workspace_id, source_id).is_active is False
+    head = git(world.repo, "rev-parse", "HEAD")
+    after = commit(world.repo, "edit", {"README.md": "# Changed\n"})
+    assert world.deliver("push", world.standin.push_payload(FULL_NAME, head, after)).json()["jobs"] == []
+    world.deliver("installation", {**payload, "action": "unsuspend"})
+    assert world.services.sources.get(world.workspace_id, source_id).is_active is True
+    assert world.count(Document) == 3  # suspension keeps the index
+
+
+def test_a_renamed_repository_keeps_its_documents_and_follows_the_name(world: World) -> None:
+    source_id, _ = world.connect()
+    payload = json.loads((FIXTURES / "repository.renamed.json").read_text())
+    payload = payload.get("payload", payload)
+    payload["repository"].update(
+        id=REPO_ID, name="guide", full_name="acme/guide", html_url="https://github.com/acme/guide"
+    )
+    payload["repository"]["owner"]["login"] = "acme"
+    assert world.deliver("repository", payload).status_code == 200
+    source = world.services.sources.get(world.workspace_id, source_id)
+    assert source.display_name == "acme/guide"
+    assert source.source_metadata["fullName"] == "acme/guide"
+    with world.services.sessions() as session:
+        urls = set(session.scalars(select(Document.url).where(Document.connection_id == source_id)))
+    assert urls
+    assert all(u and u.startswith("https://github.com/acme/guide/blob/main/") for u in urls)
+    world.standin.rename_repository(FULL_NAME, "acme/guide")
+    head = git(world.repo, "rev-parse", "HEAD")
+    after = commit(world.repo, "edit", {"README.md": "# Handbook\n\nRenamed and still indexed.\n"})
+    [job_id] = world.deliver("push", world.standin.push_payload("acme/guide", head, after)).json()["jobs"]
+    job = world.run(job_id)
+    assert job.status == "completed"
+    assert (job.output or {})["documents_updated"] == 1
+    assert world.count(Document) == 3  # same ids: nothing re-created
+
+
+def test_a_rate_limited_answer_is_retried_after_the_reset(world: World) -> None:
+    world.connect()
+    before = git(world.repo, "rev-parse", "HEAD")
+    after = commit(world.repo, "edit", {"docs/deploy.md": "# Deploying\n\nRate limits are fine.\n"})
+    world.standin.rate_limit_next(1, reset_in=1.0, path_contains="/git/blobs/")
+    started = time.time()
+    [job_id] = world.deliver("push", world.standin.push_payload(FULL_NAME, before, after)).json()["jobs"]
+    job = world.run(job_id)
+    assert job.status == "completed", job.error_message
+    blob_calls = [r for r in world.standin.requests if "/git/blobs/" in r.path and r.at >= started]
+    limited, retried = blob_calls[0], blob_calls[-1]
+    assert (limited.status, retried.status) == (403, 200)
+    reset = int(limited.at + 1.0) + 1  # the stand-in's reset: ceil(now + 1)
+    assert retried.at >= reset - 1.0  # not retried before the reset (minus the header's 1 s resolution)
+    assert world.search("rate limits are fine")[0] == "docs/deploy.md"
+
+
+def test_hopeless_answers_are_not_retried_and_fail_the_job(world: World) -> None:
+    source_id, _ = world.connect()
+    world.standin.fail_next(1, status=401, path_contains="/branches/")
+    job_id = world.services.jobs.enqueue_sync(world.workspace_id, source_id).job_id
+    with pytest.raises(Exception, match="401"):
+        world.run(job_id)
+    assert world.job(job_id).status == "failed"
+    assert sum(1 for r in world.standin.requests if "/branches/" in r.path and r.status == 401) == 1
+
+
+def test_oversized_and_binary_files_are_document_failures(world: World) -> None:
+    commit(
+        world.repo,
+        "add big and binary",
+        {"docs/big.md": "# Big\n\n" + "word " * 6000, "docs/logo.md": b"\x89PNG\r\n\x1a\n\x00\x00binary"},
+    )
+    big_blob = git(world.repo, "rev-parse", "HEAD:docs/big.md")
+    source_id, job_id = world.connect()
+    job = world.job(job_id)
+    assert job.status == "completed_with_errors"
+    with world.services.sessions() as session:
+        reasons = {f.path: f.reason for f in session.scalars(select(DocumentFailure))}
+    assert reasons == {"docs/big.md": "too_large", "docs/logo.md": "binary"}
+    assert set(world.paths(source_id)) == {"README.md", "docs/deploy.md", "docs/oncall.md"}
+    assert not any(big_blob in r.path for r in world.standin.requests)  # refused without downloading it
