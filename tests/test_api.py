@@ -613,6 +613,9 @@ def test_list_sources(api: Api) -> None:
         "isActive",
         "configStatus",
         "documentCount",
+        "configMessage",
+        "lastCommit",
+        "externalKey",
         "lastSyncedAt",
         "createdAt",
     }
@@ -635,8 +638,18 @@ def test_connect_source(api: Api) -> None:
     for bad in (str(api.roots / "missing"), "~nosuchuser-lightfast/x", "/tmp/a\x00b"):
         response = api.call("POST", "/v1/sources", json={"type": "local", "path": bad})
         assert assert_error(response, 400, "invalid_input")["message"].startswith("path"), bad
-    wrong_type = api.call("POST", "/v1/sources", json={"type": "github", "path": "o/r"})
-    assert assert_error(wrong_type, 400, "invalid_input")["message"].startswith("type")
+    wrong_type = api.call("POST", "/v1/sources", json={"type": "svn", "path": "o/r"})
+    assert assert_error(wrong_type, 400, "invalid_input")["message"] == (
+        "type: must be one of 'local', 'git', 'github'"
+    )
+    no_type = api.call("POST", "/v1/sources", json={"path": "o/r"})
+    assert assert_error(no_type, 400, "invalid_input")["message"] == "type: is required"
+    github_without_repo = api.call("POST", "/v1/sources", json={"type": "github", "installationId": 3})
+    assert assert_error(github_without_repo, 400, "invalid_input")["message"].startswith("repository: ")
+    github_unconfigured = api.call(
+        "POST", "/v1/sources", json={"type": "github", "repository": "acme/docs", "installationId": 3}
+    )
+    assert "LIGHTFAST_GITHUB_APP_ID" in assert_error(github_unconfigured, 503, "invalid_settings")["message"]
 
     inside = write(api.roots / "fresh", {"lightfast.yml": CONFIG.format(store="fresh"), "f.md": "# F\n"})
     connected = api.post("/v1/sources", {"type": "local", "path": str(inside)}, status=201)
@@ -700,8 +713,16 @@ def test_remove_source_removes_its_documents_and_vectors(api: Api) -> None:
     source = api.source_id()
     ids = [api.doc_id(path) for path in PATHS]
     assert api.paths({"query": "kubernetes", "mode": "fast"}) == ["docs/deploy-again.md", "docs/deploy.md"]
-    removed = api.call("DELETE", f"/v1/sources/{source}", 200).json()
-    assert removed == {"id": source, "deleted": True, "documentsDeleted": len(DOCS)}
+    job = api.call("DELETE", f"/v1/sources/{source}", 202).json()
+    assert (job["status"], job["sourceId"]) == ("queued", source)
+    assert job["name"].startswith("Disconnect ")
+    assert api.get("/v1/sources")["items"][0]["isActive"] is False  # stops syncing at once
+    assert_error(api.call("POST", f"/v1/sources/{source}/sync"), 409, "conflict")
+    again = api.call("DELETE", f"/v1/sources/{source}", 202).json()
+    assert again["id"] == job["id"]  # one disconnect job, however often asked
+    documents, chunks = api.services.disconnects.run_inline(job["id"])
+    assert documents == len(DOCS)
+    assert chunks > 0
 
     for mode in ("fast", "balanced"):
         assert api.search({"query": "kubernetes helm", "mode": mode})["data"] == []

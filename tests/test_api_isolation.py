@@ -514,8 +514,12 @@ def detect_config_check(world: World) -> None:
 
 def remove_source_check(world: World) -> None:
     by_id("DELETE", "/v1/sources/{id}")(world)
-    removed = world.call(world.a, "DELETE", f"/v1/sources/{world.a.source}", 200).json()
-    assert removed["documentsDeleted"] == len(world.a.documents)
+    job = world.call(world.a, "DELETE", f"/v1/sources/{world.a.source}", 202).json()
+    world.services.disconnects.run_inline(job["id"])
+    with world.services.sessions() as session:
+        done = session.get(Job, job["id"])
+        assert done is not None
+        assert (done.output or {})["documentsDeleted"] == len(world.a.documents)
 
 
 def api_keys_list_check(world: World) -> None:

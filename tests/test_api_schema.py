@@ -31,6 +31,7 @@ from lightfast.db.engine import make_engine
 from lightfast.db.models import Document, Job, Store
 from lightfast.jobs.service import encode_cursor
 from lightfast.services import Services, build_services
+from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
 from tests.conftest import make_settings, write
 
 CONFIG = "version: 1\nstore: docs\ninclude:\n  - '**/*.md'\n"
@@ -60,17 +61,32 @@ class Target:
     repo: Path  # a directory the API may connect
 
 
+@pytest.fixture(scope="module")
+def github() -> Iterator[tuple[GitHubStandIn, str]]:
+    """A GitHub App (the REST stand-in) for the connect operation: fuzzed repositories and installations
+    are answered 404 by it, as GitHub would."""
+    private_pem, public_pem = generate_private_key()
+    standin = GitHubStandIn(app_id=1, public_key_pem=public_pem)
+    standin.start()
+    yield standin, private_pem
+    standin.stop()
+
+
 @pytest.fixture
-def target(tmp_path: Path) -> Iterator[Target]:
+def target(tmp_path: Path, github: tuple[GitHubStandIn, str]) -> Iterator[Target]:
     """A fresh workspace per operation, so one operation's changes never starve another's."""
     roots = tmp_path / "roots"
     repo = write(roots / "repo", {"lightfast.yml": CONFIG, **DOCS})
+    standin, private_pem = github
     settings_ = make_settings(
         tmp_path,
         f"sqlite:///{tmp_path / 'lightfast.db'}",
         allow_anonymous=False,
         local_source_roots=[roots],
         rate_limit_per_minute=1_000_000,
+        github_app_id="1",
+        github_private_key=private_pem,
+        github_api_url=standin.url,
     )
     services = build_services(settings_, engine=make_engine(settings_.resolved_database_url))
     services.ingest.ingest_path(repo, "a")

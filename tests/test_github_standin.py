@@ -6,9 +6,11 @@ import base64
 import json
 import math
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,10 @@ import jwt
 import pytest
 from githubkit import AppAuthStrategy, GitHub
 from githubkit.exception import PrimaryRateLimitExceeded, RequestFailed, SecondaryRateLimitExceeded
+from githubkit_schemas.latest.models import ContentFile, ContentSubmodule
 
 from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
+from lightfast.sources.github.webhooks import classify_push, parse_push
 
 APP_ID = 4242
 INSTALLATION = 77
@@ -30,7 +34,9 @@ PUSH_FIXTURE = (
     Path(__file__).resolve().parents[2] / "shared/fixtures/webhooks/github/push.added-modified.json"
 )
 BINARY = bytes(range(256)) * 3 + b"\x00\xff\r\n"
-GIT_ENV = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+# Independent of the machine's git configuration, and of an enclosing repository when run from a git hook.
+GIT_ENV = {k: v for k, v in os.environ.items() if k not in {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"}}
+GIT_ENV |= {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -50,7 +56,7 @@ class Repo:
     c1: str  # README, src/app.py, "docs/guide one.md", data.bin, a symlink
     c2: str  # README modified, new.txt added, src/app.py removed
     c3: str  # "docs/guide one.md" renamed to docs/guide.md
-    side: str  # feature/x: one commit on top of c1, adding side.txt and a dangling symlink
+    side: str  # feature/x: one commit on top of c1, adding side.txt, "ünï côde.txt", a dangling symlink
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +98,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     git(path, "checkout", "-q", "-b", "feature/x", c1)
     (path / "side.txt").write_text("side\n")
     (path / "dangling").symlink_to("nowhere.txt")
+    (path / "ünï côde.txt").write_text("ü\n")
     side = commit_all(path, "side")
     git(path, "checkout", "-q", "main")
     return Repo(path, c1, c2, c3, side)
@@ -106,7 +113,7 @@ def standin(keys: tuple[str, str], repo: Repo) -> Iterator[GitHubStandIn]:
 
 
 def app_jwt(private_pem: str, *, iss: Any = APP_ID, iat: float = -60, exp: float = 540) -> str:
-    """An App JWT; signed at the JWS level because PyJWT's encoder refuses a numeric issuer, which GitHub takes."""
+    """An App JWT, signed as a plain JWS: PyJWT's JWT encoder refuses the numeric issuers GitHub takes."""
     now = int(time.time())
     claims = json.dumps({"iss": iss, "iat": now + int(iat), "exp": now + int(exp)}).encode()
     return jwt.PyJWS().encode(claims, private_pem, algorithm="RS256")
@@ -151,7 +158,9 @@ def test_githubkit_app_auth_issues_a_token_and_reads_with_it(
     issued = app.rest.apps.create_installation_access_token(INSTALLATION)
     assert issued.status_code == 201
     data = issued.parsed_data
-    assert data.token.startswith("ghs_") and len(data.token) == 40 and data.token[4:].isalnum()
+    assert data.token.startswith("ghs_")
+    assert len(data.token) == 40
+    assert data.token[4:].isalnum()
     expires = time.mktime(time.strptime(data.expires_at, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
     assert abs(expires - (time.time() + 3600)) < 5
     assert issued.json()["permissions"] == {"contents": "read", "metadata": "read"}
@@ -163,7 +172,8 @@ def test_githubkit_app_auth_issues_a_token_and_reads_with_it(
     with GitHub(auth, base_url=standin.url + "/", auto_retry=False, http_cache=False) as as_installation:
         assert as_installation.rest.repos.get("acme", "widgets").parsed_data.id == REPO_ID
     assert standin.tokens_issued == 2
-    assert standin.requests[-1].token is not None and standin.requests[-1].token.startswith("ghs_")
+    assert standin.requests[-1].token is not None
+    assert standin.requests[-1].token.startswith("ghs_")
 
 
 @pytest.mark.parametrize(
@@ -179,7 +189,12 @@ def test_githubkit_app_auth_issues_a_token_and_reads_with_it(
     ids=["other-key", "other-app", "expired", "too-long", "issued-in-future", "garbage"],
 )
 def test_bad_app_jwts_are_refused(
-    standin: GitHubStandIn, keys: tuple[str, str], make: Any, message: str, http: httpx.Client
+    standin: GitHubStandIn,
+    keys: tuple[str, str],
+    other_private_key: str,
+    make: Any,
+    message: str,
+    http: httpx.Client,
 ) -> None:
     response = issue(http, standin, make(keys[0], other_private_key))
     assert response.status_code == 401
@@ -221,8 +236,11 @@ def test_a_repository_of_another_installation_is_not_found(
     with httpx.Client(base_url=standin.url, headers={"Authorization": f"Bearer {other}"}) as client:
         missing = client.get("/repos/acme/widgets")
         assert missing.status_code == 404
-        assert missing.json() == {"message": "Not Found", "documentation_url": "https://docs.github.com/rest",
-                                  "status": "404"}  # fmt: skip
+        assert missing.json() == {
+            "message": "Not Found",
+            "documentation_url": "https://docs.github.com/rest",
+            "status": "404",
+        }
         assert client.get(f"/repositories/{REPO_ID}").status_code == 404
         assert client.get(f"/repos/acme/widgets/git/trees/{repo.c1}").status_code == 404
         assert client.get("/installation/repositories").json()["total_count"] == 0
@@ -233,7 +251,8 @@ def test_missing_unknown_and_expired_installation_tokens(
 ) -> None:
     assert http.get(f"{standin.url}/repos/acme/widgets").status_code == 401
     bad = http.get(f"{standin.url}/repos/acme/widgets", headers={"Authorization": "token ghs_nope"})
-    assert bad.status_code == 401 and bad.json()["message"] == "Bad credentials"
+    assert bad.status_code == 401
+    assert bad.json()["message"] == "Bad credentials"
 
     with GitHubStandIn(app_id=APP_ID, public_key_pem=keys[1].encode(), token_ttl_seconds=1) as short:
         short.add_repository(FULL_NAME, repo.path, repo_id=REPO_ID, installation_id=INSTALLATION)
@@ -242,10 +261,11 @@ def test_missing_unknown_and_expired_installation_tokens(
         assert http.get(f"{short.url}/repos/acme/widgets", headers=headers).status_code == 200
         time.sleep(1.1)
         expired = http.get(f"{short.url}/repos/acme/widgets", headers=headers)
-        assert expired.status_code == 401 and expired.json()["message"] == "Bad credentials"
+        assert expired.status_code == 401
+        assert expired.json()["message"] == "Bad credentials"
 
 
-# --------------------------------------------------------------------------- repositories, trees, blobs, contents
+# --------------------------------------------------------------------------- repository endpoints
 
 
 def test_repository_and_installation_repositories(gh: GitHub[Any], api: httpx.Client, repo: Repo) -> None:
@@ -256,7 +276,8 @@ def test_repository_and_installation_repositories(gh: GitHub[Any], api: httpx.Cl
     assert api.get("/repos/ACME/Widgets").json()["id"] == REPO_ID  # names are case-insensitive
     assert api.get(f"/repositories/{REPO_ID}").json()["full_name"] == FULL_NAME
     listed = gh.rest.apps.list_repos_accessible_to_installation().parsed_data
-    assert listed.total_count == 1 and listed.repositories[0].full_name == FULL_NAME
+    assert listed.total_count == 1
+    assert listed.repositories[0].full_name == FULL_NAME
 
 
 def test_installation_repositories_paginate_with_link_headers(
@@ -265,8 +286,10 @@ def test_installation_repositories_paginate_with_link_headers(
     for n in range(2, 4):
         standin.add_repository(f"acme/r{n}", repo.path, repo_id=REPO_ID + n, installation_id=INSTALLATION)
     first = api.get("/installation/repositories", params={"per_page": 2})
-    assert first.json()["total_count"] == 3 and len(first.json()["repositories"]) == 2
-    assert 'rel="next"' in first.headers["link"] and "page=2" in first.headers["link"]
+    assert first.json()["total_count"] == 3
+    assert len(first.json()["repositories"]) == 2
+    assert 'rel="next"' in first.headers["link"]
+    assert "page=2" in first.headers["link"]
     second = api.get("/installation/repositories", params={"per_page": 2, "page": 2})
     assert [r["id"] for r in second.json()["repositories"]] == [REPO_ID + 3]
 
@@ -275,8 +298,12 @@ def test_tree_recursive_and_top_level(gh: GitHub[Any], api: httpx.Client, repo: 
     top = gh.rest.git.get_tree("acme", "widgets", "main")
     top_paths = {(e.path, e.type) for e in top.parsed_data.tree}
     assert top_paths == {
-        ("README.md", "blob"), ("data.bin", "blob"), ("docs", "tree"), ("new.txt", "blob"), ("readme-link", "blob"),
-    }  # fmt: skip
+        ("README.md", "blob"),
+        ("data.bin", "blob"),
+        ("docs", "tree"),
+        ("new.txt", "blob"),
+        ("readme-link", "blob"),
+    }
     assert top.parsed_data.sha == git(repo.path, "rev-parse", "main^{tree}")
     assert top.parsed_data.truncated is False
 
@@ -291,19 +318,24 @@ def test_tree_recursive_and_top_level(gh: GitHub[Any], api: httpx.Client, repo: 
         "src",
         "src/app.py",
     }
-    assert by_path["data.bin"].size == len(BINARY) and by_path["data.bin"].mode == "100644"
+    assert by_path["data.bin"].size == len(BINARY)
+    assert by_path["data.bin"].mode == "100644"
     assert by_path["readme-link"].mode == "120000"
-    assert by_path["docs"].mode == "040000" and by_path["docs"].type == "tree"
+    assert by_path["docs"].mode == "040000"
+    assert by_path["docs"].type == "tree"
     assert by_path["src/app.py"].sha == git(repo.path, "rev-parse", f"{repo.c1}:src/app.py")
 
     # A tree sha and a branch with a slash resolve too; "recursive" recurses whatever its value.
     tree_sha = git(repo.path, "rev-parse", f"{repo.c1}^{{tree}}")
     assert api.get(f"/repos/acme/widgets/git/trees/{tree_sha}").json()["sha"] == tree_sha
     side = api.get("/repos/acme/widgets/git/trees/feature/x", params={"recursive": "0"}).json()
-    assert "side.txt" in {e["path"] for e in side["tree"]} and "src/app.py" in {
-        e["path"] for e in side["tree"]
-    }
+    assert "side.txt" in {e["path"] for e in side["tree"]}
+    assert "src/app.py" in {e["path"] for e in side["tree"]}
     assert "size" not in next(e for e in side["tree"] if e["type"] == "tree")
+    unicode = next(e for e in side["tree"] if e["path"] == "ünï côde.txt")
+    content = api.get("/repos/acme/widgets/contents/ünï côde.txt", params={"ref": "feature/x"}).json()
+    assert content["sha"] == unicode["sha"]
+    assert base64.b64decode(content["content"]).decode() == "ü\n"
     assert api.get("/repos/acme/widgets/git/trees/nope").status_code == 404
     assert api.get("/repos/acme/widgets/git/trees/--all").status_code == 404
 
@@ -314,7 +346,8 @@ def test_blob_round_trips_binary_content(gh: GitHub[Any], api: httpx.Client, rep
     assert (blob.sha, blob.size, blob.encoding) == (sha, len(BINARY), "base64")
     assert base64.b64decode(blob.content) == BINARY
     lines = blob.content.split("\n")
-    assert lines[-1] == "" and all(0 < len(line) <= 60 for line in lines[:-1])
+    assert lines[-1] == ""
+    assert all(0 < len(line) <= 60 for line in lines[:-1])
     raw = api.get(
         f"/repos/acme/widgets/git/blobs/{sha}", headers={"Accept": "application/vnd.github.raw+json"}
     )
@@ -327,26 +360,31 @@ def test_blob_round_trips_binary_content(gh: GitHub[Any], api: httpx.Client, rep
 
 def test_contents_file_directory_symlink_and_missing(gh: GitHub[Any], api: httpx.Client, repo: Repo) -> None:
     readme = gh.rest.repos.get_content("acme", "widgets", "README.md").parsed_data
+    assert isinstance(readme, ContentFile)
     assert readme.type == "file"
     assert base64.b64decode(readme.content) == b"# Widgets\n\nNow with more.\n"
     old = api.get("/repos/acme/widgets/contents/README.md", params={"ref": repo.c1}).json()
     assert base64.b64decode(old["content"]) == b"# Widgets\n"
     assert old["sha"] == git(repo.path, "rev-parse", f"{repo.c1}:README.md")
-    assert old["_links"]["self"] == old["url"] and old["download_url"].endswith("/README.md")
+    assert old["_links"]["self"] == old["url"]
+    assert old["download_url"].endswith("/README.md")
 
     spaced = api.get("/repos/acme/widgets/contents/docs/guide one.md", params={"ref": repo.c1}).json()
-    assert spaced["name"] == "guide one.md" and spaced["path"] == "docs/guide one.md"
+    assert spaced["name"] == "guide one.md"
+    assert spaced["path"] == "docs/guide one.md"
 
     listing = gh.rest.repos.get_content("acme", "widgets", "docs", ref=repo.c1).parsed_data
     assert isinstance(listing, list)
     assert [(e.name, e.type, e.path) for e in listing] == [("guide one.md", "file", "docs/guide one.md")]
     root = {e["name"]: e for e in api.get("/repos/acme/widgets/contents", params={"ref": repo.c1}).json()}
-    assert root["src"]["type"] == "dir" and root["readme-link"]["type"] == "symlink"
+    assert root["src"]["type"] == "dir"
+    assert root["readme-link"]["type"] == "symlink"
     assert all("content" not in e for e in root.values())
 
     # A symlink to a file answers with that file; one whose target is gone describes itself.
     followed = api.get("/repos/acme/widgets/contents/readme-link", params={"ref": repo.c1}).json()
-    assert followed["type"] == "file" and followed["path"] == "README.md"
+    assert followed["type"] == "file"
+    assert followed["path"] == "README.md"
     dangling = api.get("/repos/acme/widgets/contents/dangling", params={"ref": "feature/x"}).json()
     assert (dangling["type"], dangling["target"], dangling["path"]) == ("symlink", "nowhere.txt", "dangling")
     for missing in ("nope.md", "README.md/x", "src"):
@@ -359,6 +397,7 @@ def test_only_committed_content_is_served(standin: GitHubStandIn, api: httpx.Cli
     path.mkdir()
     git(path, "init", "-q", "-b", "trunk")
     (path / "a.txt").write_text("committed\n")
+    (path / "big.txt").write_bytes(b"x" * (1024 * 1024 + 1))
     commit_all(path, "one")
     (path / "a.txt").write_text("dirty\n")
     (path / "b.txt").write_text("untracked\n")
@@ -367,32 +406,67 @@ def test_only_committed_content_is_served(standin: GitHubStandIn, api: httpx.Cli
     content = api.get("/repos/acme/wip/contents/a.txt").json()
     assert base64.b64decode(content["content"]) == b"committed\n"
     assert api.get("/repos/acme/wip/contents/b.txt").status_code == 404
+    # Above 1 MB the contents API stops inlining; the raw media type still serves the bytes.
+    big = api.get("/repos/acme/wip/contents/big.txt").json()
+    assert (big["encoding"], big["content"], big["size"]) == ("none", "", 1024 * 1024 + 1)
+    raw = api.get("/repos/acme/wip/contents/big.txt", headers={"Accept": "application/vnd.github.raw+json"})
+    assert len(raw.content) == 1024 * 1024 + 1
+
+
+def test_submodules(standin: GitHubStandIn, gh: GitHub[Any], api: httpx.Client, tmp_path: Path) -> None:
+    path = tmp_path / "super"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / ".gitmodules").write_text(
+        '[submodule "lib"]\n\tpath = vendor/lib\n\turl = https://example.com/lib.git\n'
+    )
+    git(path, "add", ".gitmodules")
+    # A gitlink needs no submodule checkout: the index entry is all a commit records.
+    git(path, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},vendor/lib")
+    git(path, "commit", "-q", "-m", "with a submodule")
+    standin.add_repository("acme/super", path, repo_id=6, installation_id=INSTALLATION)
+
+    tree = api.get("/repos/acme/super/git/trees/main", params={"recursive": "1"}).json()["tree"]
+    assert {"path": "vendor/lib", "mode": "160000", "type": "commit", "sha": "1" * 40} in tree
+    listing = api.get("/repos/acme/super/contents/vendor").json()
+    assert [(e["name"], e["type"]) for e in listing] == [("lib", "file")]  # GitHub's documented quirk
+    submodule = gh.rest.repos.get_content("acme", "super", "vendor/lib").parsed_data
+    assert isinstance(submodule, ContentSubmodule)
+    assert submodule.submodule_git_url == "https://example.com/lib.git"
+    assert submodule.sha == "1" * 40
 
 
 def test_branch(gh: GitHub[Any], api: httpx.Client, repo: Repo) -> None:
     branch = gh.rest.repos.get_branch("acme", "widgets", "main").parsed_data
-    assert branch.name == "main" and branch.protected is False
+    assert branch.name == "main"
+    assert branch.protected is False
     assert branch.commit.sha == repo.c3
     assert branch.commit.commit.tree.sha == git(repo.path, "rev-parse", "main^{tree}")
     assert branch.commit.commit.message == "third\n\nWith a body."
     assert [p.sha for p in branch.commit.parents] == [repo.c2]
     assert api.get("/repos/acme/widgets/branches/feature/x").json()["commit"]["sha"] == repo.side
     missing = api.get("/repos/acme/widgets/branches/nope")
-    assert missing.status_code == 404 and missing.json()["message"] == "Branch not found"
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "Branch not found"
     assert api.get(f"/repos/acme/widgets/branches/{repo.c1}").status_code == 404  # a sha is not a branch
 
 
 def test_commit(gh: GitHub[Any], api: httpx.Client, repo: Repo) -> None:
     second = gh.rest.repos.get_commit("acme", "widgets", repo.c2).parsed_data
-    assert second.sha == repo.c2 and second.commit.message == "second"
+    assert second.sha == repo.c2
+    assert second.commit.message == "second"
     assert {(f.filename, f.status) for f in second.files or []} == {
-        ("README.md", "modified"), ("new.txt", "added"), ("src/app.py", "removed"),
-    }  # fmt: skip
+        ("README.md", "modified"),
+        ("new.txt", "added"),
+        ("src/app.py", "removed"),
+    }
     first = api.get("/repos/acme/widgets/commits/" + repo.c1[:10]).json()
-    assert first["sha"] == repo.c1 and first["parents"] == []
+    assert first["sha"] == repo.c1
+    assert first["parents"] == []
     assert {f["status"] for f in first["files"]} == {"added"}
     unknown = api.get("/repos/acme/widgets/commits/nope")
-    assert unknown.status_code == 422 and unknown.json()["message"] == "No commit found for SHA: nope"
+    assert unknown.status_code == 422
+    assert unknown.json()["message"] == "No commit found for SHA: nope"
 
 
 def test_compare(gh: GitHub[Any], api: httpx.Client, repo: Repo) -> None:
@@ -404,11 +478,15 @@ def test_compare(gh: GitHub[Any], api: httpx.Client, repo: Repo) -> None:
         2,
     )
     assert [c.sha for c in compared.commits] == [repo.c2, repo.c3]
-    assert compared.base_commit.sha == repo.c1 and compared.merge_base_commit.sha == repo.c1
+    assert compared.base_commit.sha == repo.c1
+    assert compared.merge_base_commit.sha == repo.c1
     files = {f.filename: f for f in compared.files or []}
     assert {name: f.status for name, f in files.items()} == {
-        "README.md": "modified", "new.txt": "added", "src/app.py": "removed", "docs/guide.md": "renamed",
-    }  # fmt: skip
+        "README.md": "modified",
+        "new.txt": "added",
+        "src/app.py": "removed",
+        "docs/guide.md": "renamed",
+    }
     assert files["docs/guide.md"].previous_filename == "docs/guide one.md"
     assert (files["new.txt"].additions, files["new.txt"].deletions, files["new.txt"].changes) == (1, 0, 1)
     assert files["src/app.py"].deletions == 1
@@ -457,7 +535,8 @@ def test_primary_rate_limit_then_success(standin: GitHubStandIn, gh: GitHub[Any]
     with pytest.raises(PrimaryRateLimitExceeded):
         gh.rest.repos.get("acme", "widgets")
     ok = api.get("/repos/acme/widgets")
-    assert ok.status_code == 200 and int(ok.headers["x-ratelimit-remaining"]) > 0
+    assert ok.status_code == 200
+    assert int(ok.headers["x-ratelimit-remaining"]) > 0
 
 
 def test_rate_limits_skip_token_requests_unless_asked(
@@ -474,7 +553,8 @@ def test_rate_limits_skip_token_requests_unless_asked(
 def test_secondary_rate_limit(standin: GitHubStandIn, gh: GitHub[Any], api: httpx.Client) -> None:
     standin.secondary_limit_next(retry_after=7)
     limited = api.get("/repos/acme/widgets")
-    assert limited.status_code == 403 and limited.headers["retry-after"] == "7"
+    assert limited.status_code == 403
+    assert limited.headers["retry-after"] == "7"
     assert limited.json()["message"].startswith("You have exceeded a secondary rate limit")
     standin.secondary_limit_next()
     with pytest.raises(SecondaryRateLimitExceeded):
@@ -486,7 +566,8 @@ def test_fail_next_with_path_filter(standin: GitHubStandIn, gh: GitHub[Any], api
     standin.fail_next(2, path_contains="/git/blobs/")
     assert api.get("/repos/acme/widgets").status_code == 200
     failed = api.get("/repos/acme/widgets/git/blobs/" + "a" * 40)
-    assert failed.status_code == 502 and failed.json()["message"] == "Bad Gateway"
+    assert failed.status_code == 502
+    assert failed.json()["message"] == "Bad Gateway"
     with pytest.raises(RequestFailed) as info:
         gh.rest.git.get_blob("acme", "widgets", "a" * 40)
     assert info.value.response.status_code == 502
@@ -504,10 +585,15 @@ def test_request_log(standin: GitHubStandIn, token: str, api: httpx.Client, http
         f"/app/installations/{INSTALLATION}/access_tokens",
         201,
     )
-    assert issued.token is not None and issued.token.count(".") == 2  # a JWT
+    assert issued.token is not None
+    assert issued.token.count(".") == 2
     assert (tree.method, tree.path, tree.query, tree.status, tree.token) == (
-        "GET", "/repos/acme/widgets/git/trees/main", {"recursive": "1"}, 200, token,
-    )  # fmt: skip
+        "GET",
+        "/repos/acme/widgets/git/trees/main",
+        {"recursive": "1"},
+        200,
+        token,
+    )
     assert (anonymous.status, anonymous.token) == (401, None)
     assert issued.at <= tree.at <= anonymous.at <= time.time()
 
@@ -519,11 +605,24 @@ def test_rename_and_remove_repository(standin: GitHubStandIn, api: httpx.Client)
     assert moved.status_code == 301
     assert moved.headers["location"] == f"{standin.url}/repositories/{REPO_ID}/branches/main"
     followed = api.get("/repos/acme/widgets/branches/main", follow_redirects=True)
-    assert followed.status_code == 200 and followed.json()["name"] == "main"
+    assert followed.status_code == 200
+    assert followed.json()["name"] == "main"
     standin.remove_repository("acme/gadgets")
     assert api.get("/repos/acme/gadgets").status_code == 404
     assert api.get("/repos/acme/widgets").status_code == 404
     assert api.get("/installation/repositories").json()["total_count"] == 0
+
+
+def test_concurrent_requests(standin: GitHubStandIn, api: httpx.Client, repo: Repo) -> None:
+    tree = api.get(f"/repos/acme/widgets/git/trees/{repo.c1}", params={"recursive": "1"}).json()["tree"]
+    shas = [e["sha"] for e in tree if e["type"] == "blob"] * 8
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        sizes = list(
+            pool.map(lambda sha: api.get(f"/repos/acme/widgets/git/blobs/{sha}").json()["size"], shas)
+        )
+    expected = {e["sha"]: e["size"] for e in tree if e["type"] == "blob"}
+    assert sizes == [expected[sha] for sha in shas]
+    assert len(standin.requests) == 2 + len(shas)  # the token, the tree, the blobs
 
 
 def test_start_and_stop(keys: tuple[str, str], http: httpx.Client) -> None:
@@ -531,7 +630,8 @@ def test_start_and_stop(keys: tuple[str, str], http: httpx.Client) -> None:
     with pytest.raises(RuntimeError):
         _ = server.url
     url = server.start()
-    assert url.startswith("http://127.0.0.1:") and server.url == url
+    assert url.startswith("http://127.0.0.1:")
+    assert server.url == url
     assert http.get(f"{url}/rate_limit").status_code == 200
     server.stop()
     with pytest.raises(httpx.ConnectError):
@@ -551,7 +651,8 @@ def test_push_payload_mirrors_a_real_delivery(standin: GitHubStandIn, repo: Repo
     assert set(payload["commits"][0]["author"]) == set(real["commits"][0]["author"])
     assert set(payload["repository"]) == set(real["repository"])
     assert set(payload["repository"]["owner"]) == set(real["repository"]["owner"])
-    assert set(payload["pusher"]) == set(real["pusher"]) and set(payload["sender"]) == set(real["sender"])
+    assert set(payload["pusher"]) == set(real["pusher"])
+    assert set(payload["sender"]) == set(real["sender"])
     for key in ("created_at", "pushed_at"):
         assert isinstance(payload["repository"][key], int)
 
@@ -564,11 +665,14 @@ def test_push_payload_mirrors_a_real_delivery(standin: GitHubStandIn, repo: Repo
         None,
     )
     assert payload["installation"]["id"] == INSTALLATION
-    assert payload["repository"]["id"] == REPO_ID and payload["repository"]["default_branch"] == "main"
+    assert payload["repository"]["id"] == REPO_ID
+    assert payload["repository"]["default_branch"] == "main"
     second, third = payload["commits"]
     assert (second["id"], second["message"], second["tree_id"]) == (
-        repo.c2, "second", git(repo.path, "rev-parse", f"{repo.c2}^{{tree}}"),
-    )  # fmt: skip
+        repo.c2,
+        "second",
+        git(repo.path, "rev-parse", f"{repo.c2}^{{tree}}"),
+    )
     assert (second["added"], second["modified"], second["removed"]) == (
         ["new.txt"],
         ["README.md"],
@@ -581,15 +685,30 @@ def test_push_payload_mirrors_a_real_delivery(standin: GitHubStandIn, repo: Repo
         ["docs/guide one.md"],
     )
     assert payload["head_commit"] == third
-    assert second["timestamp"].endswith(("Z", "+00:00")) or second["timestamp"][-6] in "+-"
+    # ISO 8601 with the author's own UTC offset, as in real deliveries.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", second["timestamp"])
+
+    # The product's own webhook layer reads it like a real delivery.
+    assert classify_push(payload) == "sync"
+    assert dict(parse_push(payload).changes) == {
+        "README.md": "upsert",
+        "new.txt": "upsert",
+        "src/app.py": "remove",
+        "docs/guide.md": "upsert",
+        "docs/guide one.md": "remove",
+    }
 
 
 def test_push_payload_edge_cases(standin: GitHubStandIn, repo: Repo) -> None:
     zero = "0" * 40
     created = standin.push_payload(FULL_NAME, zero, repo.side, ref="refs/heads/feature/x", installation=False)
-    assert created["created"] is True and "installation" not in created
-    assert [c["id"] for c in created["commits"]] == [repo.side] and created["head_commit"]["id"] == repo.side
+    assert created["created"] is True
+    assert "installation" not in created
+    assert [c["id"] for c in created["commits"]] == [repo.side]
+    assert created["head_commit"]["id"] == repo.side
     deleted = standin.push_payload(FULL_NAME, repo.side, zero, ref="refs/heads/feature/x")
-    assert deleted["deleted"] is True and deleted["commits"] == [] and deleted["head_commit"] is None
+    assert deleted["deleted"] is True
+    assert deleted["commits"] == []
+    assert deleted["head_commit"] is None
     forced = standin.push_payload(FULL_NAME, repo.c3, repo.side)
     assert forced["forced"] is True

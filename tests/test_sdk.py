@@ -382,7 +382,7 @@ def test_mutations_send_idempotency_keys(make: Callable[..., Lightfast]) -> None
         reply(job("job_2", retryOf="job_1", status="queued")),
         reply(job("job_3", status="queued")),
         reply({"sourceId": "src_1", "status": "valid", "path": "lightfast.yml", "config": {"store": "docs"}}),
-        reply({"id": "src_1", "deleted": True, "documentsDeleted": 12}),
+        reply(job("job_4", status="queued", name="Disconnect docs")),
     )
     client = make(server)
     assert client.jobs.cancel("job_1", idempotency_key="mine").status == "cancelled"
@@ -404,7 +404,7 @@ def test_mutations_send_idempotency_keys(make: Callable[..., Lightfast]) -> None
     assert len(set(keys)) == len(keys)
     assert server.body(2) == {"full": True}
     assert (detected.source_id, detected.config, detected.problems) == ("src_1", {"store": "docs"}, [])
-    assert (removed.deleted, removed.documents_deleted) == (True, 12)
+    assert (removed.id, removed.name) == ("job_4", "Disconnect docs")
 
 
 def test_sources_list(make: Callable[..., Lightfast]) -> None:
@@ -700,7 +700,7 @@ def test_async_iter_wait_and_sources(sleeps: Sleeps) -> None:
         reply(job("j2")),
         reply(job("j2", status="failed", error="boom")),
         reply({"items": [{"id": "src_1"}]}),
-        reply({"id": "src_1", "deleted": True, "documentsDeleted": 0}),
+        reply(job("job_5", status="queued")),
         reply({"hours": 24, "total": 0, "byStatus": {}}),
         reply({"items": [job("j2")]}),
     )
@@ -711,7 +711,7 @@ def test_async_iter_wait_and_sources(sleeps: Sleeps) -> None:
             final = await client.jobs.wait("j2", poll=0.5)
             assert (final.status, final.error) == ("failed", "boom")
             assert [s.id for s in await client.sources.list()] == ["src_1"]
-            assert (await client.sources.remove("src_1")).deleted
+            assert (await client.sources.remove("src_1")).id == "job_5"
             assert (await client.jobs.statistics()).total == 0
             assert [j.id for j in await client.jobs.recent()] == ["j2"]
 

@@ -69,12 +69,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
+        tag = exc.body.get("type") if isinstance(exc.body, dict) else None
         for error in exc.errors():
             loc = list(error.get("loc", ()))
             if loc and loc[0] in LOCATIONS:  # name the field itself: "limit", not "query.limit"
                 loc = loc[1:]
+            if tag is not None and loc and loc[0] == tag:  # a tagged union names its member first
+                loc = loc[1:]
+            message = str(error.get("msg", "invalid"))
+            context = error.get("ctx") or {}
+            if error.get("type") in ("union_tag_not_found", "union_tag_invalid"):
+                loc = [str(context.get("discriminator", "type")).strip("'")]
+                expected = context.get("expected_tags")
+                message = f"must be one of {expected}" if expected else "is required"
             field = ".".join(str(part) for part in loc)
-            problems.append(f"{field or 'body'}: {error.get('msg', 'invalid')}")
+            problems.append(f"{field or 'body'}: {message}")
         return JSONResponse(
             {"error": "invalid_input", "message": "; ".join(problems), "requestId": request_id(request)},
             status_code=400,

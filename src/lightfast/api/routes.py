@@ -253,12 +253,10 @@ def list_sources(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]
     return {"items": [schemas.source(s) for s in svc.sources.list(who.workspace_id)]}
 
 
-@router.post("/sources", status_code=201, tags=["sources"], response_model=schemas.ConnectedSourceOut)
-def connect_source(
-    body: schemas.ConnectSourceBody, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
+def _server_path(svc: Services, raw: str) -> Path:
+    """A path on the server the API may connect: under one of LIGHTFAST_LOCAL_SOURCE_ROOTS."""
     try:
-        path = Path(body.path).expanduser().resolve()
+        path = Path(raw).expanduser().resolve()
     except (ValueError, RuntimeError, OSError) as exc:  # a NUL byte, "~nosuchuser", a symlink loop
         raise InvalidInput(f"path is not a usable directory path: {exc}", field="path") from exc
     roots = [root.expanduser().resolve() for root in svc.settings.local_source_roots]
@@ -268,6 +266,32 @@ def connect_source(
             "directories under those roots",
             field="path",
         )
+    return path
+
+
+@router.post(
+    "/sources",
+    status_code=201,
+    tags=["sources"],
+    response_model=schemas.ConnectedSourceOut,
+    responses={
+        502: _error("GitHub answered with an error."),
+        503: _error("The GitHub App is not configured on this server."),
+    },
+)
+def connect_source(
+    body: schemas.ConnectSourceBody, who: Principal = Caller, svc: Services = Svc
+) -> dict[str, Any]:
+    """Connect a source and queue its first, full sync (``jobId``)."""
+    if isinstance(body, schemas.ConnectGitHubBody):
+        connected = svc.sources.connect_github(
+            who.workspace_id, body.repository, body.installation_id, triggered_by=who.key_id
+        )
+        return {**schemas.source(connected.source), "jobId": connected.job_id}
+    path = _server_path(svc, body.path)
+    if isinstance(body, schemas.ConnectGitBody):
+        connected = svc.sources.connect_git(who.workspace_id, path, body.branch, triggered_by=who.key_id)
+        return {**schemas.source(connected.source), "jobId": connected.job_id}
     LocalSource.open(path)
     workspace = svc.workspaces.get(who.workspace_id)
     registered = svc.ingest.register_local(path, workspace.name)
@@ -287,8 +311,11 @@ def connect_source(
 def sync_source(
     id: str, body: schemas.SyncBody | None = None, who: Principal = Caller, svc: Services = Svc
 ) -> dict[str, Any]:
+    """Queue a sync. Git and GitHub sources index the commits since the last sync unless ``full``; a
+    local directory is always read in full (unchanged files are skipped by content hash)."""
     svc.sources.get(who.workspace_id, id)
-    enqueued = svc.jobs.enqueue_sync(who.workspace_id, id, mode="full", triggered_by=who.key_id)
+    mode = "full" if body is not None and body.full else "incremental"
+    enqueued = svc.jobs.enqueue_sync(who.workspace_id, id, mode=mode, triggered_by=who.key_id)
     return schemas.job(svc.jobs.get_job(who.workspace_id, enqueued.job_id))
 
 
@@ -297,10 +324,12 @@ def detect_config(id: str, who: Principal = Caller, svc: Services = Svc) -> dict
     return svc.sources.detect_config(who.workspace_id, id)
 
 
-@router.delete("/sources/{id}", tags=["sources"], response_model=schemas.SourceRemovedOut)
+@router.delete("/sources/{id}", status_code=202, tags=["sources"], response_model=schemas.JobOut)
 def remove_source(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    deleted = svc.sources.remove(who.workspace_id, id)
-    return {"id": id, "deleted": True, "documentsDeleted": deleted}
+    """Disconnect a source: it stops syncing at once, and the returned job removes its documents,
+    chunks and vectors, then the source."""
+    enqueued = svc.sources.disconnect(who.workspace_id, id, triggered_by=who.key_id)
+    return schemas.job(svc.jobs.get_job(who.workspace_id, enqueued.job_id))
 
 
 # -- API keys ------------------------------------------------------------------------------------

@@ -67,13 +67,39 @@ class StoreNameBody(Body):
     )
 
 
-class ConnectSourceBody(Body):
+class ConnectLocalBody(Body):
+    """A directory on the server, under LIGHTFAST_LOCAL_SOURCE_ROOTS, read as it is at each sync."""
+
     type: Literal["local"]
     path: str = Field(min_length=1, max_length=4096)
 
 
+class ConnectGitBody(Body):
+    """A git repository on the server, under LIGHTFAST_LOCAL_SOURCE_ROOTS: each sync indexes the commits
+    of ``branch`` (default: the checked-out one) since the last."""
+
+    type: Literal["git"]
+    path: str = Field(min_length=1, max_length=4096)
+    branch: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class ConnectGitHubBody(Body):
+    """A repository the GitHub App's installation can read; pushes arrive at POST /webhooks/github."""
+
+    type: Literal["github"]
+    repository: str = Field(
+        min_length=3, max_length=200, json_schema_extra={"pattern": r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"}
+    )
+    installation_id: int = Field(alias="installationId", ge=1, le=2**53)
+
+
+ConnectSourceBody = Annotated[
+    ConnectLocalBody | ConnectGitBody | ConnectGitHubBody, Field(discriminator="type")
+]
+
+
 class SyncBody(Body):
-    full: bool = True
+    full: bool = False
 
 
 class CreateKeyBody(Body):
@@ -275,6 +301,9 @@ class SourceOut(Out):
     document_count: int
     last_synced_at: Timestamp | None
     created_at: Timestamp | None
+    config_message: str | None = None
+    last_commit: str | None = None
+    external_key: str | None = None
 
 
 class ConnectedSourceOut(SourceOut):
@@ -298,12 +327,6 @@ class DetectConfigOut(Out):
     path: str | None
     config: SourceConfigOut | None
     problems: list[str]
-
-
-class SourceRemovedOut(Out):
-    id: str
-    deleted: bool
-    documents_deleted: int
 
 
 class ApiKeyOut(Out):
@@ -424,6 +447,9 @@ def source(item: ConnectedSource) -> dict[str, Any]:
         "documentCount": item.document_count,
         "lastSyncedAt": iso(item.last_synced_at),
         "createdAt": iso(item.created_at),
+        "configMessage": item.config_message,
+        "lastCommit": (item.source_metadata or {}).get("lastCommit"),
+        "externalKey": item.external_key,
     }
 
 

@@ -166,6 +166,22 @@ def stored_versions(session: Session, store_id: str, connection_id: str, config_
     return versions
 
 
+def stores_of(session: Session, document_ids: Iterable[str]) -> set[str]:
+    ids = list(document_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(Document.store_id).where(Document.id.in_(ids)).distinct()))
+
+
+def documents_outside(session: Session, connection_id: str, store_id: str) -> list[str]:
+    """Documents a connected source put into stores other than ``store_id`` (its config moved it)."""
+    return list(
+        session.scalars(
+            select(Document.id).where(Document.connection_id == connection_id, Document.store_id != store_id)
+        )
+    )
+
+
 def delete_documents(session: Session, document_ids: Iterable[str]) -> tuple[int, int]:
     """Delete documents with their entries (and so their vectors and lexical postings).
 

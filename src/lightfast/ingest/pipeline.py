@@ -144,10 +144,13 @@ class Pipeline:
         if not document_ids:
             return summary
         with self.sessions.begin() as session:
+            # A source whose lightfast.yml moved it to another store leaves documents in the old one.
+            stores = docs_repo.stores_of(session, document_ids) | {target.store.id}
             summary.documents_deleted, summary.chunks_deleted = docs_repo.delete_documents(
                 session, document_ids
             )
-            bump_generation(session, target.store.id)
+            for store_id in sorted(stores):
+                bump_generation(session, store_id)
         return summary
 
     # -- one batch --------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from lightfast.db.models import ConnectedSource, Store
 from lightfast.db.types import utcnow
 from lightfast.embed.base import ModelSpec
 from lightfast.errors import ConfigError, Conflict, NotFound
-from lightfast.ingest.config import path_matches
+from lightfast.ingest.config import CONFIG_FILENAMES, path_matches
 from lightfast.ingest.pipeline import Pipeline, SyncSummary, SyncTarget, store_config_hash
 from lightfast.jobs.changes import split_changes
 from lightfast.settings import Settings
@@ -135,6 +135,7 @@ class SyncRunner:
                 listed_paths = source.paths(config, revision)
                 listed = {source.source_id(p) for p in listed_paths}
                 removals = [doc for source_id, doc in existing.items() if source_id not in listed]
+                removals += docs_repo.documents_outside(session, connection.id, store.id)
                 upserts = self._skip_unchanged(session, store, connection.id, source, listed_paths, revision)
             else:
                 changed, removed = split_changes(changes)
@@ -152,11 +153,15 @@ class SyncRunner:
         if job_input.get("mode", "full") == "full":
             return None
         if "changes" in job_input and job_input["changes"] is not None:
-            return dict(job_input["changes"])
-        base = (connection.source_metadata or {}).get("lastCommit")
-        if not base or not revision:
-            return None  # nothing indexed yet, or not a versioned source
-        return {} if base == revision else source.changes(base, revision)
+            changes: dict[str, str] | None = dict(job_input["changes"])
+        else:
+            base = (connection.source_metadata or {}).get("lastCommit")
+            if not base or not revision:
+                return None  # nothing indexed yet, or not a versioned source
+            changes = {} if base == revision else source.changes(base, revision)
+        if changes is not None and any(path in CONFIG_FILENAMES for path in changes):
+            return None  # new include/exclude globs may select other files: look at all of them
+        return changes
 
     def _skip_unchanged(
         self,

@@ -30,6 +30,7 @@ from lightfast.sdk.errors import (
     ServerError,
 )
 from lightfast.sdk.models import (
+    ConnectedSource,
     ContentsResponse,
     DetectConfigResult,
     Document,
@@ -50,7 +51,6 @@ from lightfast.sdk.models import (
     SimilarDocument,
     SimilarResponse,
     Source,
-    SourceDeleted,
 )
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "ConnectedSource",
     "ContentsResponse",
     "DetectConfigResult",
     "Document",
@@ -95,6 +96,5 @@ __all__ = [
     "SimilarDocument",
     "SimilarResponse",
     "Source",
-    "SourceDeleted",
     "Sources",
 ]

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from lightfast.sdk.models import (
+    ConnectedSource,
     ContentsResponse,
     DetectConfigResult,
     Job,
@@ -20,7 +21,6 @@ from lightfast.sdk.models import (
     LightfastModel,
     SearchResponse,
     SimilarResponse,
-    SourceDeleted,
     SourceList,
 )
 
@@ -217,6 +217,43 @@ def detect_config(id: str, idempotency_key: str | None) -> Call[DetectConfigResu
     return Call("POST", path, DetectConfigResult, mutating=True, idempotency_key=_key(idempotency_key))
 
 
-def remove_source(id: str, idempotency_key: str | None) -> Call[SourceDeleted]:
+def remove_source(id: str, idempotency_key: str | None) -> Call[Job]:
     path = f"/v1/sources/{_segment('id', id)}"
-    return Call("DELETE", path, SourceDeleted, mutating=True, idempotency_key=_key(idempotency_key))
+    return Call("DELETE", path, Job, mutating=True, idempotency_key=_key(idempotency_key))
+
+
+def connect_github(
+    repository: str, installation_id: int, idempotency_key: str | None
+) -> Call[ConnectedSource]:
+    owner, _, name = _text("repository", repository).partition("/")
+    if not owner or not name or "/" in name:
+        raise ValueError(f"repository must be OWNER/REPO, got {repository!r}")
+    body = {
+        "type": "github",
+        "repository": repository,
+        "installationId": _int_in("installation_id", installation_id, 1),
+    }
+    return Call(
+        "POST",
+        "/v1/sources",
+        ConnectedSource,
+        json=body,
+        mutating=True,
+        idempotency_key=_key(idempotency_key),
+    )
+
+
+def connect_path(
+    kind: str, path: str, branch: str | None, idempotency_key: str | None
+) -> Call[ConnectedSource]:
+    body: dict[str, Any] = {"type": kind, "path": _text("path", path)}
+    if branch is not None:
+        body["branch"] = _text("branch", branch)
+    return Call(
+        "POST",
+        "/v1/sources",
+        ConnectedSource,
+        json=body,
+        mutating=True,
+        idempotency_key=_key(idempotency_key),
+    )

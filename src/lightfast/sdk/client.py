@@ -25,6 +25,7 @@ from lightfast.sdk._base import (
 )
 from lightfast.sdk.errors import JobWaitTimeoutError
 from lightfast.sdk.models import (
+    ConnectedSource,
     ContentsResponse,
     DetectConfigResult,
     Job,
@@ -36,7 +37,6 @@ from lightfast.sdk.models import (
     SearchResponse,
     SimilarResponse,
     Source,
-    SourceDeleted,
 )
 
 M = TypeVar("M", bound=LightfastModel)
@@ -269,6 +269,22 @@ class Sources:
         """Look for the source's lightfast.yml again and report what was found and its problems."""
         return self._client._request(_calls.detect_config(id, idempotency_key))
 
-    def remove(self, id: str, *, idempotency_key: str | None = None) -> SourceDeleted:
-        """Delete a source and its documents."""
+    def remove(self, id: str, *, idempotency_key: str | None = None) -> Job:
+        """Disconnect a source: it stops syncing at once; the returned job removes its documents."""
         return self._client._request(_calls.remove_source(id, idempotency_key))
+
+    def connect_github(
+        self, repository: str, installation_id: int, *, idempotency_key: str | None = None
+    ) -> ConnectedSource:
+        """Connect OWNER/REPO through the server's GitHub App installation; its full sync is queued."""
+        return self._client._request(_calls.connect_github(repository, installation_id, idempotency_key))
+
+    def connect_git(
+        self, path: str, branch: str | None = None, *, idempotency_key: str | None = None
+    ) -> ConnectedSource:
+        """Connect a git repository on the server (under LIGHTFAST_LOCAL_SOURCE_ROOTS)."""
+        return self._client._request(_calls.connect_path("git", path, branch, idempotency_key))
+
+    def connect_local(self, path: str, *, idempotency_key: str | None = None) -> ConnectedSource:
+        """Connect a directory on the server (under LIGHTFAST_LOCAL_SOURCE_ROOTS)."""
+        return self._client._request(_calls.connect_path("local", path, None, idempotency_key))

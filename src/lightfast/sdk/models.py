@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "ConnectedSource",
     "ContentsResponse",
     "DetectConfigResult",
     "Document",
@@ -35,7 +36,6 @@ __all__ = [
     "SimilarDocument",
     "SimilarResponse",
     "Source",
-    "SourceDeleted",
 ]
 
 T = TypeVar("T")
@@ -233,6 +233,9 @@ class Source(LightfastModel):
     document_count: int = 0
     last_synced_at: datetime | None = None
     created_at: datetime | None = None
+    config_message: str | None = None
+    last_commit: str | None = None
+    external_key: str | None = None
 
 
 class SourceList(LightfastModel):
@@ -247,7 +250,7 @@ class DetectConfigResult(LightfastModel):
     problems: Items[str] = []
 
 
-class SourceDeleted(LightfastModel):
-    id: str
-    deleted: bool = True
-    documents_deleted: int = 0
+class ConnectedSource(Source):
+    """A source just connected, with its first sync's job id."""
+
+    job_id: str

@@ -54,6 +54,9 @@ _SAFE_REF = re.compile(r"(?!-)(?!.*\.\.)(?!.*@\{)[^\s:?*\[\\]+")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "copied", "T": "changed"}
 _LOG_FORMAT = "%H%x00%T%x00%P%x00%an%x00%ae%x00%at%x00%aI%x00%cn%x00%ce%x00%ct%x00%cI%x00%B"
+_GIT_REPO_VARIABLES = frozenset(
+    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_NAMESPACE"}
+)
 _RAW = {"content-type": "application/vnd.github.raw; charset=utf-8"}
 # URL templates as GitHub spells them, suffixes of the repository's / the user's API URL.
 _REPO_LINKS = (
@@ -133,7 +136,7 @@ class _Person:
     name: str
     email: str
     epoch: int
-    iso: str  # with the author's UTC offset, as push payloads show it
+    iso: str  # with the person's own UTC offset, as push payloads show it
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,10 @@ def generate_private_key() -> tuple[str, str]:
 
 
 def _git(path: Path, *args: str) -> bytes:
+    # Inherited repository variables (set when running inside a git hook) would redirect every command.
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_REPO_VARIABLES}
     # No optional locks: reading must never take index.lock while a test commits in the same tree.
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+    env |= {"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     cmd = ["git", "-C", str(path), "-c", "log.showSignature=false", *args]
     proc = subprocess.run(cmd, capture_output=True, env=env, check=False)
     if proc.returncode != 0:
@@ -260,9 +265,8 @@ def _diff(path: Path, old: str | None, new: str, *, renames: bool, stats: bool) 
     while i < len(tokens) and tokens[i]:
         added, deleted, name = tokens[i].split("\t", 2)
         i += 3 if name == "" else 1
-        counts.append(
-            (0 if added == "-" else int(added), 0 if deleted == "-" else int(deleted))
-        )  # "-": binary
+        # numstat prints "-" for a binary file, which GitHub counts as 0 lines.
+        counts.append((int(added) if added != "-" else 0, int(deleted) if deleted != "-" else 0))
     return [
         _Change(c.status, c.path, c.old_path, c.sha, a, d) for c, (a, d) in zip(changes, counts, strict=True)
     ]
@@ -395,16 +399,11 @@ class GitHubStandIn:
     def start(self) -> str:
         if self._server is not None:
             raise RuntimeError("the GitHub stand-in is already started")
-        # No websockets and no lifespan: nothing to negotiate, and nothing that may warn at import.
-        options: dict[str, Any] = {
-            "log_level": "warning",
-            "access_log": False,
-            "lifespan": "off",
-            "ws": "none",
-        }
+        # No websockets and no lifespan: nothing to negotiate, and no import that may warn.
         config = uvicorn.Config(
-            self._asgi, host="127.0.0.1", port=0, interface="asgi3", server_header=False, **options
-        )
+            self._asgi, host="127.0.0.1", port=0, interface="asgi3", log_level="warning", access_log=False,
+            lifespan="off", ws="none", server_header=False, timeout_graceful_shutdown=2,
+        )  # fmt: skip
         server = _Server(config)
         # uvicorn installs signal handlers only on the main thread, so a plain thread is enough.
         thread = threading.Thread(target=server.run, name="github-standin", daemon=True)
@@ -666,9 +665,9 @@ class GitHubStandIn:
         except ValueError:
             raise _HTTPError(422, "Invalid request.") from None
         last = max(1, math.ceil(len(repos) / per_page))
-        links = ({"next": page + 1, "last": last} if page < last else {}) | (
-            {"first": 1, "prev": page - 1} if page > 1 else {}
-        )
+        links = {"next": page + 1, "last": last} if page < last else {}
+        if page > 1:
+            links |= {"first": 1, "prev": page - 1}
         base = f"{self.url}/installation/repositories?per_page={per_page}"
         link = ", ".join(f'<{base}&page={n}>; rel="{rel}"' for rel, n in links.items())
         chunk = [self._repo_json(r) for r in repos[(page - 1) * per_page : page * per_page]]
@@ -881,16 +880,13 @@ class GitHubStandIn:
     def _commit_json(self, repo: _Repo, c: _Commit, files: list[_Change] | None = None) -> dict[str, Any]:
         api, html = self._api(repo), self._html(repo)
         verification = {"verified": False, "reason": "unsigned", "signature": None, "payload": None}
+        committed = _iso(c.committer.epoch)
         body: dict[str, Any] = {
             "sha": c.sha,
             "node_id": _node(f"06:Commit{repo.repo_id}:{c.sha}"),
             "commit": {
                 "author": {"name": c.author.name, "email": c.author.email, "date": _iso(c.author.epoch)},
-                "committer": {
-                    "name": c.committer.name,
-                    "email": c.committer.email,
-                    "date": _iso(c.committer.epoch),
-                },
+                "committer": {"name": c.committer.name, "email": c.committer.email, "date": committed},
                 "message": c.message,
                 "tree": {"sha": c.tree, "url": f"{api}/git/trees/{c.tree}"},
                 "url": f"{api}/git/commits/{c.sha}",
@@ -956,31 +952,28 @@ class GitHubStandIn:
         commits = _commits(repo.path, "--reverse", f"{before}..{after}") if commits is None else commits
         forced = False
         if not created and not deleted:
-            check = ["git", "-C", str(repo.path), "merge-base", "--is-ancestor", before, after]
-            forced = subprocess.run(check, capture_output=True, check=False).returncode == 1
+            try:  # a push is forced when the old head is not an ancestor of the new one
+                _git(repo.path, "merge-base", "--is-ancestor", before, after)
+            except _GitError:
+                forced = True
         payloads = [self._push_commit(repo, c) for c in commits[-2048:]]
-        head = None
-        if not deleted:
-            head = (
-                payloads[-1]
-                if payloads and commits[-1].sha == after
-                else self._push_commit(repo, _commit(repo.path, after))
-            )
+        head = payloads[-1] if payloads and commits[-1].sha == after else None
+        if head is None and not deleted:
+            head = self._push_commit(repo, _commit(repo.path, after))
         html = self._html(repo)
-        pusher = commits[-1].committer if commits else None
+        compare = f"{html}/commit/{after[:12]}" if created else f"{html}/compare/{before[:12]}...{after[:12]}"
+        pusher = {"name": account, "email": None}
+        if commits:
+            pusher = {"name": commits[-1].committer.name, "email": commits[-1].committer.email}
         body: dict[str, Any] = {
             "ref": ref or f"refs/heads/{repo.default_branch}",
             **{"before": before, "after": after, "created": created, "deleted": deleted, "forced": forced},
             "base_ref": None,
-            "compare": f"{html}/commit/{after[:12]}"
-            if created
-            else f"{html}/compare/{before[:12]}...{after[:12]}",
+            "compare": compare,
             "commits": payloads,
             "head_commit": head,
             "repository": self._repo_json(repo, push=True),
-            "pusher": {"name": pusher.name, "email": pusher.email}
-            if pusher
-            else {"name": account, "email": None},
+            "pusher": pusher,
             "sender": self._user_json(account, "User"),
         }
         if installation:
@@ -990,13 +983,11 @@ class GitHubStandIn:
 
     def _push_commit(self, repo: _Repo, c: _Commit) -> dict[str, Any]:
         changes = _diff(repo.path, c.parents[0] if c.parents else None, c.sha, renames=False, stats=False)
-        author, committer = (
-            {"name": p.name, "email": p.email, "username": p.name} for p in (c.author, c.committer)
-        )
         return {
             **{"id": c.sha, "tree_id": c.tree, "distinct": True, "message": c.message},
             **{"timestamp": c.author.iso, "url": f"{self._html(repo)}/commit/{c.sha}"},
-            **{"author": author, "committer": committer},
+            "author": {"name": c.author.name, "email": c.author.email, "username": c.author.name},
+            "committer": {"name": c.committer.name, "email": c.committer.email, "username": c.committer.name},
             "added": [ch.path for ch in changes if ch.status == "added"],
             "removed": [ch.path for ch in changes if ch.status == "removed"],
             "modified": [ch.path for ch in changes if ch.status in ("modified", "changed")],
