@@ -23,8 +23,11 @@ from sqlalchemy import func, select
 from lightfast.api.app import create_app
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, IngestionEvent, Job, VectorEntry
+from lightfast.errors import NotFound
+from lightfast.jobs.engine import JobEngine
 from lightfast.search.service import SearchRequest
 from lightfast.services import Services, build_services
+from lightfast.sources.github.client import GitHubApp
 from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
 from tests.conftest import make_settings, write
 
@@ -440,3 +443,87 @@ def test_oversized_and_binary_files_are_document_failures(world: World) -> None:
     assert reasons == {"docs/big.md": "too_large", "docs/logo.md": "binary"}
     assert set(world.paths(source_id)) == {"README.md", "docs/deploy.md", "docs/oncall.md"}
     assert not any(big_blob in r.path for r in world.standin.requests)  # refused without downloading it
+
+
+@pytest.mark.slow
+def test_the_worker_runs_connect_push_and_uninstall_as_durable_jobs(world: World) -> None:
+    """The same flow through the DBOS worker, as `lightfast serve` runs it."""
+    jobs = world.services.jobs
+    engine = JobEngine(world.services).start()
+    try:
+        connected = world.services.sources.connect_github(world.workspace_id, FULL_NAME, INSTALLATION)
+        assert jobs.wait(world.workspace_id, connected.job_id, timeout=60).status == "completed"
+        before = git(world.repo, "rev-parse", "HEAD")
+        after = commit(world.repo, "edit", {"docs/deploy.md": "# Deploying\n\nWorkers deploy durably.\n"})
+        [push_job] = world.deliver("push", world.standin.push_payload(FULL_NAME, before, after)).json()[
+            "jobs"
+        ]
+        done = jobs.wait(world.workspace_id, push_job, timeout=60)
+        assert done.status == "completed", done.error_message
+        assert (done.output or {})["documents_updated"] == 1
+        assert world.search("workers deploy durably")[0] == "docs/deploy.md"
+        assert [s.name for s in jobs.steps(push_job)][:2] == ["lightfast.plan", "lightfast.index_batch"]
+
+        payload = json.loads((FIXTURES / "installation.deleted.json").read_text())
+        payload = payload.get("payload", payload)
+        payload["installation"]["id"] = INSTALLATION
+        [disconnect_job] = world.deliver("installation", payload).json()["jobs"]
+        finished = jobs.wait(world.workspace_id, disconnect_job, timeout=60)
+        assert finished.status == "completed", finished.error_message
+        assert finished.trigger == "webhook"
+        steps = [s.name for s in jobs.steps(disconnect_job)]
+        assert steps[0] == "lightfast.disconnect.start"
+        assert "lightfast.disconnect.remove_batch" in steps
+        assert steps[-1] == "lightfast.disconnect.finish"
+        assert world.count(Document) == 0
+        assert world.count(VectorEntry) == 0
+    finally:
+        engine.stop()
+
+
+def test_a_full_resync_of_an_unchanged_repository_downloads_nothing(world: World) -> None:
+    source_id, _ = world.connect()
+    seen = len(world.standin.requests)
+    job_id = world.services.jobs.enqueue_sync(world.workspace_id, source_id, mode="full").job_id
+    job = world.run(job_id)
+    assert job.status == "completed"
+    assert (job.output or {})["documents_added"] + (job.output or {})["documents_updated"] == 0
+    fetched = [r.path for r in world.standin.requests[seen:] if "/git/blobs/" in r.path]
+    assert len(fetched) == 1  # lightfast.yml only: every document's blob sha matched
+    incremental = world.services.jobs.enqueue_sync(world.workspace_id, source_id, mode="incremental").job_id
+    assert (world.run(incremental).output or {})["documents_unchanged"] == 0  # nothing new since
+
+
+def test_installation_tokens_are_cached_until_shortly_before_expiry(
+    tmp_path: Path, keys: tuple[str, str]
+) -> None:
+    private_pem, public_pem = keys
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "one", {"README.md": "# R\n"})
+    with GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem, token_ttl_seconds=3600) as standin:
+        standin.add_repository("acme/r", repo, repo_id=5, installation_id=9)
+        app = GitHubApp(str(APP_ID), private_pem, standin.url)
+        client = app.installation(9)
+        for _ in range(3):
+            client.repository("acme/r")
+        assert standin.tokens_issued == 1
+        # Five minutes before the expiry the cached token is renewed.
+        app.clock = lambda: time.time() + 3600 - 299
+        client.repository("acme/r")
+        assert standin.tokens_issued == 2
+
+
+def test_secrets_never_show_in_errors_or_reprs(world: World, keys: tuple[str, str]) -> None:
+    private_pem, _ = keys
+    app = world.services.opener.github_app
+    assert private_pem not in repr(app)
+    assert private_pem not in repr(world.services.settings)
+    assert SECRET not in repr(world.services.settings)
+    world.standin.fail_next(1, status=404, path_contains="/repos/acme/nope")
+    with pytest.raises(NotFound) as raised:
+        world.services.sources.connect_github(world.workspace_id, "acme/nope", INSTALLATION)
+    token = app.installation_token(INSTALLATION)
+    assert token not in str(raised.value)
+    assert "acme/nope" in str(raised.value)
