@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lightfast.db.engine import make_engine
-from lightfast.db.models import ConnectedSource, Document, Job, VectorEntry
+from lightfast.db.models import ConnectedSource, Document, DocumentFailure, Job, VectorEntry
 from lightfast.errors import ConfigError, NotFound
 from lightfast.search.service import SearchRequest
 from lightfast.services import Services, build_services
@@ -553,12 +553,6 @@ def test_a_bare_mirror_is_synced_after_each_fetch(world: World, tmp_path: Path) 
     assert world.search("quieter rotation") == ["docs/oncall.md"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="product bug: a file name that is not valid UTF-8 fails the whole sync with UnicodeEncodeError "
-    "(GitSource decodes paths with surrogateescape; ingest.hashing.document_id encodes them strictly)",
-)
 def test_a_non_utf8_file_name_does_not_fail_the_whole_sync(world: World) -> None:
     raw = os.fsencode(world.repo) + b"/docs/caf\xe9.md"
     try:
@@ -568,9 +562,12 @@ def test_a_non_utf8_file_name_does_not_fail_the_whole_sync(world: World) -> None
         pytest.skip("the filesystem does not accept non-UTF-8 names")
     commit(world.repo, "latin-1 name")
     connected = world.services.sources.connect_git(world.workspace_id, world.repo)
-    world.services.runner.run_inline(connected.job_id)  # raises UnicodeEncodeError today
+    world.services.runner.run_inline(connected.job_id)
     job = world.job(connected.job_id)
-    assert job.status in ("completed", "completed_with_errors"), job.error_message
+    assert job.status == "completed_with_errors", job.error_message
+    with world.services.sessions() as session:
+        [failure] = session.scalars(select(DocumentFailure)).all()
+    assert (failure.path, failure.reason) == ("docs/caf\\xe9.md", "invalid_path")
     assert set(world.documents(connected.source.id)) >= INDEXED
     assert world.last_commit(connected.source.id) == git(world.repo, "rev-parse", "HEAD")
 

@@ -251,7 +251,9 @@ class DocumentFailure(Base):
     source_type: Mapped[str] = mapped_column(String(32))
     source_id: Mapped[str] = mapped_column(String(1024))
     path: Mapped[str] = mapped_column(String(1024))
-    reason: Mapped[str] = mapped_column(String(64))  # binary|invalid_utf8|too_large|unreadable|error
+    reason: Mapped[str] = mapped_column(
+        String(64)
+    )  # binary|invalid_utf8|invalid_path|too_large|unreadable|error
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str  # "too_large" | "binary" | "invalid_utf8"
+    reason: str  # "too_large" | "binary" | "invalid_utf8" | "invalid_path"
     message: str
 
 

@@ -110,6 +110,30 @@ class _Prepared:
     is_new: bool
 
 
+def _printable(text: str) -> str:
+    """A path git decoded with surrogate escapes, shown with its undecodable bytes as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _split_unencodable(files: Sequence[SourceFile]) -> tuple[list[SourceFile], list[Failure]]:
+    """Files whose name is not valid UTF-8 (git allows any bytes) cannot be stored or hashed as text:
+    each becomes a failure of its own instead of failing the batch."""
+    good: list[SourceFile] = []
+    bad: list[Failure] = []
+    for file in files:
+        try:
+            file.source_id.encode("utf-8")
+            file.path.encode("utf-8")
+        except UnicodeEncodeError:
+            path = _printable(file.path)
+            bad.append(
+                Failure(_printable(file.source_id), path, "invalid_path", "the file name is not valid UTF-8")
+            )
+        else:
+            good.append(file)
+    return good, bad
+
+
 def store_config_hash(store: Store) -> str:
     """The config hash every document of the store is indexed under."""
     return config_hash(
@@ -163,6 +187,9 @@ class Pipeline:
         store = target.store
         summary = SyncSummary()
         config = store_config_hash(store)
+        files, misnamed = _split_unencodable(files)
+        summary.documents_failed += len(misnamed)
+        summary.failures.extend(misnamed)
         ids = {f.source_id: document_id(store.id, target.source_type, f.source_id) for f in files}
         with self.sessions() as session:
             states = docs_repo.document_states(session, list(ids.values()))
