@@ -138,9 +138,6 @@ class World:
         request = SearchRequest(self.workspace_id, query, limit=10, mode="bm25")
         return [r.path for r in self.services.search.search(request).results]
 
-    def blob_requests(self) -> int:
-        return sum(1 for r in self.standin.requests if "/git/blobs/" in r.path)
-
 
 @pytest.fixture
 def world(tmp_path: Path, database_url: str, keys: tuple[str, str]) -> Iterator[World]:
@@ -201,8 +198,10 @@ def test_connect_runs_a_full_sync_from_the_tree(world: World) -> None:
         or document.url.endswith("/acme/handbook/blob/main/docs/deploy.md")
     )
     assert document.source_metadata["commitSha"] == git(world.repo, "rev-parse", "HEAD")
-    # One token, reused for every call of the sync.
+    # One token, reused for every call of the sync; the tree is listed once though every step reopens
+    # the source.
     assert world.standin.tokens_issued == 1
+    assert sum(1 for r in world.standin.requests if "/git/trees/" in r.path) == 1
 
 
 def test_a_signed_push_updates_exactly_the_changed_documents(world: World) -> None:

@@ -23,6 +23,7 @@ class SourceOpener:
         self.settings = settings
         self._github_app = github_app
         self._lock = threading.Lock()
+        self._trees = github.TreeCache()
 
     @property
     def github_app(self) -> GitHubApp:
@@ -44,6 +45,6 @@ class SourceOpener:
         if connection.source_type == github.SOURCE_TYPE:
             client = self.github_app.installation(int(metadata["installationId"]))
             return github.GitHubSource.from_metadata(
-                client, metadata, max_blob_bytes=self.settings.max_file_bytes
+                client, metadata, max_blob_bytes=self.settings.max_file_bytes, trees=self._trees
             )
         raise InvalidInput(f"source type {connection.source_type!r} cannot be synced yet", field="sourceType")

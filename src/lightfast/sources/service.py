@@ -9,11 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
-from lightfast.db.models import ConnectedSource, Document, Workspace
-from lightfast.db.tenancy import bump_generation
+from lightfast.db.models import ConnectedSource, Workspace
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, NotFound
 from lightfast.jobs.disconnect import DISCONNECT
@@ -171,18 +169,6 @@ class SourceService:
     ) -> Enqueued:
         """Stop syncing a source now and remove everything it indexed in a job of its own."""
         return self.jobs.enqueue_disconnect(workspace_id, source_id, triggered_by=triggered_by, reason=reason)
-
-    def remove(self, workspace_id: str, source_id: str) -> int:
-        """Disconnect a source: its documents, chunks and vectors go in the same transaction."""
-        with self.sessions.begin() as session:
-            source = self._source(session, workspace_id, source_id)
-            documents = session.scalars(select(Document).where(Document.connection_id == source_id)).all()
-            stores = {d.store_id for d in documents}
-            deleted, _ = docs_repo.delete_documents(session, [d.id for d in documents])
-            for store_id in stores:
-                bump_generation(session, store_id)
-            session.delete(source)
-            return deleted
 
     def set_schedule(
         self,

@@ -7,6 +7,8 @@ versions of the repository. File contents are fetched as blobs, a batch at a tim
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +30,30 @@ def diff_trees(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
     return dict(sorted(changes.items()))
 
 
+class TreeCache:
+    """Recent commit trees, shared by every sync of the process: a tree never changes for its commit
+    sha, and each batch of a sync opens the source again, so without it every batch re-lists the tree."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, str], dict[str, TreeEntry]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, str]) -> dict[str, TreeEntry] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[int, str], tree: dict[str, TreeEntry]) -> None:
+        with self._lock:
+            self._items[key] = tree
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class GitHubSource:
     client: RepositoryClient
@@ -36,11 +62,16 @@ class GitHubSource:
     branch: str
     html_url: str
     max_blob_bytes: int = 5 * 1024 * 1024
-    _trees: dict[str, dict[str, TreeEntry]] = field(default_factory=dict, repr=False)
+    trees: TreeCache = field(default_factory=TreeCache, repr=False)
 
     @classmethod
     def from_metadata(
-        cls, client: RepositoryClient, metadata: dict[str, Any], *, max_blob_bytes: int = 5 * 1024 * 1024
+        cls,
+        client: RepositoryClient,
+        metadata: dict[str, Any],
+        *,
+        max_blob_bytes: int = 5 * 1024 * 1024,
+        trees: TreeCache | None = None,
     ) -> GitHubSource:
         full_name = str(metadata["fullName"])
         return cls(
@@ -50,6 +81,7 @@ class GitHubSource:
             branch=str(metadata.get("defaultBranch") or "main"),
             html_url=str(metadata.get("htmlUrl") or f"https://github.com/{full_name}"),
             max_blob_bytes=max_blob_bytes,
+            trees=trees or TreeCache(),
         )
 
     @property
@@ -71,11 +103,15 @@ class GitHubSource:
         sha = revision or self.head()
         if sha is None:
             return {}
-        if sha not in self._trees:
-            self._trees[sha] = {
-                e.path: e for e in self.client.tree(self.full_name, sha) if e.mode in REGULAR_FILE_MODES
-            }
-        return self._trees[sha]
+        # Keyed by the repository id and a full commit sha only: a branch name would go stale.
+        key = (self.repo_id, sha)
+        pinned = len(sha) == 40
+        tree = self.trees.get(key) if pinned else None
+        if tree is None:
+            tree = {e.path: e for e in self.client.tree(self.full_name, sha) if e.mode in REGULAR_FILE_MODES}
+            if pinned:
+                self.trees.put(key, tree)
+        return tree
 
     def inspect_config(self, revision: str | None) -> ConfigReport:
         tree = self._tree(revision)
