@@ -519,7 +519,7 @@ def remove_source_check(world: World) -> None:
     with world.services.sessions() as session:
         done = session.get(Job, job["id"])
         assert done is not None
-        assert (done.output or {})["documentsDeleted"] == len(world.a.documents)
+        assert (done.output or {})["documents_deleted"] == len(world.a.documents)
 
 
 def api_keys_list_check(world: World) -> None:

@@ -118,7 +118,7 @@ def add_and_remove(env: dict[str, str], repo: Path) -> None:
 
     removed = as_json(ok(env, "source", "remove", row["id"], "--json"))
     assert removed["status"] == "completed"
-    assert removed["documentsDeleted"] == 4
+    assert removed["documents_deleted"] == 4
     assert removed["jobId"] != added["jobId"]
     assert as_json(ok(env, "source", "list", "--json")) == []
     assert search_paths(env, "canaries") == []
@@ -199,7 +199,7 @@ def test_git_source_lifecycle(env: dict[str, str], repo: Path) -> None:
 
     removed = as_json(ok(env, "source", "remove", source_id, "--json"))
     assert removed["status"] == "completed"
-    assert removed["documentsDeleted"] == 4
+    assert removed["documents_deleted"] == 4
     assert as_json(ok(env, "source", "list", "--json")) == []
     assert search_paths(env, "zeppelin") == []
     assert search_paths(env, "acme") == []

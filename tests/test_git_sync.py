@@ -600,7 +600,7 @@ def test_disconnect_removes_the_source_its_documents_and_vectors_only(world: Wor
     assert (documents, chunks) == (4, vectors)
     job = world.job(enqueued.job_id)
     assert job.status == "completed"
-    assert job.output == {"documentsDeleted": 4, "chunksDeleted": vectors}
+    assert job.output == {"documents_deleted": 4, "chunks_deleted": vectors}
 
     assert world.count(Document, Document.connection_id == source_id) == 0
     assert world.count(Document, Document.id.in_(doc_ids)) == 0

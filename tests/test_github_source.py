@@ -340,7 +340,7 @@ def test_uninstalling_the_app_removes_documents_and_vectors(world: World) -> Non
     assert world.services.sources.get(world.workspace_id, source_id).is_active is False
     job = world.run(job_id)
     assert job.status == "completed"
-    assert (job.output or {})["documentsDeleted"] == 3
+    assert (job.output or {})["documents_deleted"] == 3
     assert world.count(Document) == 0
     assert world.count(VectorEntry) == 0
     assert world.count(ConnectedSource, ConnectedSource.id == source_id) == 0
@@ -398,6 +398,31 @@ def test_a_renamed_repository_keeps_its_documents_and_follows_the_name(world: Wo
     assert job.status == "completed"
     assert (job.output or {})["documents_updated"] == 1
     assert world.count(Document) == 3  # same ids: nothing re-created
+
+
+def test_a_new_default_branch_is_synced_in_full(world: World) -> None:
+    source_id, _ = world.connect()
+    git(world.repo, "checkout", "-q", "-b", "trunk")
+    commit(world.repo, "trunk only", {"docs/trunk.md": "# Trunk\n\nOnly on the trunk branch.\n"})
+    git(world.repo, "checkout", "-q", "main")
+    payload = json.loads((FIXTURES / "repository.renamed.json").read_text())
+    payload = payload.get("payload", payload)
+    payload["action"] = "edited"
+    payload["changes"] = {"default_branch": {"from": "main"}}
+    payload["repository"].update(id=REPO_ID, full_name=FULL_NAME, name="handbook", default_branch="trunk")
+    answer = world.deliver("repository", payload)
+    assert answer.status_code == 202
+    [job_id] = answer.json()["jobs"]
+    assert (
+        world.services.sources.get(world.workspace_id, source_id).source_metadata["defaultBranch"] == "trunk"
+    )
+    job = world.run(job_id)
+    assert job.input["mode"] == "full"
+    assert "docs/trunk.md" in world.paths(source_id)
+    main_head = git(world.repo, "rev-parse", "main")
+    assert (
+        world.services.sources.get(world.workspace_id, source_id).source_metadata["lastCommit"] != main_head
+    )
 
 
 def test_a_rate_limited_answer_is_retried_after_the_reset(world: World) -> None:

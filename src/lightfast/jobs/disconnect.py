@@ -74,11 +74,12 @@ class DisconnectRunner:
                 for other in session.scalars(select(Job).where(Job.source_id == source.id)):
                     other.source_id = None
                 session.delete(source)
+            # The sync summary's keys, so every job's output reads the same way.
             jobs_repo.finish_job(
                 session,
                 job_id,
                 status="completed",
-                output={"documentsDeleted": documents, "chunksDeleted": chunks},
+                output={"documents_deleted": documents, "chunks_deleted": chunks},
             )
             jobs_repo.record_activity(
                 session,
@@ -89,7 +90,7 @@ class DisconnectRunner:
                 action="source.disconnected",
                 entity_type="source",
                 entity_id=source_id,
-                details={"documentsDeleted": documents, "chunksDeleted": chunks, **job.input},
+                details={"documents_deleted": documents, "chunks_deleted": chunks, **job.input},
             )
             return "completed"
 

@@ -124,7 +124,7 @@ def disconnect_workflow() -> dict[str, Any]:
                 break
             documents, chunks = documents + deleted, chunks + removed
         status = disconnect_finish_step(documents, chunks)
-        return {"status": status, "documentsDeleted": documents, "chunksDeleted": chunks}
+        return {"status": status, "documents_deleted": documents, "chunks_deleted": chunks}
     except Exception as exc:
         disconnect_fail_step(str(exc) or type(exc).__name__)
         raise

@@ -191,6 +191,14 @@ class GitHubWebhooks:
             outcome.result = "renamed"
         elif parsed.action in ("privatized", "publicized"):
             self._update_metadata(sources, {"private": parsed.action == "privatized"})
+        elif parsed.action == "edited" and "default_branch" in (payload.get("changes") or {}):
+            # Another branch is what gets indexed now: re-read everything from its head.
+            branch = str(payload["repository"]["default_branch"])
+            self._update_metadata(sources, {"defaultBranch": branch})
+            outcome.jobs = self._full_sync(
+                sources, delivery, f"Default branch of {parsed.full_name} is {branch}"
+            )
+            outcome.result = "default_branch_changed"
         return outcome
 
     # -- effects -----------------------------------------------------------------------------------
@@ -202,6 +210,23 @@ class GitHubWebhooks:
             if repo_id is not None:
                 return sources_repo.sources_by_external_key(session, SOURCE_TYPE, str(repo_id))
             return sources_repo.sources_by_metadata(session, SOURCE_TYPE, "installationId", installation_id)
+
+    def _full_sync(self, sources: list[ConnectedSource], delivery: str, name: str) -> list[str]:
+        jobs = []
+        for source in sources:
+            if source.workspace_id is None or not source.is_active:
+                continue
+            enqueued = self.jobs.enqueue_sync(
+                source.workspace_id,
+                source.id,
+                mode="full",
+                trigger="webhook",
+                triggered_by=f"github:{delivery}",
+                idempotency_key=f"github:{delivery}:{source.id}",
+                name=name,
+            )
+            jobs.append(enqueued.job_id)
+        return jobs
 
     def _disconnect(self, sources: list[ConnectedSource], delivery: str, reason: str) -> list[str]:
         jobs = []
