@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from lightfast.api.app import create_app
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, IngestionEvent, Job, VectorEntry
-from lightfast.errors import NotFound
+from lightfast.errors import NotFound, UpstreamError
 from lightfast.jobs.engine import JobEngine
 from lightfast.search.service import SearchRequest
 from lightfast.services import Services, build_services
@@ -551,3 +551,55 @@ def test_secrets_never_show_in_errors_or_reprs(world: World, keys: tuple[str, st
     token = app.installation_token(INSTALLATION)
     assert token not in str(raised.value)
     assert "acme/nope" in str(raised.value)
+
+
+@pytest.fixture
+def served(tmp_path: Path, keys: tuple[str, str]) -> Iterator[tuple[GitHubStandIn, GitHubApp, list[float]]]:
+    """A stand-in serving one repository, and an App client whose sleeps are recorded, not slept."""
+    private_pem, public_pem = keys
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "one", {"README.md": "# R\n"})
+    slept: list[float] = []
+    with GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem) as standin:
+        standin.add_repository("acme/r", repo, repo_id=5, installation_id=9)
+        yield standin, GitHubApp(str(APP_ID), private_pem, standin.url, sleep=slept.append), slept
+
+
+def test_server_errors_are_retried_with_backoff(served: tuple[GitHubStandIn, GitHubApp, list[float]]) -> None:
+    standin, app, slept = served
+    standin.fail_next(2, status=502, path_contains="/repos/acme/r")
+    assert app.installation(9).repository("acme/r").full_name == "acme/r"
+    assert slept == [1.0, 2.0]
+    assert [r.status for r in standin.requests if r.path == "/repos/acme/r"] == [502, 502, 200]
+
+
+def test_secondary_rate_limits_wait_for_retry_after(
+    served: tuple[GitHubStandIn, GitHubApp, list[float]],
+) -> None:
+    standin, app, slept = served
+    standin.secondary_limit_next(1, retry_after=3, path_contains="/repos/acme/r")
+    assert app.installation(9).repository("acme/r").id == 5
+    assert slept == [3.0]
+
+
+def test_hopeless_answers_fail_at_once(served: tuple[GitHubStandIn, GitHubApp, list[float]]) -> None:
+    _, app, slept = served
+    with pytest.raises(NotFound, match="acme/missing"):
+        app.installation(9).repository("acme/missing")
+    with pytest.raises(NotFound):
+        app.installation(404).repository("acme/r")  # an installation GitHub does not know
+    assert slept == []
+
+
+def test_network_errors_are_retried_then_reported(
+    served: tuple[GitHubStandIn, GitHubApp, list[float]],
+) -> None:
+    standin, app, slept = served
+    client = app.installation(9)
+    client.repository("acme/r")  # a token is cached
+    standin.stop()
+    with pytest.raises(UpstreamError, match="acme/r"):
+        client.repository("acme/r")
+    assert slept == [1.0, 2.0, 4.0, 8.0, 16.0]
