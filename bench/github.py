@@ -226,6 +226,10 @@ class Push:
     start_ms: list[float] = field(default_factory=list)  # POST sent -> the job's started_at
     job_ms: list[float] = field(default_factory=list)  # the job's own duration_ms
     blobs: list[int] = field(default_factory=list)
+    plan_ms: list[float] = field(default_factory=list)  # in SyncRunner.plan
+    fetch_ms: list[float] = field(default_factory=list)  # in RepositoryClient.blobs
+    embedding_ms: list[float] = field(default_factory=list)  # the job's embedding_seconds
+    tokens: list[int] = field(default_factory=list)  # the job's tokens_embedded
     before_done: int = 0  # repeats in which search found the change before the job was completed
 
 
@@ -350,7 +354,7 @@ def measure_pushes(
     results = []
     engine = JobEngine(services).start()
     try:
-        with TestClient(create_app(services)) as client:
+        with TestClient(create_app(services)) as client, timed_github(services.runner) as times:
             for size in sizes:
                 push = Push(size)
                 for repeat in range(repeats):
@@ -362,7 +366,7 @@ def measure_pushes(
                     before = git(repo, "rev-parse", "HEAD")
                     after = commit_all(repo, f"probe {word}")
                     post = signed_post(client, standin.push_payload(before, after))
-                    seen = standin.count()
+                    seen, before_times = standin.count(), dict(times)
                     request = SearchRequest(workspace_id, word, limit=max(10, 2 * size), mode="bm25")
                     posted_at = datetime.now(UTC)
                     started = time.perf_counter()
@@ -387,6 +391,10 @@ def measure_pushes(
                     push.start_ms.append((job.started_at - posted_at).total_seconds() * 1000)
                     push.job_ms.append(float(job.duration_ms or 0))
                     push.blobs.append(standin.blobs_since(seen))
+                    push.plan_ms.append((times["plan"] - before_times["plan"]) * 1000)
+                    push.fetch_ms.append((times["fetch"] - before_times["fetch"]) * 1000)
+                    push.embedding_ms.append(float((job.output or {}).get("embedding_seconds", 0)) * 1000)
+                    push.tokens.append(int((job.output or {}).get("tokens_embedded", 0)))
                     print(
                         f"  push of {size} file(s) #{repeat + 1}: searchable after "
                         f"{push.searchable_ms[-1]:.0f} ms, job {push.job_ms[-1]:.0f} ms, "
@@ -429,14 +437,15 @@ def share(part: float | None, whole: float) -> str:
 def full_sync_table(runs: list[FullSync]) -> str:
     lines = [
         "| run | embedder | blob concurrency | docs | wall s | files/s | plan s (share) "
-        "| blob fetch s (share) | embedding s (share) | rest s | chunks | requests (blobs) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| blob fetch s (share) | ms per blob | embedding s (share) | rest s | chunks | requests (blobs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         requests = "-" if r.requests is None else f"{r.requests} ({r.blobs})"
+        per_blob = f"{r.fetch * 1000 / r.blobs:.1f}" if r.fetch is not None and r.blobs else "-"
         lines.append(
             f"| {r.name} | {r.embedder} | {r.concurrency or '-'} | {r.docs} | {r.wall:.1f} "
-            f"| {r.docs / r.wall:.1f} | {share(r.plan, r.wall)} | {share(r.fetch, r.wall)} "
+            f"| {r.docs / r.wall:.1f} | {share(r.plan, r.wall)} | {share(r.fetch, r.wall)} | {per_blob} "
             f"| {share(r.embedding, r.wall)} | {r.other:.1f} | {r.chunks} | {requests} |"
         )
     return "\n".join(lines)
@@ -445,8 +454,9 @@ def full_sync_table(runs: list[FullSync]) -> str:
 def push_table(pushes: list[Push]) -> str:
     lines = [
         "| files changed | repeats | to searchable p50 ms | max ms | POST answered p50 ms "
-        "| job started p50 ms | job duration p50 ms | max ms | blob requests per job |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| job started p50 ms | job duration p50 ms | max ms | in plan p50 ms | in blob fetch p50 ms "
+        "| embedding p50 ms (tokens) | blob requests per job |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in pushes:
         blobs = sorted(set(p.blobs))
@@ -454,7 +464,10 @@ def push_table(pushes: list[Push]) -> str:
             f"| {p.files} | {len(p.searchable_ms)} | {statistics.median(p.searchable_ms):.0f} "
             f"| {max(p.searchable_ms):.0f} | {statistics.median(p.post_ms):.0f} "
             f"| {statistics.median(p.start_ms):.0f} | {statistics.median(p.job_ms):.0f} "
-            f"| {max(p.job_ms):.0f} | {', '.join(map(str, blobs))} |"
+            f"| {max(p.job_ms):.0f} | {statistics.median(p.plan_ms):.0f} "
+            f"| {statistics.median(p.fetch_ms):.0f} "
+            f"| {statistics.median(p.embedding_ms):.0f} ({statistics.median(p.tokens):.0f}) "
+            f"| {', '.join(map(str, blobs))} |"
         )
     return "\n".join(lines)
 
@@ -636,7 +649,8 @@ def main() -> None:
                 "- **Initial full sync**: `connect_github` + the job run inline. *plan* = "
                 "`SyncRunner.plan` (branch head, recursive tree, config blob, unchanged check); *blob "
                 "fetch* = time inside `RepositoryClient.blobs` (one call per batch, "
-                "`github_blob_concurrency` threads); *embedding* = the pipeline's `embedding_seconds`; "
+                "`github_blob_concurrency` threads; *ms per blob* = that time / blob requests); "
+                "*embedding* = the pipeline's `embedding_seconds`; "
                 "*rest* = chunking, tokenising, database writes. The batches run one after the other: a "
                 "batch's blobs are fetched, then embedded and written. The local-directory row is "
                 "`ingest.ingest_path` of the same files.",
@@ -646,7 +660,9 @@ def main() -> None:
                 "(FastAPI TestClient), then a bm25 search for the word every 50 ms until every changed "
                 "document is returned; timed from just before the POST. *job started* = the job's "
                 "`started_at` - the POST; *job duration* = its `duration_ms`; blob requests as logged by "
-                "the stand-in (the changed files + `lightfast.yml`).",
+                "the stand-in (the changed files + `lightfast.yml`); *in plan*, *in blob fetch*: the same "
+                "wrappers as above, around each job; *embedding*: the job's `embedding_seconds` and "
+                "`tokens_embedded`.",
                 "- **Full resync**: a `mode=full` sync of the unchanged repository, run inline.",
                 "",
                 "## Results",

@@ -240,6 +240,39 @@ def test_a_signed_push_updates_exactly_the_changed_documents(world: World) -> No
     assert world.services.sources.get(world.workspace_id, source_id).source_metadata["lastCommit"] == after
 
 
+def test_a_push_after_a_failed_push_also_indexes_what_that_one_changed(world: World) -> None:
+    source_id, _ = world.connect()
+    first_base = git(world.repo, "rev-parse", "HEAD")
+    first = commit(world.repo, "one", {"docs/deploy.md": "# Deploying\n\nFirst push: zebra crossing.\n"})
+    [lost_job] = world.deliver("push", world.standin.push_payload(FULL_NAME, first_base, first)).json()[
+        "jobs"
+    ]
+    world.services.jobs.cancel(world.workspace_id, lost_job)  # its changes never reach the index
+    second = commit(world.repo, "two", {"README.md": "# Handbook\n\nSecond push: yellow submarine.\n"})
+    [job_id] = world.deliver("push", world.standin.push_payload(FULL_NAME, first, second)).json()["jobs"]
+    job = world.run(job_id)
+    assert job.status == "completed", job.error_message
+    assert (job.output or {})["documents_updated"] == 2  # the pushed file and the one the lost job had
+    assert world.search("zebra crossing") == ["docs/deploy.md"]
+    assert world.search("yellow submarine") == ["README.md"]
+    assert world.services.sources.get(world.workspace_id, source_id).source_metadata["lastCommit"] == second
+
+
+def test_queued_pushes_merge_into_one_job(world: World) -> None:
+    world.connect()
+    base = git(world.repo, "rev-parse", "HEAD")
+    one = commit(world.repo, "one", {"docs/new.md": "# New\n\nAdded then removed.\n"})
+    two = commit(world.repo, "two", {"README.md": "# Handbook\n\nMerged.\n"}, remove=("docs/new.md",))
+    [a] = world.deliver("push", world.standin.push_payload(FULL_NAME, base, one)).json()["jobs"]
+    [b] = world.deliver("push", world.standin.push_payload(FULL_NAME, one, two)).json()["jobs"]
+    assert world.job(a).status == "cancelled"  # superseded while queued
+    job = world.run(b)
+    assert job.input["changes"] == {"README.md": "upsert", "docs/new.md": "remove"}
+    assert job.input["base"] == base
+    assert (job.output or {})["documents_updated"] == 1
+    assert "docs/new.md" not in world.paths(world.services.sources.list(world.workspace_id)[0].id)
+
+
 def test_a_replayed_delivery_changes_nothing(world: World) -> None:
     world.connect()
     before = git(world.repo, "rev-parse", "HEAD")

@@ -72,10 +72,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput("cursor is not valid", field="cursor") from exc
 
 
-def _sync_input(mode: str, changes: dict[str, str] | None, revision: str | None) -> dict[str, Any]:
+def _sync_input(
+    mode: str, changes: dict[str, str] | None, revision: str | None, base: str | None
+) -> dict[str, Any]:
     job_input: dict[str, Any] = {"mode": mode}
     if mode == "incremental" and changes is not None:
         job_input["changes"] = changes
+        if base:
+            job_input["base"] = base
     if revision:
         job_input["revision"] = revision
     return job_input
@@ -102,14 +106,16 @@ class JobService:
         idempotency_key: str | None = None,
         name: str | None = None,
         revision: str | None = None,
+        base: str | None = None,
     ) -> Enqueued:
         """Queue a sync of a source. Queued (unclaimed) syncs of the same source are superseded: an
         incremental one merges their changes (newest wins per path); a queued full sync, or an incremental
         one that will diff from the last indexed commit, already covers an incremental request. An
         idempotency key makes duplicates, even concurrent ones, one job.
 
-        ``changes`` is a pushed change set; an incremental sync without one indexes the difference between
-        the source's last indexed commit and ``revision`` (default: its head when the job runs)."""
+        ``changes`` is a pushed change set from commit ``base`` to ``revision``; an incremental sync without
+        one (or whose ``base`` is not the last indexed commit) indexes the difference between the source's
+        last indexed commit and ``revision`` (default: its head when the job runs)."""
         if mode not in ("full", "incremental"):
             raise InvalidInput("mode must be full or incremental", field="mode")
         if idempotency_key:
@@ -125,6 +131,7 @@ class JobService:
                 if not source.is_active:
                     raise Conflict(f"source {source.display_name} is inactive; it cannot be synced")
                 merged = dict(changes or {})
+                merged_any = False
                 for queued in jobs_repo.queued_unclaimed(session, source_id):
                     if queued.input.get("kind", "sync") != "sync":
                         continue
@@ -133,6 +140,8 @@ class JobService:
                         return Enqueued(queued.id, False)
                     if jobs_repo.supersede(session, queued, job_id) and changes is not None:
                         merged = merge_changes(queued.input.get("changes", {}), merged)
+                        if not merged_any:  # the merged set starts where the oldest queued push started
+                            base, merged_any = queued.input.get("base"), True
                 job = jobs_repo.create_job(
                     session,
                     workspace_id=workspace_id,
@@ -142,7 +151,7 @@ class JobService:
                     trigger=trigger,
                     triggered_by=triggered_by,
                     idempotency_key=idempotency_key,
-                    input=_sync_input(mode, merged if changes is not None else None, revision),
+                    input=_sync_input(mode, merged if changes is not None else None, revision, base),
                     job_id=job_id,
                 )
                 return Enqueued(job.id, True)

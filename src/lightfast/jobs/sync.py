@@ -152,13 +152,16 @@ class SyncRunner:
         carries them, else the difference between the last indexed commit and ``revision``."""
         if job_input.get("mode", "full") == "full":
             return None
-        if "changes" in job_input and job_input["changes"] is not None:
-            changes: dict[str, str] | None = dict(job_input["changes"])
+        last = (connection.source_metadata or {}).get("lastCommit")
+        pushed = job_input.get("changes")
+        if pushed is not None and (job_input.get("base") in (None, last)):
+            changes: dict[str, str] | None = dict(pushed)
         else:
-            base = (connection.source_metadata or {}).get("lastCommit")
-            if not base or not revision:
+            # No change set, or one that starts after the last indexed commit (an earlier push's job failed
+            # or was cancelled): diff from what is indexed, so nothing in between is missed.
+            if not last or not revision:
                 return None  # nothing indexed yet, or not a versioned source
-            changes = {} if base == revision else source.changes(base, revision)
+            changes = {} if last == revision else source.changes(last, revision)
         if changes is not None and any(path in CONFIG_FILENAMES for path in changes):
             return None  # new include/exclude globs may select other files: look at all of them
         return changes

@@ -134,6 +134,7 @@ class GitHubWebhooks:
                     mode=mode,
                     changes=changes,
                     revision=push.after,
+                    base=push.before if changes is not None else None,
                     trigger="webhook",
                     triggered_by=f"github:{delivery}",
                     idempotency_key=f"github:{delivery}:{source.id}",
