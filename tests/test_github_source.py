@@ -570,6 +570,7 @@ def test_installation_tokens_are_cached_until_shortly_before_expiry(
         app.clock = lambda: time.time() + 3600 - 299
         client.repository("acme/r")
         assert standin.tokens_issued == 2
+        app.close()
 
 
 def test_secrets_never_show_in_errors_or_reprs(world: World, keys: tuple[str, str]) -> None:
@@ -597,7 +598,9 @@ def served(tmp_path: Path, keys: tuple[str, str]) -> Iterator[tuple[GitHubStandI
     slept: list[float] = []
     with GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem) as standin:
         standin.add_repository("acme/r", repo, repo_id=5, installation_id=9)
-        yield standin, GitHubApp(str(APP_ID), private_pem, standin.url, sleep=slept.append), slept
+        app = GitHubApp(str(APP_ID), private_pem, standin.url, sleep=slept.append)
+        yield standin, app, slept
+        app.close()
 
 
 def test_server_errors_are_retried_with_backoff(served: tuple[GitHubStandIn, GitHubApp, list[float]]) -> None:

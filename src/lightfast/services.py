@@ -81,6 +81,7 @@ class Services:
 
     def close(self) -> None:
         self.jobs.close()
+        self.opener.close()
         self.engine.dispose()
 
 

@@ -25,6 +25,11 @@ class SourceOpener:
         self._lock = threading.Lock()
         self._trees = github.TreeCache()
 
+    def close(self) -> None:
+        with self._lock:
+            if self._github_app is not None:
+                self._github_app.close()
+
     @property
     def github_app(self) -> GitHubApp:
         with self._lock:
