@@ -1,0 +1,187 @@
+"""The stand-in's repository endpoints: branches, commits, trees, blobs, contents and comparisons."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from .repository import (
+    _FULL_SHA,
+    _SAFE_REF,
+    _commit,
+    _commits,
+    _diff,
+    _git,
+    _GitError,
+    _lookup,
+    _ls_tree,
+    _Repo,
+    _resolve,
+    _submodule_url,
+)
+from .shapes import Shapes, _base64_lines, _html, _node
+
+_DOCS = "https://docs.github.com/rest"
+_MAX_INLINE = 1024 * 1024  # the contents API stops inlining file content above 1 MB
+_RAW = {"content-type": "application/vnd.github.raw; charset=utf-8"}
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.reply = _Reply(status, {"message": message, "documentation_url": _DOCS, "status": str(status)})
+
+
+def _branch(shapes: Shapes, repo: _Repo, name: str, query: dict[str, str], raw: bool) -> _Reply:
+    sha = _resolve(repo.path, f"refs/heads/{name}") if _SAFE_REF.fullmatch(name) else None
+    if sha is None:
+        raise _HTTPError(404, "Branch not found")
+    api = f"{shapes.api(repo)}/branches/{quote(name)}"
+    checks = {"enforcement_level": "off", "contexts": [], "checks": []}
+    body = {
+        "name": name,
+        "commit": shapes.commit_json(repo, _commit(repo.path, sha)),
+        "_links": {"self": api, "html": f"{_html(repo)}/tree/{name}"},
+        "protected": False,
+        "protection": {"enabled": False, "required_status_checks": checks},
+        "protection_url": f"{api}/protection",
+    }
+    return _Reply(200, body)
+
+
+def _commit_endpoint(shapes: Shapes, repo: _Repo, ref: str, query: dict[str, str], raw: bool) -> _Reply:
+    sha = _resolve(repo.path, ref)
+    if sha is None:
+        raise _HTTPError(422, f"No commit found for SHA: {ref}")
+    commit = _commit(repo.path, sha)
+    files = _diff(repo.path, commit.parents[0] if commit.parents else None, sha, renames=True, stats=True)
+    return _Reply(200, shapes.commit_json(repo, commit, files))
+
+
+def _tree(shapes: Shapes, repo: _Repo, ref: str, query: dict[str, str], raw: bool) -> _Reply:
+    tree = _resolve(repo.path, ref, "tree")
+    if tree is None:
+        raise _HTTPError(404, "Not Found")
+    # GitHub recurses whenever the parameter is present, whatever its value ("0" and "false" too).
+    entries = _ls_tree(repo.path, tree, recursive="recursive" in query)
+    api = shapes.api(repo)
+    items = []
+    for e in entries[:100_000]:
+        item: dict[str, Any] = {"path": e.path, "mode": e.mode, "type": e.type, "sha": e.sha}
+        if e.type == "blob":
+            item |= {"size": e.size, "url": f"{api}/git/blobs/{e.sha}"}
+        elif e.type == "tree":
+            item["url"] = f"{api}/git/trees/{e.sha}"
+        items.append(item)
+    body = {
+        "sha": tree,
+        "url": f"{api}/git/trees/{tree}",
+        "tree": items,
+        "truncated": len(entries) > 100_000,
+    }
+    return _Reply(200, body)
+
+
+def _blob(shapes: Shapes, repo: _Repo, sha: str, query: dict[str, str], raw: bool) -> _Reply:
+    if not _FULL_SHA.fullmatch(sha):
+        raise _HTTPError(422, "The sha parameter must be exactly 40 characters and contain only [0-9a-f].")
+    try:
+        data = _git(repo.path, "cat-file", "blob", sha)
+    except _GitError:
+        raise _HTTPError(404, "Not Found") from None
+    if raw:
+        return _Reply(200, data, dict(_RAW))
+    body = {
+        "sha": sha,
+        "node_id": _node(f"04:Blob{repo.repo_id}:{sha}"),
+        "size": len(data),
+        "url": f"{shapes.api(repo)}/git/blobs/{sha}",
+        "content": _base64_lines(data),
+        "encoding": "base64",
+    }
+    return _Reply(200, body)
+
+
+def _contents(shapes: Shapes, repo: _Repo, sub: str, query: dict[str, str], raw: bool) -> _Reply:
+    ref = query.get("ref") or repo.default_branch
+    commit = _resolve(repo.path, ref)
+    if commit is None:
+        raise _HTTPError(404, f"No commit found for the ref {ref}")
+    entry = _lookup(repo, commit, [p for p in sub.split("/") if p])
+    if entry is None:
+        raise _HTTPError(404, "Not Found")
+    if entry.type == "tree":
+        listing = _ls_tree(repo.path, entry.sha, prefix=f"{entry.path}/" if entry.path else "")
+        return _Reply(200, [shapes.content_json(repo, ref, e, listing=True) for e in listing])
+    if entry.mode == "120000":  # a symlink to a regular file in the repository answers with that file
+        target = _git(repo.path, "cat-file", "blob", entry.sha).decode("utf-8", "surrogateescape")
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), target))
+        inside = not target.startswith("/") and resolved != ".." and not resolved.startswith("../")
+        followed = _lookup(repo, commit, resolved.split("/")) if inside else None
+        if followed is None or followed.mode not in ("100644", "100755"):
+            return _Reply(200, shapes.content_json(repo, ref, entry, listing=False) | {"target": target})
+        entry = followed
+    if entry.type == "commit":
+        submodule = {"submodule_git_url": _submodule_url(repo, commit, entry.path)}
+        return _Reply(200, shapes.content_json(repo, ref, entry, listing=False) | submodule)
+    data = _git(repo.path, "cat-file", "blob", entry.sha)
+    if raw:
+        return _Reply(200, data, dict(_RAW))
+    inline = len(data) <= _MAX_INLINE
+    encoded = {
+        "encoding": "base64" if inline else "none",
+        "content": _base64_lines(data) if inline else "",
+    }
+    return _Reply(200, shapes.content_json(repo, ref, entry, listing=False) | encoded)
+
+
+def _compare(shapes: Shapes, repo: _Repo, basehead: str, query: dict[str, str], raw: bool) -> _Reply:
+    base_ref, sep, head_ref = basehead.partition("...")
+    base, head = _resolve(repo.path, base_ref), _resolve(repo.path, head_ref)
+    if not sep or base is None or head is None:
+        raise _HTTPError(404, "Not Found")
+    try:
+        merge_base = _git(repo.path, "merge-base", base, head).decode().strip()
+    except _GitError:
+        raise _HTTPError(404, f"No common ancestor between {base_ref} and {head_ref}.") from None
+    commits = _commits(repo.path, "--reverse", f"{merge_base}..{head}")
+    ahead, behind = len(commits), int(_git(repo.path, "rev-list", "--count", f"{merge_base}..{base}"))
+    status = {(False, False): "identical", (True, False): "ahead", (False, True): "behind"}
+    files = _diff(repo.path, merge_base, head, renames=True, stats=True)
+    html, owner = f"{_html(repo)}/compare/", repo.full_name.split("/")[0]
+    body = {
+        "url": f"{shapes.api(repo)}/compare/{quote(basehead)}",
+        "html_url": f"{html}{basehead}",
+        "permalink_url": f"{html}{owner}:{base}...{owner}:{head}",
+        "diff_url": f"{html}{basehead}.diff",
+        "patch_url": f"{html}{basehead}.patch",
+        "base_commit": shapes.commit_json(repo, _commit(repo.path, base)),
+        "merge_base_commit": shapes.commit_json(repo, _commit(repo.path, merge_base)),
+        "status": status.get((ahead > 0, behind > 0), "diverged"),
+        "ahead_by": ahead,
+        "behind_by": behind,
+        "total_commits": ahead,
+        "commits": [shapes.commit_json(repo, c) for c in commits[:250]],  # GitHub's limits
+        "files": [shapes.file_json(repo, head, f) for f in files[:300]],
+    }
+    return _Reply(200, body)
+
+
+# Path prefixes under a repository's API URL and their handlers, tried in order.
+_HANDLERS = {
+    "/branches/": _branch,
+    "/commits/": _commit_endpoint,
+    "/git/trees/": _tree,
+    "/git/blobs/": _blob,
+    "/compare/": _compare,
+    "/contents/": _contents,
+}
