@@ -4,7 +4,6 @@ connected, listed, synced, checked and removed, each job followed to its end by 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,9 @@ from sqlalchemy.orm import Session
 
 from lightfast.db.engine import make_engine
 from lightfast.db.models import Job
-from tests.conftest import write
+from tests.gitrepo import commit, git, isolate_git
 from tests.test_cli import as_json, cli_env, invoke, ok
 
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
 CONFIG = "version: 1\nstore: docs\ninclude:\n  - docs/**/*.md\n  - README.md\n"
 COUNTS = (
     "documents_added",
@@ -36,11 +27,7 @@ COUNTS = (
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name, value in GIT_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        monkeypatch.delenv(name, raising=False)
+    isolate_git(monkeypatch, tmp_path)
     # Settings read LIGHTFAST_* from the environment: a GitHub App configured on the machine must not leak in.
     for name in (
         "LIGHTFAST_GITHUB_APP_ID",
@@ -48,19 +35,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LIGHTFAST_GITHUB_PRIVATE_KEY_PATH",
     ):
         monkeypatch.delenv(name, raising=False)
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
-    return result.stdout.strip()
-
-
-def commit(repo: Path, message: str, files: dict[str, str | bytes]) -> str:
-    write(repo, files)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
 
 
 @pytest.fixture

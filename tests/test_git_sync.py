@@ -22,15 +22,8 @@ from lightfast.search.service import SearchRequest
 from lightfast.services import Services, build_services
 from lightfast.sources.git import GitSource
 from tests.conftest import make_settings, write
+from tests.gitrepo import commit, git, isolate_git, make_repo
 
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
 CONFIG = "version: 1\nstore: docs\ninclude:\n  - docs/**/*.md\n  - README.md\n"
 INITIAL: dict[str, str | bytes] = {
     "lightfast.yml": CONFIG,
@@ -53,37 +46,7 @@ COUNTS = (
 
 @pytest.fixture(autouse=True)
 def _isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # The product runs git too: neither it nor the tests may see the machine's git configuration, and
-    # discovery must not climb out of tmp_path.
-    for name, value in GIT_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
-    return result.stdout.strip()
-
-
-def commit(
-    repo: Path, message: str, files: dict[str, str | bytes] | None = None, remove: tuple[str, ...] = ()
-) -> str:
-    write(repo, files or {})
-    for path in remove:
-        git(repo, "rm", "-q", path)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-def make_repo(path: Path, files: dict[str, str | bytes]) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    commit(path, "initial", files)
-    return path
+    isolate_git(monkeypatch, tmp_path)  # the product runs git too
 
 
 def counts(job: Job) -> tuple[int, ...]:

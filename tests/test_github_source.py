@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +27,8 @@ from lightfast.search.service import SearchRequest
 from lightfast.services import Services, build_services
 from lightfast.sources.github.client import GitHubApp
 from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
-from tests.conftest import make_settings, write
+from tests.conftest import make_settings
+from tests.gitrepo import commit, git
 
 FIXTURES = Path(__file__).parents[2] / "shared" / "fixtures" / "webhooks" / "github"
 SECRET = "It's a Secret to Everybody"
@@ -37,37 +36,7 @@ APP_ID = 424242
 INSTALLATION = 77
 REPO_ID = 9001
 FULL_NAME = "acme/handbook"
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
 CONFIG = "version: 1\nstore: docs\ninclude:\n  - '**/*.md'\n"
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_ENV},
-    )
-    return result.stdout.strip()
-
-
-def commit(
-    repo: Path, message: str, files: dict[str, str | bytes] | None = None, remove: tuple[str, ...] = ()
-) -> str:
-    write(repo, files or {})
-    for path in remove:
-        git(repo, "rm", "-q", path)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
 
 
 @pytest.fixture(scope="module")

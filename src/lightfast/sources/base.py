@@ -28,38 +28,36 @@ class Source(Protocol):
     plain directory, which is always read as it is now."""
 
     @property
-    def source_type(self) -> str: ...
+    def source_type(self) -> str:
+        """The registry key: "local", "git", "github"."""
 
     @property
-    def external_key(self) -> str: ...
+    def external_key(self) -> str:
+        """What identifies the source outside Lightfast (a path, a repository id)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """A name for people: a directory name, OWNER/REPO."""
 
     def head(self) -> str | None:
         """The revision a sync should index now (the default branch's head commit), or None."""
-        ...
 
     def inspect_config(self, revision: str | None) -> ConfigReport:
         """The source's lightfast.yml at ``revision``: file name, configuration, problems."""
-        ...
 
     def paths(self, config: SourceConfig, revision: str | None) -> list[str]:
         """Every path the configuration selects at ``revision``, sorted."""
-        ...
 
     def versions(self, revision: str | None) -> dict[str, str]:
         """{path: version id} (a git blob sha) of every file at ``revision``, when the source knows them
         without reading content; a document stored with the same version is unchanged. May be empty."""
-        ...
 
-    def source_id(self, path: str) -> str: ...
+    def source_id(self, path: str) -> str:
+        """The document's id within the source type: stable for as long as the file is the same file."""
 
     def files(self, paths: list[str], revision: str | None) -> list[SourceFile]:
         """The files at ``paths`` as of ``revision``; reading may fetch their content."""
-        ...
 
     def changes(self, base: str, revision: str) -> dict[str, str] | None:
         """Paths changed between two revisions as a change set (path -> "upsert" | "remove"), or None
         when ``base`` is no longer known (a force push rewrote history) and only a full sync will do."""
-        ...
