@@ -281,6 +281,8 @@ def test_size_limit_malformed_json_ping_and_unknown_events(world: World) -> None
     malformed = world.deliver("push", {"ref": "refs/heads/main"})
     assert malformed.status_code == 400
     assert "repository" in malformed.json()["message"]
+    too_long = world.deliver("push", {"zen": "x"}, delivery="d" * 101)
+    assert too_long.status_code == 400
     assert world.count(IngestionEvent) == 0
     ping = world.deliver("ping", json.loads((FIXTURES / "ping.json").read_text()))
     assert ping.status_code == 200

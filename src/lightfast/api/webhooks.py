@@ -16,6 +16,8 @@ from lightfast.services import Services
 from lightfast.sources.github.webhooks import verify_signature
 
 router = APIRouter()
+MAX_DELIVERY_ID = 100
+MAX_EVENT_NAME = 40
 
 
 def _answer(request: Request, status: int, error: str, message: str) -> JSONResponse:
@@ -62,6 +64,9 @@ async def github_webhook(request: Request) -> JSONResponse:
         return _answer(
             request, 400, "invalid_input", "X-GitHub-Event and X-GitHub-Delivery headers are required"
         )
+    if len(delivery) > MAX_DELIVERY_ID or len(event) > MAX_EVENT_NAME:
+        # GitHub sends a UUID and a short event name; anything longer is not a GitHub delivery.
+        return _answer(request, 400, "invalid_input", "X-GitHub-Event or X-GitHub-Delivery is too long")
     try:
         payload: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -94,9 +94,11 @@ class GitHubWebhooks:
                         store_id=None,
                         source_type=SOURCE_TYPE,
                         event_key=delivery,
-                        event_type=f"{event}.{payload['action']}"
-                        if isinstance(payload.get("action"), str)
-                        else event,
+                        event_type=(
+                            f"{event}.{payload['action']}"
+                            if isinstance(payload.get("action"), str)
+                            else event
+                        )[:64],
                         event_metadata={**outcome.to_dict(), "repository": _repository_name(payload)},
                         origin="webhook",
                         status="ignored" if outcome.result in ("ignored", "unhandled") else "processed",
