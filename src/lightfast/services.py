@@ -12,6 +12,7 @@ from lightfast.db.engine import make_engine, make_session_factory, migrate
 from lightfast.db.jobs import record_metric
 from lightfast.db.models import Store
 from lightfast.db.tenancy import ensure_organization, ensure_workspace, get_workspace
+from lightfast.db.transactions import retry_on_conflict
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
 from lightfast.ingest.pipeline import Pipeline
@@ -49,16 +50,23 @@ class Services:
     github_webhooks: GitHubWebhooks
 
     def workspace_id(self, name: str | None = None) -> str:
-        with self.sessions.begin() as session:
-            org = ensure_organization(session, self.settings.default_organization)
-            return get_workspace(session, org.id, name or self.settings.default_workspace).id
+        def find() -> str:
+            with self.sessions.begin() as session:
+                org = ensure_organization(session, self.settings.default_organization)
+                return get_workspace(session, org.id, name or self.settings.default_workspace).id
+
+        return retry_on_conflict(find)
 
     def ensure_workspace_id(self, name: str | None = None) -> str:
         """The workspace's id, creating it (and the organization) on first use: connecting a source
         on a fresh install needs no separate set-up step."""
-        with self.sessions.begin() as session:
-            org = ensure_organization(session, self.settings.default_organization)
-            return ensure_workspace(session, org.id, name or self.settings.default_workspace).id
+
+        def ensure() -> str:
+            with self.sessions.begin() as session:
+                org = ensure_organization(session, self.settings.default_organization)
+                return ensure_workspace(session, org.id, name or self.settings.default_workspace).id
+
+        return retry_on_conflict(ensure)
 
     def store_name(self, store_id: str | None) -> str | None:
         with self.sessions() as session:

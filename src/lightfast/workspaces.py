@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.db import documents as docs_repo
 from lightfast.db import tenancy
 from lightfast.db.models import Store, Workspace
+from lightfast.db.transactions import conflict_on_duplicate
 from lightfast.embed.base import ModelSpec
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.config import STORE_NAME_PATTERN
@@ -39,16 +40,22 @@ class WorkspaceService:
 
     def create(self, organization_of: str, name: str) -> Workspace:
         """A new workspace in the organization of ``organization_of`` (a workspace id)."""
-        with self.sessions.begin() as session:
+        with (
+            conflict_on_duplicate(f"a workspace named {name!r} already exists"),
+            self.sessions.begin() as session,
+        ):
             parent = session.get(Workspace, organization_of)
             if parent is None:
                 raise NotFound("workspace does not exist")
             if tenancy.find_workspace(session, parent.organization_id, name) is not None:
                 raise Conflict(f"a workspace named {name!r} already exists")
-            return tenancy.ensure_workspace(session, parent.organization_id, name)
+            return tenancy.create_workspace(session, parent.organization_id, name)
 
     def rename(self, workspace_id: str, name: str) -> Workspace:
-        with self.sessions.begin() as session:
+        with (
+            conflict_on_duplicate(f"a workspace named {name!r} already exists"),
+            self.sessions.begin() as session,
+        ):
             workspace = session.get(Workspace, workspace_id)
             if workspace is None:
                 raise NotFound(f"workspace {workspace_id!r} does not exist")
@@ -74,10 +81,13 @@ class WorkspaceService:
     def create_store(self, workspace_id: str, name: str) -> StoreView:
         _check_store_name(name)
         tokens, overlap = chunk_settings(self.settings, self.spec)
-        with self.sessions.begin() as session:
+        with (
+            conflict_on_duplicate(f"a store named {name!r} already exists"),
+            self.sessions.begin() as session,
+        ):
             if session.scalar(select(Store.id).where(Store.workspace_id == workspace_id, Store.name == name)):
                 raise Conflict(f"a store named {name!r} already exists")
-            store = tenancy.ensure_store(
+            store = tenancy.create_store(
                 session,
                 workspace_id,
                 name,
@@ -91,7 +101,10 @@ class WorkspaceService:
 
     def rename_store(self, workspace_id: str, store_id: str, name: str) -> StoreView:
         _check_store_name(name)
-        with self.sessions.begin() as session:
+        with (
+            conflict_on_duplicate(f"a store named {name!r} already exists"),
+            self.sessions.begin() as session,
+        ):
             store = self._store(session, workspace_id, store_id)
             clash = session.scalar(
                 select(Store.id).where(Store.workspace_id == workspace_id, Store.name == name)

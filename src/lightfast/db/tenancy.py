@@ -46,25 +46,32 @@ def get_workspace(session: Session, organization_id: str, name: str) -> Workspac
     return workspace
 
 
+def create_workspace(
+    session: Session, organization_id: str, name: str, *, is_default: bool = False
+) -> Workspace:
+    """Insert a new workspace; a duplicate name fails on the unique constraint (IntegrityError)."""
+    validate_workspace_name(name)
+    has_default = session.scalar(
+        select(Workspace.id).where(Workspace.organization_id == organization_id, Workspace.is_default)
+    )
+    workspace = Workspace(
+        organization_id=organization_id,
+        name=name,
+        slug=slugify_name(name),
+        is_default=is_default or has_default is None,
+        settings={},
+    )
+    session.add(workspace)
+    session.flush()
+    return workspace
+
+
 def ensure_workspace(
     session: Session, organization_id: str, name: str, *, is_default: bool = False
 ) -> Workspace:
     validate_workspace_name(name)
     workspace = find_workspace(session, organization_id, name)
-    if workspace is None:
-        has_default = session.scalar(
-            select(Workspace.id).where(Workspace.organization_id == organization_id, Workspace.is_default)
-        )
-        workspace = Workspace(
-            organization_id=organization_id,
-            name=name,
-            slug=slugify_name(name),
-            is_default=is_default or has_default is None,
-            settings={},
-        )
-        session.add(workspace)
-        session.flush()
-    return workspace
+    return workspace or create_workspace(session, organization_id, name, is_default=is_default)
 
 
 def list_stores(session: Session, workspace_id: str, names: list[str] | None = None) -> list[Store]:
@@ -72,6 +79,33 @@ def list_stores(session: Session, workspace_id: str, names: list[str] | None = N
     if names:
         query = query.where(Store.name.in_(names))
     return list(session.scalars(query))
+
+
+def create_store(
+    session: Session,
+    workspace_id: str,
+    name: str,
+    *,
+    provider: str,
+    model: str,
+    dimension: int,
+    chunk_tokens: int,
+    chunk_overlap: int,
+) -> Store:
+    """Insert a new store; a duplicate name fails on the unique constraint (IntegrityError)."""
+    store = Store(
+        workspace_id=workspace_id,
+        name=name,
+        embedding_provider=provider,
+        embedding_model=model,
+        embedding_dim=dimension,
+        chunk_max_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        index_generation=0,
+    )
+    session.add(store)
+    session.flush()
+    return store
 
 
 def ensure_store(
@@ -90,19 +124,16 @@ def ensure_store(
     Changing them changes every document's config hash, so the next sync re-embeds the store."""
     store = session.scalar(select(Store).where(Store.workspace_id == workspace_id, Store.name == name))
     if store is None:
-        store = Store(
-            workspace_id=workspace_id,
-            name=name,
-            embedding_provider=provider,
-            embedding_model=model,
-            embedding_dim=dimension,
-            chunk_max_tokens=chunk_tokens,
+        return create_store(
+            session,
+            workspace_id,
+            name,
+            provider=provider,
+            model=model,
+            dimension=dimension,
+            chunk_tokens=chunk_tokens,
             chunk_overlap=chunk_overlap,
-            index_generation=0,
         )
-        session.add(store)
-        session.flush()
-        return store
     wanted = (provider, model, dimension, chunk_tokens, chunk_overlap)
     current = (
         store.embedding_provider,

@@ -13,6 +13,7 @@ from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db import tenancy
 from lightfast.db.models import Store
+from lightfast.db.transactions import retry_on_conflict
 from lightfast.ingest.config import SourceConfig
 from lightfast.ingest.pipeline import Progress, SyncSummary
 from lightfast.jobs.sync import SyncRunner
@@ -48,21 +49,25 @@ class IngestService:
         """Connect a local directory to a workspace (idempotent); its config is validated first."""
         source = LocalSource.open(path)
         config = source.config()  # raises ConfigError naming every problem
-        with self.sessions.begin() as session:
-            org = tenancy.ensure_organization(session, self.settings.default_organization)
-            workspace = tenancy.ensure_workspace(
-                session, org.id, workspace_name or self.settings.default_workspace
-            )
-            connection = sources_repo.ensure_source(
-                session,
-                organization_id=org.id,
-                workspace_id=workspace.id,
-                source_type=SOURCE_TYPE,
-                external_key=source.external_key,
-                display_name=source.name,
-                metadata={"type": SOURCE_TYPE, "path": source.external_key, "configPath": config.path},
-            )
-            return RegisteredSource(workspace.id, org.id, connection.id, config)
+
+        def register() -> RegisteredSource:
+            with self.sessions.begin() as session:
+                org = tenancy.ensure_organization(session, self.settings.default_organization)
+                workspace = tenancy.ensure_workspace(
+                    session, org.id, workspace_name or self.settings.default_workspace
+                )
+                connection = sources_repo.ensure_source(
+                    session,
+                    organization_id=org.id,
+                    workspace_id=workspace.id,
+                    source_type=SOURCE_TYPE,
+                    external_key=source.external_key,
+                    display_name=source.name,
+                    metadata={"type": SOURCE_TYPE, "path": source.external_key, "configPath": config.path},
+                )
+                return RegisteredSource(workspace.id, org.id, connection.id, config)
+
+        return retry_on_conflict(register)
 
     def _inline_job(self, registered: RegisteredSource, name: str) -> str:
         """A full-sync job run by the caller's thread. It is created already claimed, so no worker picks

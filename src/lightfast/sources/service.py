@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource, Workspace
+from lightfast.db.transactions import retry_on_conflict
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, NotFound
 from lightfast.jobs.disconnect import DISCONNECT
@@ -100,38 +101,43 @@ class SourceService:
         metadata: dict[str, Any],
         triggered_by: str | None,
     ) -> Connected:
-        with self.sessions.begin() as session:
-            workspace = session.get(Workspace, workspace_id)
-            if workspace is None:
-                raise NotFound(f"workspace {workspace_id!r} does not exist")
-            existing = sources_repo.sources_by_external_key(session, source_type, external_key)
-            previous = next((s for s in existing if s.workspace_id == workspace_id), None)
-            if previous is not None and any(
-                j.input.get("kind") == DISCONNECT for j in jobs_repo.active_jobs(session, previous.id)
-            ):
-                raise Conflict(f"{display_name} is being disconnected; connect it again when that job ends")
-            source = sources_repo.ensure_source(
-                session,
-                organization_id=workspace.organization_id,
-                workspace_id=workspace_id,
-                source_type=source_type,
-                external_key=external_key,
-                display_name=display_name,
-                metadata={**(previous.source_metadata if previous else {}), **metadata},
-            )
-            source.display_name, source.is_active = display_name, True
-            jobs_repo.record_activity(
-                session,
-                workspace_id=workspace_id,
-                actor_type="api_key" if triggered_by else "user",
-                actor_id=triggered_by,
-                category="source",
-                action="source.connected",
-                entity_type="source",
-                entity_id=source.id,
-                details={"type": source_type, "name": display_name},
-            )
-            source_id = source.id
+        def connect() -> str:
+            with self.sessions.begin() as session:
+                workspace = session.get(Workspace, workspace_id)
+                if workspace is None:
+                    raise NotFound(f"workspace {workspace_id!r} does not exist")
+                existing = sources_repo.sources_by_external_key(session, source_type, external_key)
+                previous = next((s for s in existing if s.workspace_id == workspace_id), None)
+                if previous is not None and any(
+                    j.input.get("kind") == DISCONNECT for j in jobs_repo.active_jobs(session, previous.id)
+                ):
+                    raise Conflict(
+                        f"{display_name} is being disconnected; connect it again when that job ends"
+                    )
+                source = sources_repo.ensure_source(
+                    session,
+                    organization_id=workspace.organization_id,
+                    workspace_id=workspace_id,
+                    source_type=source_type,
+                    external_key=external_key,
+                    display_name=display_name,
+                    metadata={**(previous.source_metadata if previous else {}), **metadata},
+                )
+                source.display_name, source.is_active = display_name, True
+                jobs_repo.record_activity(
+                    session,
+                    workspace_id=workspace_id,
+                    actor_type="api_key" if triggered_by else "user",
+                    actor_id=triggered_by,
+                    category="source",
+                    action="source.connected",
+                    entity_type="source",
+                    entity_id=source.id,
+                    details={"type": source_type, "name": display_name},
+                )
+                return source.id
+
+        source_id = retry_on_conflict(connect)
         enqueued = self.jobs.enqueue_sync(
             workspace_id, source_id, triggered_by=triggered_by, name=f"Initial sync {display_name}"
         )
