@@ -155,9 +155,12 @@ def test_connect_runs_a_full_sync_from_the_tree(world: World) -> None:
     assert world.search("blue-green canaries")[0] == "docs/deploy.md"
     source = world.services.sources.get(world.workspace_id, source_id)
     assert source.config_status == "configured"
-    assert source.source_metadata["fullName"] == FULL_NAME
-    assert source.source_metadata["repoId"] == REPO_ID
-    assert source.source_metadata["installationId"] == INSTALLATION
+    metadata = source.source_metadata
+    assert (metadata["type"], metadata["repoFullName"], metadata["owner"]) == ("github", FULL_NAME, "acme")
+    assert (metadata["githubRepoId"], metadata["githubInstallationId"]) == (str(REPO_ID), str(INSTALLATION))
+    assert metadata["permissions"] == {"admin": False, "push": False, "pull": True}  # contents: read
+    assert metadata["private"] is False
+    assert metadata["configPath"] == "lightfast.yml"
     assert source.source_metadata["defaultBranch"] == "main"
     assert source.source_metadata["lastCommit"] == git(world.repo, "rev-parse", "HEAD")
     with world.services.sessions() as session:
@@ -167,6 +170,8 @@ def test_connect_runs_a_full_sync_from_the_tree(world: World) -> None:
         or document.url.endswith("/acme/handbook/blob/main/docs/deploy.md")
     )
     assert document.source_metadata["commitSha"] == git(world.repo, "rev-parse", "HEAD")
+    assert document.source_metadata["committedAt"].startswith(git(world.repo, "log", "-1", "--format=%cs"))
+    assert document.source_metadata["repoFullName"] == FULL_NAME
     # One token, reused for every call of the sync; the tree is listed once though every step reopens
     # the source.
     assert world.standin.tokens_issued == 1
@@ -250,6 +255,17 @@ def test_a_replayed_delivery_changes_nothing(world: World) -> None:
     first = world.deliver("push", payload, delivery="d-1")
     assert first.status_code == 202
     jobs, events = world.count(Job), world.count(IngestionEvent)
+    with world.services.sessions() as session:
+        event = session.scalars(select(IngestionEvent)).one()
+    assert (event.event_key, event.event_type, event.origin, event.status) == (
+        "d-1",
+        "push",
+        "webhook",
+        "processed",
+    )
+    assert event.event_metadata["beforeSha"] == payload["before"]
+    assert event.event_metadata["afterSha"] == payload["after"]
+    assert event.event_metadata["jobs"] == first.json()["jobs"]
     again = world.deliver("push", payload, delivery="d-1")
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
@@ -389,7 +405,7 @@ def test_a_renamed_repository_keeps_its_documents_and_follows_the_name(world: Wo
     assert world.deliver("repository", payload).status_code == 200
     source = world.services.sources.get(world.workspace_id, source_id)
     assert source.display_name == "acme/guide"
-    assert source.source_metadata["fullName"] == "acme/guide"
+    assert source.source_metadata["repoFullName"] == "acme/guide"
     with world.services.sessions() as session:
         urls = set(session.scalars(select(Document.url).where(Document.connection_id == source_id)))
     assert urls

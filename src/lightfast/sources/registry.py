@@ -23,7 +23,7 @@ class SourceOpener:
         self.settings = settings
         self._github_app = github_app
         self._lock = threading.Lock()
-        self._trees = github.TreeCache()
+        self._caches = github.RevisionCaches()
 
     def close(self) -> None:
         with self._lock:
@@ -48,8 +48,8 @@ class SourceOpener:
                 max_blob_bytes=self.settings.max_file_bytes,
             )
         if connection.source_type == github.SOURCE_TYPE:
-            client = self.github_app.installation(int(metadata["installationId"]))
+            client = self.github_app.installation(int(metadata["githubInstallationId"]))
             return github.GitHubSource.from_metadata(
-                client, metadata, max_blob_bytes=self.settings.max_file_bytes, trees=self._trees
+                client, metadata, max_blob_bytes=self.settings.max_file_bytes, caches=self._caches
             )
         raise InvalidInput(f"source type {connection.source_type!r} cannot be synced yet", field="sourceType")

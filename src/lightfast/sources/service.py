@@ -60,17 +60,26 @@ class SourceService:
     ) -> Connected:
         """Connect a repository the App's installation can read, and start its full sync. Connecting
         again (after an uninstall, say) reactivates the same source."""
-        repository = self.opener.github_app.installation(installation_id).repository(full_name)
+        app = self.opener.github_app
+        repository = app.installation(installation_id).repository(full_name)
+        granted = app.installation_permissions(installation_id)
+        # The connection metadata of seed 004 (GitHubSourceMetadata); ids are strings there.
         metadata = {
-            "repoId": repository.id,
-            "installationId": installation_id,
-            "fullName": repository.full_name,
+            "type": github.SOURCE_TYPE,
+            "githubRepoId": str(repository.id),
+            "githubInstallationId": str(installation_id),
+            "repoFullName": repository.full_name,
             "owner": repository.owner,
             "name": repository.name,
             "defaultBranch": repository.default_branch,
+            "language": repository.language,
             "private": repository.private,
             "htmlUrl": repository.html_url,
-            "permissions": {"contents": "read", "metadata": "read"},
+            "permissions": {
+                "admin": granted.get("administration") == "write",
+                "push": granted.get("contents") == "write",
+                "pull": granted.get("contents") in ("read", "write"),
+            },
             "configPath": None,
         }
         return self._connect(

@@ -44,6 +44,7 @@ class Repository:
     default_branch: str
     private: bool
     html_url: str
+    language: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Repository:
@@ -55,6 +56,7 @@ class Repository:
             default_branch=str(data.get("default_branch") or "main"),
             private=bool(data.get("private", False)),
             html_url=str(data.get("html_url") or ""),
+            language=str(data["language"]) if data.get("language") else None,
         )
 
 
@@ -113,6 +115,7 @@ class GitHubApp:
         self.clock = clock
         self.sleep = sleep
         self._tokens: dict[int, tuple[str, float]] = {}
+        self._permissions: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
         self._transport = _SharedTransport()
 
@@ -192,7 +195,16 @@ class GitHubApp:
         expires = datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00")).timestamp()
         with self._lock:
             self._tokens[installation_id] = (str(data["token"]), expires)
+            self._permissions[installation_id] = {
+                str(k): str(v) for k, v in (data.get("permissions") or {}).items()
+            }
         return str(data["token"])
+
+    def installation_permissions(self, installation_id: int) -> dict[str, str]:
+        """What the installation granted the App (``{"contents": "read", ...}``), per its latest token."""
+        self.installation_token(installation_id)
+        with self._lock:
+            return dict(self._permissions.get(installation_id, {}))
 
     def installation(self, installation_id: int) -> RepositoryClient:
         return RepositoryClient(self, installation_id)
@@ -235,6 +247,16 @@ class RepositoryClient:
             f"branch {branch} of {full_name}", lambda: self._gh().rest.repos.get_branch(owner, name, branch)
         )
         return str(response.json()["commit"]["sha"])
+
+    def committed_at(self, full_name: str, revision: str) -> str | None:
+        """The commit's committer date (ISO 8601), as GitHub reports it."""
+        owner, name = _split(full_name)
+        data = self.app.call(
+            f"commit {revision} of {full_name}",
+            lambda: self._gh().rest.repos.get_commit(owner, name, revision),
+        ).json()
+        committer = (data.get("commit") or {}).get("committer") or {}
+        return str(committer["date"]) if committer.get("date") else None
 
     def tree(self, full_name: str, revision: str) -> list[TreeEntry]:
         """Every blob of the commit's tree. GitHub truncates very large recursive listings; then the

@@ -99,7 +99,7 @@ class GitHubWebhooks:
                             if isinstance(payload.get("action"), str)
                             else event
                         )[:64],
-                        event_metadata={**outcome.to_dict(), "repository": _repository_name(payload)},
+                        event_metadata={**outcome.to_dict(), **_details(event, delivery, payload)},
                         origin="webhook",
                         status="ignored" if outcome.result in ("ignored", "unhandled") else "processed",
                     )
@@ -175,7 +175,7 @@ class GitHubWebhooks:
             sources = [
                 s
                 for s in self._connections(installation_id=parsed.installation_id)
-                if int((s.source_metadata or {}).get("repoId", 0)) in removed
+                if int((s.source_metadata or {}).get("githubRepoId", 0)) in removed
             ]
             outcome.sources = [s.id for s in sources]
             outcome.jobs = self._disconnect(sources, delivery, "the repository was removed from the App")
@@ -212,7 +212,9 @@ class GitHubWebhooks:
         with self.sessions() as session:
             if repo_id is not None:
                 return sources_repo.sources_by_external_key(session, SOURCE_TYPE, str(repo_id))
-            return sources_repo.sources_by_metadata(session, SOURCE_TYPE, "installationId", installation_id)
+            return sources_repo.sources_by_metadata(
+                session, SOURCE_TYPE, "githubInstallationId", str(installation_id)
+            )
 
     def _full_sync(self, sources: list[ConnectedSource], delivery: str, name: str) -> list[str]:
         jobs = []
@@ -261,7 +263,7 @@ class GitHubWebhooks:
                 source.display_name = full_name
                 source.source_metadata = {
                     **(source.source_metadata or {}),
-                    "fullName": full_name,
+                    "repoFullName": full_name,
                     "owner": str(repository["owner"]["login"]),
                     "name": str(repository["name"]),
                     "htmlUrl": html_url,
@@ -294,9 +296,24 @@ def _rewrite_links(session: Session, source_id: str, old_url: str, new_url: str,
     for document in session.scalars(select(Document).where(Document.connection_id == source_id)):
         if document.url and document.url.startswith(old_url + "/"):
             document.url = new_url + document.url[len(old_url) :]
-        document.source_metadata = {**(document.source_metadata or {}), "fullName": full_name}
+        document.source_metadata = {**(document.source_metadata or {}), "repoFullName": full_name}
 
 
-def _repository_name(payload: dict[str, Any]) -> str | None:
+def _details(event: str, delivery: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What the ingestion event keeps of a delivery (for a push, seed 004's GitHubEventMetadata)."""
     repository = payload.get("repository")
-    return str(repository.get("full_name")) if isinstance(repository, dict) else None
+    details: dict[str, Any] = {
+        "type": SOURCE_TYPE,
+        "deliveryId": delivery,
+        "repository": str(repository.get("full_name")) if isinstance(repository, dict) else None,
+    }
+    if event == "push":
+        pusher = payload.get("pusher")
+        details |= {
+            "action": "push",
+            "beforeSha": payload.get("before"),
+            "afterSha": payload.get("after"),
+            "ref": payload.get("ref"),
+            "pusher": pusher.get("name") if isinstance(pusher, dict) else None,
+        }
+    return details

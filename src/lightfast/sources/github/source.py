@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from lightfast.errors import NotFound, UpstreamError
@@ -19,6 +19,7 @@ from lightfast.sources.base import SourceFile
 from lightfast.sources.github.client import RepositoryClient, TreeEntry
 
 SOURCE_TYPE = "github"
+V = TypeVar("V")
 REGULAR_FILE_MODES = frozenset({"100644", "100755"})  # not symlinks (120000) or submodules (160000)
 
 
@@ -30,28 +31,35 @@ def diff_trees(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
     return dict(sorted(changes.items()))
 
 
-class TreeCache:
-    """Recent commit trees, shared by every sync of the process: a tree never changes for its commit
-    sha, and each batch of a sync opens the source again, so without it every batch re-lists the tree."""
+class RevisionCache(Generic[V]):
+    """Facts about recent commits (trees, commit times), keyed by repository id and full commit sha and
+    shared by every sync of the process: they never change for a commit, and each step of a sync opens
+    the source again, so without it every batch would list the tree anew."""
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[int, str], dict[str, TreeEntry]] = OrderedDict()
+        self._items: OrderedDict[tuple[int, str], V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[int, str]) -> dict[str, TreeEntry] | None:
+    def get(self, key: tuple[int, str]) -> V | None:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[int, str], tree: dict[str, TreeEntry]) -> None:
+    def put(self, key: tuple[int, str], value: V) -> None:
         with self._lock:
-            self._items[key] = tree
+            self._items[key] = value
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+@dataclass
+class RevisionCaches:
+    trees: RevisionCache[dict[str, TreeEntry]] = field(default_factory=RevisionCache)
+    commit_times: RevisionCache[str] = field(default_factory=RevisionCache)
 
 
 @dataclass
@@ -62,7 +70,7 @@ class GitHubSource:
     branch: str
     html_url: str
     max_blob_bytes: int = 5 * 1024 * 1024
-    trees: TreeCache = field(default_factory=TreeCache, repr=False)
+    caches: RevisionCaches = field(default_factory=RevisionCaches, repr=False)
 
     @classmethod
     def from_metadata(
@@ -71,17 +79,17 @@ class GitHubSource:
         metadata: dict[str, Any],
         *,
         max_blob_bytes: int = 5 * 1024 * 1024,
-        trees: TreeCache | None = None,
+        caches: RevisionCaches | None = None,
     ) -> GitHubSource:
-        full_name = str(metadata["fullName"])
+        full_name = str(metadata["repoFullName"])
         return cls(
             client=client,
-            repo_id=int(metadata["repoId"]),
+            repo_id=int(metadata["githubRepoId"]),
             full_name=full_name,
             branch=str(metadata.get("defaultBranch") or "main"),
             html_url=str(metadata.get("htmlUrl") or f"https://github.com/{full_name}"),
             max_blob_bytes=max_blob_bytes,
-            trees=trees or TreeCache(),
+            caches=caches or RevisionCaches(),
         )
 
     @property
@@ -106,11 +114,11 @@ class GitHubSource:
         # Keyed by the repository id and a full commit sha only: a branch name would go stale.
         key = (self.repo_id, sha)
         pinned = len(sha) == 40
-        tree = self.trees.get(key) if pinned else None
+        tree = self.caches.trees.get(key) if pinned else None
         if tree is None:
             tree = {e.path: e for e in self.client.tree(self.full_name, sha) if e.mode in REGULAR_FILE_MODES}
             if pinned:
-                self.trees.put(key, tree)
+                self.caches.trees.put(key, tree)
         return tree
 
     def inspect_config(self, revision: str | None) -> ConfigReport:
@@ -137,7 +145,18 @@ class GitHubSource:
         tree = self._tree(revision)
         wanted = [tree[p].sha for p in paths if p in tree and tree[p].size <= self.max_blob_bytes]
         contents = self.client.blobs(self.full_name, wanted)
-        return [self._file(path, tree.get(path), contents, revision) for path in paths]
+        committed_at = self._committed_at(revision) if paths else None
+        return [self._file(path, tree.get(path), contents, revision, committed_at) for path in paths]
+
+    def _committed_at(self, revision: str | None) -> str | None:
+        if revision is None or len(revision) != 40:
+            return None
+        key = (self.repo_id, revision)
+        cached = self.caches.commit_times.get(key)
+        if cached is None:
+            cached = self.client.committed_at(self.full_name, revision) or ""
+            self.caches.commit_times.put(key, cached)
+        return cached or None
 
     def _file(
         self,
@@ -145,6 +164,7 @@ class GitHubSource:
         entry: TreeEntry | None,
         contents: dict[str, bytes | NotFound],
         revision: str | None,
+        committed_at: str | None,
     ) -> SourceFile:
         def read() -> bytes:
             if entry is None:
@@ -156,13 +176,14 @@ class GitHubSource:
                 raise content
             return content
 
+        # The document metadata of seed 004 (GitHubDocMetadata), plus the blob sha.
         metadata: dict[str, Any] = {
             "type": SOURCE_TYPE,
-            "repoId": self.repo_id,
-            "fullName": self.full_name,
             "path": path,
-            "branch": self.branch,
             "commitSha": revision,
+            "committedAt": committed_at,
+            "repoFullName": self.full_name,
+            "branch": self.branch,
         }
         if entry is not None:
             metadata["blobSha"] = entry.sha
