@@ -312,3 +312,18 @@ def test_search_after_reingest_sees_the_new_version(services: Services, repo: Pa
     assert len(run(services, "anything", mode="dense", limit=100).results) == len(DOCS) + 1
     if mode == "bm25":
         assert paths(services, "kubernetes", mode=mode) == []
+
+
+def test_bm25_weighs_rare_terms_over_common_ones(services: Services, tmp_path: Path) -> None:
+    """Both lexical indexes rank by BM25: a match on a rare word beats repeats of a word every document
+    has (PostgreSQL's ts_rank_cd, with no inverse document frequency, ranked these the other way)."""
+    files: dict[str, str | bytes] = {
+        f"docs/filler{i}.md": f"# Note {i}\n\nThe deployment system handles request {i}.\n" for i in range(12)
+    }
+    files["docs/repeats.md"] = "# Repeats\n\nsystem system system system system system of the deployment.\n"
+    files["docs/rare.md"] = "# Rare\n\nThe zeppelin system.\n"
+    services.ingest.ingest_path(write(tmp_path / "idf", files))
+    workspace = services.workspace_id()
+    hits = services.search.search(SearchRequest(workspace, "system zeppelin", mode="bm25")).results
+    assert hits[0].path == "docs/rare.md"
+    assert {h.path for h in hits} >= {"docs/rare.md", "docs/repeats.md"}

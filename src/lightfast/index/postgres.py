@@ -59,14 +59,58 @@ class PostgresIndex:
         expression = tsquery_expression(query)
         if expression is None or not store_ids:
             return []
-        params: dict[str, object] = {"stores": store_ids, "k": k, "tsq": expression}
-        sql = (
-            "SELECT ve.seq, ve.document_id, ts_rank_cd(ve.tsv, q, 1) AS score "
-            "FROM vector_entries ve JOIN documents d ON d.id = ve.document_id, "
-            "to_tsquery('english', :tsq) AS q "
-            f"WHERE ve.tsv @@ q AND ve.store_id = ANY(:stores){_filters_sql(filters, params)} "
-            "ORDER BY score DESC, ve.seq LIMIT :k"
-        )
+        params: dict[str, object] = {
+            "stores": store_ids,
+            "k": k,
+            "tsq": expression,
+            "words": expression.replace(" | ", " "),
+            "k1": BM25_K1,
+            "b": BM25_B,
+        }
         return [
-            Hit(int(r.seq), str(r.document_id), float(r.score)) for r in session.execute(text(sql), params)
+            Hit(int(r.seq), str(r.document_id), float(r.score))
+            for r in session.execute(text(_BM25_SQL.format(filters=_filters_sql(filters, params))), params)
         ]
+
+
+# Okapi BM25 over chunks, as SQLite's FTS5 ranks them: PostgreSQL's own ts_rank_cd has no inverse document
+# frequency, so a common word counted as much as a rare one (SciFact train nDCG@10 0.446 against FTS5's
+# 0.701). Document frequencies come from the GIN index, one count per query term; term frequencies from
+# the chunk's tsvector positions; the length is the chunk's token count.
+BM25_K1 = 1.2
+BM25_B = 0.75
+_BM25_SQL = """
+WITH terms AS (
+    SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :words))
+),
+corpus AS (
+    SELECT count(*)::float8 AS n, coalesce(avg(token_count), 1)::float8 AS avgdl
+    FROM vector_entries WHERE store_id = ANY(:stores)
+),
+stats AS (
+    SELECT t.lexeme, ln(1 + (c.n - f.df + 0.5) / (f.df + 0.5)) AS idf
+    FROM terms t
+    CROSS JOIN corpus c
+    CROSS JOIN LATERAL (
+        SELECT count(*)::float8 AS df FROM vector_entries ve
+        WHERE ve.store_id = ANY(:stores) AND ve.tsv @@ CAST(quote_literal(t.lexeme) AS tsquery)
+    ) f
+),
+candidates AS (
+    SELECT ve.seq, ve.document_id, ve.tsv, greatest(ve.token_count, 1)::float8 AS dl
+    FROM vector_entries ve JOIN documents d ON d.id = ve.document_id, to_tsquery('english', :tsq) AS q
+    WHERE ve.tsv @@ q AND ve.store_id = ANY(:stores){filters}
+)
+SELECT ca.seq, ca.document_id,
+       sum(
+           s.idf * cardinality(u.positions) * (:k1 + 1)
+           / (cardinality(u.positions) + :k1 * (1 - :b + :b * ca.dl / c.avgdl))
+       ) AS score
+FROM candidates ca
+CROSS JOIN corpus c
+CROSS JOIN LATERAL unnest(ca.tsv) AS u(lexeme, positions, weights)
+JOIN stats s ON s.lexeme = u.lexeme
+GROUP BY ca.seq, ca.document_id
+ORDER BY score DESC, ca.seq
+LIMIT :k
+"""
