@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from lightfast.api.errors import request_id
-from lightfast.errors import InvalidInput
+from lightfast.api.middleware import error
 from lightfast.services import Services
 from lightfast.sources.github.webhooks import verify_signature
 
@@ -20,10 +20,8 @@ MAX_DELIVERY_ID = 100
 MAX_EVENT_NAME = 40
 
 
-def _answer(request: Request, status: int, error: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": error, "message": message, "requestId": request_id(request)}, status_code=status
-    )
+def _answer(request: Request, status: int, code: str, message: str) -> Response:
+    return error(status, code, message, request_id(request))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:
@@ -40,7 +38,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 
 
 @router.post("/webhooks/github", include_in_schema=False)
-async def github_webhook(request: Request) -> JSONResponse:
+async def github_webhook(request: Request) -> Response:
     services: Services = request.app.state.services
     settings = services.settings
     secret = settings.github_webhook_secret
@@ -73,9 +71,6 @@ async def github_webhook(request: Request) -> JSONResponse:
         return _answer(request, 400, "invalid_input", f"the body is not valid JSON: {exc}")
     if not isinstance(payload, dict):
         return _answer(request, 400, "invalid_input", "the body must be a JSON object")
-    try:
-        outcome = await run_in_threadpool(services.github_webhooks.receive, event, delivery, payload)
-    except InvalidInput as exc:
-        field = f"{exc.field}: " if exc.field and not exc.message.startswith(exc.field) else ""
-        return _answer(request, 400, "invalid_input", f"{field}{exc.message}")
+    # A payload missing a field raises InvalidInput: the app's error handler answers 400 naming it.
+    outcome = await run_in_threadpool(services.github_webhooks.receive, event, delivery, payload)
     return JSONResponse(outcome.to_dict(), status_code=outcome.status_code)

@@ -15,6 +15,7 @@ from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guar
 from lightfast.cli.jobs import follow, print_summary
 from lightfast.db.models import ConnectedSource
 from lightfast.db.types import iso
+from lightfast.services import Services
 
 source_app = typer.Typer(help="Connected sources.", no_args_is_help=True)
 add_app = typer.Typer(help="Connect a source to a workspace and start its first sync.", no_args_is_help=True)
@@ -24,7 +25,7 @@ source_app.add_typer(add_app, name="add")
 DetachOption = Annotated[bool, typer.Option("--detach", help="Queue the job and print its id at once.")]
 
 
-def _finish(svc: Any, workspace_id: str, job_id: str, *, detach: bool, as_json: bool) -> None:
+def _finish(svc: Services, workspace_id: str, job_id: str, *, detach: bool, as_json: bool) -> None:
     """Follow a job (running a worker here if none is running) or print its id."""
     if detach:
         print(json.dumps({"jobId": job_id}) if as_json else job_id)

@@ -84,21 +84,23 @@ def record_sync(
     source.last_synced_at = at
     if ingested:
         source.last_ingested_at = at
-    source.document_count = (
-        session.scalar(select(func.count()).select_from(Document).where(Document.connection_id == source_id))
-        or 0
-    )
+    source.document_count = count_connection_documents(session, source_id)
 
 
-def connection_documents(session: Session, source_id: str, limit: int) -> list[tuple[str, str]]:
-    """Up to ``limit`` (document id, store id) pairs a connected source produced, in any store."""
-    rows = session.execute(
+def connection_documents(session: Session, source_id: str, limit: int | None = None) -> list[tuple[str, str]]:
+    """(document id, store id) pairs a connected source produced, in any store; at most ``limit``."""
+    query = (
         select(Document.id, Document.store_id)
         .where(Document.connection_id == source_id)
         .order_by(Document.id)
-        .limit(limit)
     )
+    rows = session.execute(query if limit is None else query.limit(limit))
     return [(row.id, row.store_id) for row in rows]
+
+
+def count_connection_documents(session: Session, source_id: str) -> int:
+    query = select(func.count()).select_from(Document).where(Document.connection_id == source_id)
+    return int(session.scalar(query) or 0)
 
 
 def sources_by_external_key(session: Session, source_type: str, external_key: str) -> list[ConnectedSource]:

@@ -32,7 +32,7 @@ class DisconnectRunner:
         with self.sessions.begin() as session:
             jobs_repo.start_job(session, job_id)
             source_id = self._source_id(session, job_id)
-            total = len(sources_repo.connection_documents(session, source_id, 10**9)) if source_id else 0
+            total = sources_repo.count_connection_documents(session, source_id) if source_id else 0
             jobs_repo.set_progress(session, job_id, 0, total)
             return total
 
@@ -65,7 +65,7 @@ class DisconnectRunner:
             source_id = self._source_id(session, job_id)
             source = session.get(ConnectedSource, source_id) if source_id else None
             if source is not None:
-                leftovers = sources_repo.connection_documents(session, source.id, 10**9)
+                leftovers = sources_repo.connection_documents(session, source.id)
                 for store_id in {store for _, store in leftovers}:
                     bump_generation(session, store_id)
                 deleted, removed = docs_repo.delete_documents(session, [doc for doc, _ in leftovers])

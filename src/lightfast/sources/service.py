@@ -96,7 +96,7 @@ class SourceService:
     ) -> Connected:
         """Connect a local git repository; each sync indexes its branch's new commits."""
         source = git.GitSource.open(path, branch, max_blob_bytes=self.settings.max_file_bytes)
-        metadata = {"branch": source.branch, "root": str(source.root), "configPath": None}
+        metadata = {"branch": source.branch, "configPath": None}
         return self._connect(
             workspace_id, git.SOURCE_TYPE, source.external_key, source.name, metadata, triggered_by
         )
