@@ -22,9 +22,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from lightfast.jobs.sync import chunk_settings
-from lightfast.search.service import FusionConfig, SearchRequest, SearchService
-from lightfast.services import build_services
+from lightfast.app.sync import chunk_settings
+from lightfast.app.search import FusionConfig, SearchRequest, SearchService
+from lightfast.app.container import build_services
 from lightfast.settings import Settings
 
 HERE = Path(__file__).resolve().parent

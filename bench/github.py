@@ -5,7 +5,7 @@ cost of a resync of an unchanged repository.
 
 A git repository of the first N SciFact abstracts (``docs/{doc_id}.md``: ``# title`` + text, and a
 ``lightfast.yml`` with ``store: docs``, ``include: ['docs/**/*.md']``) is served by the GitHub REST
-stand-in (``lightfast.sources.github.standin``) on loopback, in a child process of its own by default so
+stand-in (``lightfast.testing.github``) on loopback, in a child process of its own by default so
 its request handling (a ``git cat-file`` per blob, JSON, base64) does not share this process's GIL with
 the product, as a remote GitHub would not. Every run uses a fresh SQLite database in a temporary
 directory and the product's default settings (32 documents per batch) unless noted.
@@ -54,10 +54,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from lightfast.jobs.sync import SyncRunner
+from lightfast.app.sync import SyncRunner
 from lightfast.settings import Settings
 from lightfast.sources.github.client import GitHubApp, RepositoryClient
-from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
+from lightfast.testing.github import GitHubStandIn, generate_private_key
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "github.md"
@@ -346,8 +346,8 @@ def measure_pushes(
     from fastapi.testclient import TestClient
 
     from lightfast.api.app import create_app
-    from lightfast.jobs.engine import JobEngine
-    from lightfast.search.service import SearchRequest
+    from lightfast.app.engine import JobEngine
+    from lightfast.app.search import SearchRequest
 
     chooser = random.Random(0)
     pool = chooser.sample(paths, min(len(paths), sum(sizes) * repeats))
@@ -516,7 +516,7 @@ def main() -> None:
     if args.docs < 10 or args.repeats < 1:
         parser.error("--docs must be at least 10 and --repeats at least 1")
 
-    from lightfast.services import build_services
+    from lightfast.app.container import build_services
 
     load_before = load()
     began = time.perf_counter()

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from lightfast.db.models import VectorEntry
-from lightfast.services import build_services
+from lightfast.app.container import build_services
 from lightfast.settings import Settings
 
 

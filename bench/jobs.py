@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import select
 
 from lightfast.db.models import Job
-from lightfast.services import Services, build_services
+from lightfast.app.container import Services, build_services
 from lightfast.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "jobs.md"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lightfast.db.engine import make_engine
-from lightfast.services import Services, build_services
+from lightfast.app.container import Services, build_services
 from lightfast.settings import Settings
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

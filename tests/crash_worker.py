@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from lightfast.embed.fake import FakeEmbedder
-from lightfast.jobs.engine import JobEngine, WorkerLock
-from lightfast.services import build_services
+from lightfast.app.engine import JobEngine, WorkerLock
+from lightfast.app.container import build_services
 from lightfast.settings import Settings
 
 

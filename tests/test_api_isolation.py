@@ -36,7 +36,7 @@ from lightfast.db.models import (
     VectorEntry,
     Workspace,
 )
-from lightfast.services import Services, build_services
+from lightfast.app.container import Services, build_services
 from tests.conftest import make_settings, write
 
 # What the test client answers (an httpx or httpx2 Response, depending on the installed Starlette).

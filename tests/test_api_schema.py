@@ -29,9 +29,9 @@ from lightfast.api.app import create_app
 from lightfast.api.routes import router
 from lightfast.db.engine import make_engine
 from lightfast.db.models import Document, Job, Store
-from lightfast.jobs.service import encode_cursor
-from lightfast.services import Services, build_services
-from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
+from lightfast.app.jobs import encode_cursor
+from lightfast.app.container import Services, build_services
+from lightfast.testing.github import GitHubStandIn, generate_private_key
 from tests.conftest import make_settings, write
 
 CONFIG = "version: 1\nstore: docs\ninclude:\n  - '**/*.md'\n"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Organization, Store, Workspace
 from lightfast.errors import Conflict
-from lightfast.services import Services, build_services
+from lightfast.app.container import Services, build_services
 from tests.conftest import make_settings, write
 
 CALLERS = 6

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from lightfast.db.models import Document, Job, VectorEntry
-from lightfast.services import Services, build_services
+from lightfast.app.container import Services, build_services
 from lightfast.settings import Settings
 from tests.conftest import DATABASES, _pg_url, make_settings, write
 

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, Job, VectorEntry
 from lightfast.errors import ConfigError, NotFound
-from lightfast.search.service import SearchRequest
-from lightfast.services import Services, build_services
+from lightfast.app.search import SearchRequest
+from lightfast.app.container import Services, build_services
 from lightfast.sources.git import GitSource
 from tests.conftest import make_settings, write
 from tests.gitrepo import commit, git, isolate_git, make_repo

@@ -22,11 +22,11 @@ from lightfast.api.app import create_app
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, IngestionEvent, Job, VectorEntry
 from lightfast.errors import NotFound, UpstreamError
-from lightfast.jobs.engine import JobEngine
-from lightfast.search.service import SearchRequest
-from lightfast.services import Services, build_services
+from lightfast.app.engine import JobEngine
+from lightfast.app.search import SearchRequest
+from lightfast.app.container import Services, build_services
 from lightfast.sources.github.client import GitHubApp
-from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
+from lightfast.testing.github import GitHubStandIn, generate_private_key
 from tests.conftest import make_settings
 from tests.gitrepo import commit, git
 

@@ -22,7 +22,7 @@ from githubkit import AppAuthStrategy, GitHub
 from githubkit.exception import PrimaryRateLimitExceeded, RequestFailed, SecondaryRateLimitExceeded
 from githubkit_schemas.latest.models import ContentFile, ContentSubmodule
 
-from lightfast.sources.github.standin import GitHubStandIn, generate_private_key
+from lightfast.testing.github import GitHubStandIn, generate_private_key
 from lightfast.sources.github.webhooks import classify_push, parse_push
 
 APP_ID = 4242

@@ -26,11 +26,11 @@ from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.chunking import chunk_markdown
 from lightfast.ingest.hashing import document_id
 from lightfast.ingest.markdown import parse_document
-from lightfast.ingest.service import RegisteredSource
-from lightfast.jobs.engine import JobEngine
-from lightfast.jobs.schedule import enqueue_due, latest_slot
-from lightfast.jobs.sync import chunk_settings
-from lightfast.services import Services, build_services
+from lightfast.app.ingest import RegisteredSource
+from lightfast.app.engine import JobEngine
+from lightfast.app.schedule import enqueue_due, latest_slot
+from lightfast.app.sync import chunk_settings
+from lightfast.app.container import Services, build_services
 from tests.conftest import make_settings, write
 
 TIMEOUT = 60.0

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, text
 from lightfast.db.models import Document, DocumentFailure, Job, Metric, VectorEntry
 from lightfast.embed.fake import FakeEmbedder
 from lightfast.errors import ConfigError
-from lightfast.search.service import SearchRequest
-from lightfast.services import Services
+from lightfast.app.search import SearchRequest
+from lightfast.app.container import Services
 from tests.conftest import write
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from lightfast.db.engine import make_engine
 from lightfast.embed.local import MINILM_SPEC, LocalEmbedder, WordPieceTokenizer
-from lightfast.search.service import SearchRequest
-from lightfast.services import build_services
+from lightfast.app.search import SearchRequest
+from lightfast.app.container import build_services
 from tests.conftest import DATABASES, make_settings, write
 
 pytestmark = pytest.mark.slow

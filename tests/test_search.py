@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from lightfast.db.models import Document, VectorEntry
 from lightfast.errors import InvalidInput, NotFound
-from lightfast.search.service import SearchRequest, SearchResponse
-from lightfast.services import Services
+from lightfast.app.search import SearchRequest, SearchResponse
+from lightfast.app.container import Services
 from tests.conftest import write
 
 CONFIG = "version: 1\nstore: {store}\ninclude:\n  - '**/*.md'\n"

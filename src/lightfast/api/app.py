@@ -11,10 +11,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 from lightfast import __version__
-from lightfast.api import errors, middleware, schemas
+from lightfast.api import errors, middleware
+from lightfast.app import schemas
 from lightfast.api.routes import router
 from lightfast.api.webhooks import router as webhooks_router
-from lightfast.services import Services
+from lightfast.app.container import Services
 
 
 def create_app(services: Services) -> FastAPI:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from lightfast.apikeys import Principal, Unauthenticated
-from lightfast.services import Services
+from lightfast.app.keys import Principal, Unauthenticated
+from lightfast.app.container import Services
 
 
 def services_of(request: Request) -> Services:

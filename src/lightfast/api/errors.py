@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from lightfast.apikeys import Unauthenticated
+from lightfast.app.keys import Unauthenticated
 from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound, SettingsError, UpstreamError
 
 log = logging.getLogger("lightfast.api")

@@ -17,10 +17,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from lightfast.api.ratelimit import RateLimiter
-from lightfast.apikeys import Principal, Unauthenticated
+from lightfast.app.keys import Principal, Unauthenticated
 from lightfast.db import api_keys as keys_repo
 from lightfast.db import jobs as jobs_repo
-from lightfast.services import Services
+from lightfast.app.container import Services
 
 log = logging.getLogger("lightfast.api")
 

@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from lightfast.api import schemas
+from lightfast.app import schemas
 from lightfast.api.deps import principal, services_of
-from lightfast.apikeys import Principal
+from lightfast.app.keys import Principal
 from lightfast.errors import InvalidInput, NotFound
-from lightfast.search.service import SearchRequest
-from lightfast.services import Services
+from lightfast.app.search import SearchRequest
+from lightfast.app.container import Services
 from lightfast.sources.local import LocalSource
 
 

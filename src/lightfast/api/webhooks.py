@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from lightfast.api.errors import request_id
 from lightfast.api.middleware import error
-from lightfast.services import Services
+from lightfast.app.container import Services
 from lightfast.sources.github.webhooks import verify_signature
 
 router = APIRouter()

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from lightfast.errors import ConfigError, InvalidInput, LightfastError, NotFound
-from lightfast.services import Services, build_services
+from lightfast.app.container import Services, build_services
 from lightfast.settings import Settings
 
 T = TypeVar("T")

@@ -28,9 +28,9 @@ from lightfast.cli.common import (
 )
 from lightfast.cli.search import config_note
 from lightfast.db.models import Job
-from lightfast.jobs.engine import JobEngine, WorkerLock
-from lightfast.jobs.serialize import job_detail_payload, job_payload
-from lightfast.services import Services
+from lightfast.app.engine import JobEngine, WorkerLock
+from lightfast.app.jobs_serialize import job_detail_payload, job_payload
+from lightfast.app.container import Services
 
 jobs_app = typer.Typer(help="Watch and control background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")

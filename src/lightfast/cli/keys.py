@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lightfast.apikeys import key_payload
+from lightfast.app.keys import key_payload
 from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, services
 
 keys_app = typer.Typer(help="API keys (each bound to one workspace).", no_args_is_help=True)

@@ -10,7 +10,7 @@ import typer
 from lightfast.cli.common import app, errors
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-DEFAULT_PORT = 8765  # lightfast.mcp_server.DEFAULT_HTTP_PORT (not imported: it loads the MCP SDK)
+DEFAULT_PORT = 8765  # lightfast.mcp.server.DEFAULT_HTTP_PORT (not imported: it loads the MCP SDK)
 
 
 class Transport(StrEnum):
@@ -70,7 +70,7 @@ def mcp(
     if transport is Transport.http:
         import uvicorn
 
-        from lightfast.mcp_server import DEFAULT_MCP_PATH, http_app
+        from lightfast.mcp.server import DEFAULT_MCP_PATH, http_app
 
         if api_key:
             errors.print(
@@ -88,6 +88,6 @@ def mcp(
             "(create one with: lightfast keys create --name mcp)"
         )
         raise typer.Exit(2)
-    from lightfast.mcp_server import build_server
+    from lightfast.mcp.server import build_server
 
     build_server(base_url, api_key.strip(), log_level=level).run("stdio")

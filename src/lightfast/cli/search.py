@@ -13,8 +13,8 @@ from rich.text import Text
 
 from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, errors, guarded, services
 from lightfast.ingest.config import DEFAULT_INCLUDE, find_config_file, validate_config
-from lightfast.search.serialize import cli_payload
-from lightfast.search.service import SearchRequest
+from lightfast.app.search_serialize import cli_payload
+from lightfast.app.search import SearchRequest
 
 
 @app.command()

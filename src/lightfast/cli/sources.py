@@ -15,7 +15,7 @@ from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guar
 from lightfast.cli.jobs import follow, print_summary
 from lightfast.db.models import ConnectedSource
 from lightfast.db.types import iso
-from lightfast.services import Services
+from lightfast.app.container import Services
 
 source_app = typer.Typer(help="Connected sources.", no_args_is_help=True)
 add_app = typer.Typer(help="Connect a source to a workspace and start its first sync.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""Rank/score fusion for hybrid search, plus a nearest-rank percentile.
+"""Rank/score fusion for hybrid search.
 
 All functions are pure and deterministic: equal scores are ordered by first appearance (best
 position across the input lists, then list order), and sums use :func:`math.fsum` so a score
@@ -13,7 +13,6 @@ from typing import TypeVar
 
 __all__ = [
     "min_max_normalize",
-    "nearest_rank_percentile",
     "reciprocal_rank_fusion",
     "weighted_score_fusion",
 ]
@@ -121,23 +120,3 @@ def weighted_score_fusion(
         for key, norm in zip(best, min_max_normalize(list(best.values())), strict=True):
             contributions.setdefault(key, []).append(weight * norm)
     return _fuse(contributions, first_seen)
-
-
-def nearest_rank_percentile(values: Sequence[float], p: float) -> float:
-    """The ``p``-th percentile by the nearest-rank method.
-
-    With ``n`` values sorted ascending this is ``sorted[ceil(p / 100 * n) - 1]``, so p100 is
-    the maximum and p50 of ``1..10`` is 5. Raises ``ValueError`` if ``values`` is empty or
-    holds a NaN, or if ``p`` is not in ``(0, 100]``.
-    """
-    if not values:
-        raise ValueError("nearest_rank_percentile of an empty sequence")
-    p = float(p)
-    if not (0 < p <= 100):  # also rejects NaN
-        raise ValueError(f"p must be in (0, 100], got {p!r}")
-    ordered = sorted(float(v) for v in values)
-    if math.isnan(ordered[0]) or any(math.isnan(v) for v in ordered):
-        raise ValueError("values must not contain NaN")
-    n = len(ordered)
-    index = math.ceil(p * n / 100) - 1  # p * n first keeps e.g. 95 * 20 / 100 exact
-    return ordered[min(n - 1, max(0, index))]

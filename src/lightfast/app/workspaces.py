@@ -14,7 +14,7 @@ from lightfast.db.transactions import conflict_on_duplicate
 from lightfast.embed.base import ModelSpec
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.config import STORE_NAME_PATTERN
-from lightfast.jobs.sync import chunk_settings
+from lightfast.app.sync import chunk_settings
 from lightfast.settings import Settings
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from lightfast.db.models import Job
 from lightfast.db.types import iso
-from lightfast.jobs.service import JobDetail
+from lightfast.app.jobs import JobDetail
 
 
 def job_payload(job: Job) -> dict[str, Any]:

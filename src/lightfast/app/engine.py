@@ -24,10 +24,10 @@ from sqlalchemy.exc import OperationalError
 from lightfast import __version__
 from lightfast.db import jobs as jobs_repo
 from lightfast.db.types import utcnow
-from lightfast.jobs import runtime, schedule
-from lightfast.jobs.disconnect import DISCONNECT
-from lightfast.jobs.workflows import disconnect_workflow, sync_workflow
-from lightfast.services import Services
+from lightfast.app import runtime, schedule
+from lightfast.app.disconnect import DISCONNECT
+from lightfast.app.workflows import disconnect_workflow, sync_workflow
+from lightfast.app.container import Services
 
 log = logging.getLogger("lightfast.worker")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from lightfast.apikeys import ApiKeyService
+from lightfast.app.keys import ApiKeyService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
 from lightfast.db.jobs import record_metric
 from lightfast.db.models import Store
@@ -15,17 +15,17 @@ from lightfast.db.tenancy import ensure_organization, ensure_workspace, get_work
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
-from lightfast.ingest.pipeline import Pipeline
-from lightfast.ingest.service import IngestService
-from lightfast.jobs.disconnect import DisconnectRunner
-from lightfast.jobs.service import JobService
-from lightfast.jobs.sync import SyncRunner
-from lightfast.search.service import DocumentService, SearchService
+from lightfast.app.pipeline import Pipeline
+from lightfast.app.ingest import IngestService
+from lightfast.app.disconnect import DisconnectRunner
+from lightfast.app.jobs import JobService
+from lightfast.app.sync import SyncRunner
+from lightfast.app.search import DocumentService, SearchService
 from lightfast.settings import Settings
-from lightfast.sources.github.events import GitHubWebhooks
+from lightfast.app.github_webhooks import GitHubWebhooks
 from lightfast.sources.registry import SourceOpener
-from lightfast.sources.service import SourceService
-from lightfast.workspaces import WorkspaceService
+from lightfast.app.sources import SourceService
+from lightfast.app.workspaces import WorkspaceService
 
 
 @dataclass

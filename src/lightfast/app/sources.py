@@ -15,9 +15,9 @@ from lightfast.db.models import ConnectedSource, Workspace
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, NotFound
-from lightfast.jobs.disconnect import DISCONNECT
-from lightfast.jobs.schedule import make_schedule
-from lightfast.jobs.service import Enqueued, JobService
+from lightfast.app.disconnect import DISCONNECT
+from lightfast.app.schedule import make_schedule
+from lightfast.app.jobs import Enqueued, JobService
 from lightfast.settings import Settings
 from lightfast.sources import git
 from lightfast.sources.github import source as github

@@ -15,8 +15,8 @@ from lightfast.db import tenancy
 from lightfast.db.models import Store
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.ingest.config import SourceConfig
-from lightfast.ingest.pipeline import Progress, SyncSummary
-from lightfast.jobs.sync import SyncRunner
+from lightfast.app.pipeline import Progress, SyncSummary
+from lightfast.app.sync import SyncRunner
 from lightfast.settings import Settings
 from lightfast.sources.local import SOURCE_TYPE, LocalSource
 

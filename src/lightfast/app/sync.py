@@ -1,5 +1,5 @@
 """The steps of a sync, as plain functions over a job id: plan, index a batch, delete what was removed,
-finish (or fail). A durable workflow (``lightfast.jobs.workflows``) runs them as recorded steps; tests and
+finish (or fail). A durable workflow (``lightfast.app.workflows``) runs them as recorded steps; tests and
 benchmarks can run them in a plain loop. Each step is idempotent: running it again after a crash writes
 nothing twice, because documents have deterministic ids and unchanged content is skipped."""
 
@@ -21,8 +21,8 @@ from lightfast.db.types import utcnow
 from lightfast.embed.base import ModelSpec
 from lightfast.errors import ConfigError, Conflict, NotFound
 from lightfast.ingest.config import CONFIG_FILENAMES, path_matches
-from lightfast.ingest.pipeline import Pipeline, SyncSummary, SyncTarget, store_config_hash
-from lightfast.jobs.changes import split_changes
+from lightfast.app.pipeline import Pipeline, SyncSummary, SyncTarget, store_config_hash
+from lightfast.ingest.changes import split_changes
 from lightfast.settings import Settings
 from lightfast.sources.base import Source
 from lightfast.sources.registry import SourceOpener

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lightfast.services import Services
+    from lightfast.app.container import Services
 
 _bound: Services | None = None
 

@@ -161,7 +161,7 @@ class Pipeline:
         self.max_file_bytes = max_file_bytes
         self.batch_documents = batch_documents
 
-    # -- a run is driven by lightfast.jobs.sync.SyncRunner, one batch at a time ------------------
+    # -- a run is driven by lightfast.app.sync.SyncRunner, one batch at a time ------------------
 
     def delete(self, target: SyncTarget, document_ids: Sequence[str]) -> SyncSummary:
         summary = SyncSummary()

@@ -20,7 +20,7 @@ from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource, Document, IngestionEvent
 from lightfast.errors import Conflict
-from lightfast.jobs.service import JobService
+from lightfast.app.jobs import JobService
 from lightfast.sources.github.source import SOURCE_TYPE
 from lightfast.sources.github.webhooks import (
     classify_push,

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from lightfast.apikeys import CreatedKey, key_payload
+from lightfast.app.keys import CreatedKey, key_payload
 from lightfast.db.models import ConnectedSource, Workspace
 from lightfast.db.types import iso
-from lightfast.jobs.serialize import job_detail_payload, job_payload
-from lightfast.search.service import DocumentContent, SearchResponse, SearchResult, SimilarDocument
-from lightfast.workspaces import StoreView
+from lightfast.app.jobs_serialize import job_detail_payload, job_payload
+from lightfast.app.search import DocumentContent, SearchResponse, SearchResult, SimilarDocument
+from lightfast.app.workspaces import StoreView
 
 
 class Body(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from lightfast.search.service import SearchResponse, SearchResult
+from lightfast.app.search import SearchResponse, SearchResult
 
 
 def result_payload(result: SearchResult) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from typing import Any
 
 from dbos import DBOS
 
-from lightfast.ingest.pipeline import SyncSummary
-from lightfast.jobs import runtime
-from lightfast.jobs.sync import SyncPlan
+from lightfast.app.pipeline import SyncSummary
+from lightfast.app import runtime
+from lightfast.app.sync import SyncPlan
 
 WORKFLOW_NAME = "lightfast.sync"
 

@@ -15,7 +15,7 @@ from lightfast.db.models import ConnectedSource
 from lightfast.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from lightfast.jobs.service import JobService
+    from lightfast.app.jobs import JobService
 
 
 def make_schedule(

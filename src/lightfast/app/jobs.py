@@ -19,9 +19,9 @@ from lightfast.db import jobs as jobs_repo
 from lightfast.db.models import ConnectedSource, DocumentFailure, Job, new_id
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound
-from lightfast.jobs.changes import merge_changes
-from lightfast.jobs.disconnect import DISCONNECT
-from lightfast.search.fusion import nearest_rank_percentile
+from lightfast.ingest.changes import merge_changes
+from lightfast.app.disconnect import DISCONNECT
+from lightfast.insights.percentiles import nearest_rank_percentile
 from lightfast.settings import Settings
 
 RETRYABLE = ("failed", "cancelled")

@@ -1,0 +1,1 @@
+"""Statistics over plain data (pure): percentiles, and later time series and health."""
