@@ -41,6 +41,46 @@ class ConfigError(InvalidInput):
         self.problems = problems
 
 
+class Unauthenticated(LightfastError):
+    """A valid API key is required: send Authorization: Bearer sk-lf-..."""
+
+    code = "unauthorized"
+
+
+class InvalidSignature(Unauthenticated):
+    """The webhook delivery's signature is missing or does not match."""
+
+    code = "invalid_signature"
+
+
+class Forbidden(LightfastError):
+    """This workspace may not use that resource."""
+
+    code = "forbidden"
+
+
+class PayloadTooLarge(InvalidInput):
+    """The request body is too large."""
+
+    code = "payload_too_large"
+
+
+class RateLimited(LightfastError):
+    """Too many requests; retry later."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class NotConfigured(LightfastError):
+    """This feature is not configured on this server."""
+
+    code = "not_configured"
+
+
 class NotFound(LightfastError):
     """The resource does not exist."""
 
@@ -57,6 +97,18 @@ class EmbeddingError(LightfastError):
     """The embedding model could not embed the text."""
 
     code = "embedding_error"
+
+
+class IdempotencyKeyReused(Conflict):
+    """This Idempotency-Key was used with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with this Idempotency-Key is still in progress."""
+
+    code = "idempotency_in_progress"
 
 
 class ModelMismatch(Conflict):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from lightfast.app.keys import Principal, Unauthenticated
 from lightfast.app.container import Services
+from lightfast.app.keys import Principal
+from lightfast.errors import Unauthenticated
 
 
 def services_of(request: Request) -> Services:

@@ -10,24 +10,40 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from lightfast.app.keys import Unauthenticated
-from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound, SettingsError, UpstreamError
+from lightfast.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LightfastError,
+    NotConfigured,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SettingsError,
+    Unauthenticated,
+    UpstreamError,
+)
 
 log = logging.getLogger("lightfast.api")
 
 LOCATIONS = ("body", "query", "path", "header", "cookie")
 # Errors raised by the framework itself (an unparsable body, an unknown path, a wrong method).
 HTTP_CODES = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+# The most specific class first: the first match wins.
 STATUS: dict[type[LightfastError], int] = {
+    PayloadTooLarge: 413,
     InvalidInput: 400,
     Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
     UpstreamError: 502,
+    NotConfigured: 503,
     SettingsError: 503,
 }
 # Server-side errors whose message is ours and safe to show (never a secret, never a stack trace).
-TELLING = (UpstreamError, SettingsError)
+TELLING = (UpstreamError, SettingsError, NotConfigured)
 
 
 def request_id(request: Request) -> str:
@@ -45,26 +61,40 @@ def status_for(exc: LightfastError) -> int:
     return 500
 
 
+def headers_for(exc: LightfastError) -> dict[str, str]:
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, Unauthenticated) and exc.code == Unauthenticated.code:
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
+
+
+def error_response(exc: LightfastError, rid: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one answer for a Lightfast error, wherever in a request it was raised (route, middleware,
+    webhook receiver): its status from :data:`STATUS`, its stable code, a message safe to show."""
+    status = status_for(exc)
+    telling = isinstance(exc, TELLING)
+    if status >= 500 and not telling:
+        log.error("request %s failed", rid, exc_info=exc)
+    message = exc.message if status < 500 or telling else "internal error"
+    field = exc.field if isinstance(exc, InvalidInput) else None
+    if field and not message.startswith((f"{field} ", f"{field}:")):
+        message = f"{field}: {message}"  # name the field, like the request-validation errors do
+    return JSONResponse(
+        {
+            "error": exc.code if status < 500 or telling else "internal_error",
+            "message": message,
+            "requestId": rid,
+        },
+        status_code=status,
+        headers={**headers_for(exc), **(headers or {}), "X-Request-Id": rid},
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LightfastError)
     async def lightfast_error(request: Request, exc: LightfastError) -> JSONResponse:
-        status = status_for(exc)
-        rid = request_id(request)
-        telling = isinstance(exc, TELLING)
-        if status >= 500 and not telling:
-            log.exception("request %s failed", rid, exc_info=exc)
-        message = exc.message if status < 500 or telling else "internal error"
-        field = exc.field if isinstance(exc, InvalidInput) else None
-        if field and not message.startswith((f"{field} ", f"{field}:")):
-            message = f"{field}: {message}"  # name the field, like the request-validation errors do
-        return JSONResponse(
-            {
-                "error": exc.code if status < 500 or telling else "internal_error",
-                "message": message,
-                "requestId": rid,
-            },
-            status_code=status,
-        )
+        return error_response(exc, request_id(request))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,18 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from lightfast.api.errors import request_id
-from lightfast.api.middleware import error
 from lightfast.app.container import Services
+from lightfast.errors import InvalidInput, InvalidSignature, NotConfigured, PayloadTooLarge
 from lightfast.sources.github.webhooks import verify_signature
 
 router = APIRouter()
 MAX_DELIVERY_ID = 100
 MAX_EVENT_NAME = 40
-
-
-def _answer(request: Request, status: int, code: str, message: str) -> Response:
-    return error(status, code, message, request_id(request))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:
@@ -43,34 +38,25 @@ async def github_webhook(request: Request) -> Response:
     settings = services.settings
     secret = settings.github_webhook_secret
     if secret is None:
-        return _answer(
-            request, 503, "not_configured", "set LIGHTFAST_GITHUB_WEBHOOK_SECRET to receive GitHub webhooks"
-        )
+        raise NotConfigured("set LIGHTFAST_GITHUB_WEBHOOK_SECRET to receive GitHub webhooks")
     body = await _read_limited(request, settings.github_max_webhook_bytes)
     if body is None:
-        return _answer(
-            request,
-            413,
-            "payload_too_large",
-            f"the delivery is larger than {settings.github_max_webhook_bytes} bytes",
-        )
+        raise PayloadTooLarge(f"the delivery is larger than {settings.github_max_webhook_bytes} bytes")
     if not verify_signature(secret.get_secret_value(), body, request.headers.get("x-hub-signature-256")):
-        return _answer(request, 401, "invalid_signature", "X-Hub-Signature-256 is missing or does not match")
+        raise InvalidSignature("X-Hub-Signature-256 is missing or does not match")
     event = request.headers.get("x-github-event")
     delivery = request.headers.get("x-github-delivery")
     if not event or not delivery:
-        return _answer(
-            request, 400, "invalid_input", "X-GitHub-Event and X-GitHub-Delivery headers are required"
-        )
+        raise InvalidInput("X-GitHub-Event and X-GitHub-Delivery headers are required")
     if len(delivery) > MAX_DELIVERY_ID or len(event) > MAX_EVENT_NAME:
         # GitHub sends a UUID and a short event name; anything longer is not a GitHub delivery.
-        return _answer(request, 400, "invalid_input", "X-GitHub-Event or X-GitHub-Delivery is too long")
+        raise InvalidInput("X-GitHub-Event or X-GitHub-Delivery is too long")
     try:
         payload: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _answer(request, 400, "invalid_input", f"the body is not valid JSON: {exc}")
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
-        return _answer(request, 400, "invalid_input", "the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object")
     # A payload missing a field raises InvalidInput: the app's error handler answers 400 naming it.
     outcome = await run_in_threadpool(services.github_webhooks.receive, event, delivery, payload)
     return JSONResponse(outcome.to_dict(), status_code=outcome.status_code)
