@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 
@@ -45,13 +44,3 @@ def like_prefix(prefix: str) -> str:
     """A LIKE pattern matching strings that start with ``prefix`` literally (escape character '\\')."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
-
-
-def make_index(engine: Engine) -> SearchIndex:
-    if engine.dialect.name == "postgresql":
-        from lightfast.index.postgres import PostgresIndex
-
-        return PostgresIndex()
-    from lightfast.index.sqlite import SqliteIndex
-
-    return SqliteIndex()
