@@ -4,23 +4,20 @@ per-key rate limit, Idempotency-Key replay for mutating calls, then usage metric
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
 from lightfast.api.ratelimit import RateLimiter
-from lightfast.app.keys import Principal, Unauthenticated
-from lightfast.db import api_keys as keys_repo
-from lightfast.db import jobs as jobs_repo
 from lightfast.app.container import Services
+from lightfast.app.keys import Principal, Unauthenticated
+from lightfast.app.usage import ApiCall
 
 log = logging.getLogger("lightfast.api")
 
@@ -158,42 +155,32 @@ async def idempotent(
     assert principal.key_id is not None
     key_id = principal.key_id
 
-    def reserve() -> Any:
-        try:
-            with services.sessions.begin() as session:
-                keys_repo.add_record(
-                    session,
-                    api_key_id=key_id,
-                    idempotency_key=key,
-                    method=request.method,
-                    path=request.url.path,
-                    body_hash=body_hash,
-                    status_code=0,
-                    response=None,
-                )
-            return None
-        except IntegrityError:
-            with services.sessions() as session:
-                record = keys_repo.find_record(session, key_id, key)
-                return (record.body_hash, record.status_code, record.response) if record else None
-
-    existing = await run_in_threadpool(reserve)
+    existing = await run_in_threadpool(
+        partial(
+            services.idempotency.reserve,
+            key_id,
+            key,
+            method=request.method,
+            path=request.url.path,
+            body_hash=body_hash,
+        )
+    )
     if existing is not None:
-        stored_hash, status, payload = existing
-        if stored_hash != body_hash:
+        if existing.body_hash != body_hash:
             return error(
                 409,
                 "idempotency_key_reused",
                 "this Idempotency-Key was used with a different request",
                 request_id,
             )
-        if status == 0:
+        if existing.in_progress:
             return error(
                 409,
                 "idempotency_in_progress",
                 "a request with this Idempotency-Key is still in progress",
                 request_id,
             )
+        status, payload = existing.status_code, existing.response
         replay = (
             JSONResponse(payload, status_code=status) if payload is not None else Response(status_code=status)
         )
@@ -207,18 +194,7 @@ async def idempotent(
     else:  # an answer made here (the generic 500)
         raw = bytes(response.body)
 
-    def store() -> None:
-        with services.sessions.begin() as session:
-            record = keys_repo.find_record(session, key_id, key)
-            if record is None:
-                return
-            if response.status_code >= 500:
-                session.delete(record)  # a failure is not an answer: let the client retry
-                return
-            record.status_code = response.status_code
-            record.response = json.loads(raw) if raw else None
-
-    await run_in_threadpool(store)
+    await run_in_threadpool(services.idempotency.complete, key_id, key, response.status_code, raw)
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
     return Response(raw, status_code=response.status_code, headers=headers, media_type=response.media_type)
 
@@ -229,32 +205,18 @@ def record_usage(
     route = request.scope.get("route")
     endpoint = getattr(route, "path", request.url.path)
     try:
-        with services.sessions.begin() as session:
-            jobs_repo.record_metric(
-                session,
-                workspace_id=principal.workspace_id,
-                type="api_calls",
-                value=1,
-                tags={
-                    "endpoint": endpoint,
-                    "method": request.method,
-                    "status": status,
-                    "key": principal.key_id,
-                    "ms": round(elapsed_ms, 2),
-                },
-            )
-            if request.method in MUTATING and request.url.path not in READ_ONLY_POSTS and status < 400:
-                jobs_repo.record_activity(
-                    session,
-                    workspace_id=principal.workspace_id,
-                    actor_type="api_key" if principal.key_id else "anonymous",
-                    actor_id=principal.key_id,
-                    category=endpoint.split("/")[2] if endpoint.count("/") >= 2 else "api",
-                    action=f"{request.method} {endpoint}",
-                    entity_type=endpoint.split("/")[2],
-                    entity_id=request.path_params.get("id") if hasattr(request, "path_params") else None,
-                    details={"status": status, "requestId": request.state.request_id},
-                    address=client_address(request),
-                )
+        call = ApiCall(
+            workspace_id=principal.workspace_id,
+            key_id=principal.key_id,
+            method=request.method,
+            endpoint=endpoint,
+            status=status,
+            elapsed_ms=elapsed_ms,
+            request_id=request.state.request_id,
+            address=client_address(request),
+            entity_id=request.path_params.get("id") if hasattr(request, "path_params") else None,
+            changes=request.method in MUTATING and request.url.path not in READ_ONLY_POSTS,
+        )
+        services.usage.record_api_call(call)
     except Exception:  # usage records must never fail a request
         log.exception("could not record usage of request %s", request.state.request_id)

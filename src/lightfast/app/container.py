@@ -9,9 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.keys import ApiKeyService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
-from lightfast.db.jobs import record_metric
-from lightfast.db.models import Store
-from lightfast.db.tenancy import ensure_organization, ensure_workspace, get_workspace
+from lightfast.db.tenancy import ensure_organization, ensure_workspace, find_store, get_workspace
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
@@ -23,6 +21,8 @@ from lightfast.app.sync import SyncRunner
 from lightfast.app.search import DocumentService, SearchService
 from lightfast.settings import Settings
 from lightfast.app.github_webhooks import GitHubWebhooks
+from lightfast.app.idempotency import IdempotencyService
+from lightfast.app.usage import UsageService
 from lightfast.sources.registry import SourceOpener
 from lightfast.app.sources import SourceService
 from lightfast.app.workspaces import WorkspaceService
@@ -48,6 +48,8 @@ class Services:
     api_keys: ApiKeyService
     search: SearchService
     github_webhooks: GitHubWebhooks
+    idempotency: IdempotencyService
+    usage: UsageService
 
     def workspace_id(self, name: str | None = None) -> str:
         def find() -> str:
@@ -70,22 +72,11 @@ class Services:
 
     def store_name(self, store_id: str | None) -> str | None:
         with self.sessions() as session:
-            store = session.get(Store, store_id) if store_id else None
+            store = find_store(session, store_id) if store_id else None
             return store.name if store else None
 
     def record_search(self, workspace_id: str, latency_ms: float, mode: str) -> None:
-        with self.sessions.begin() as session:
-            record_metric(
-                session,
-                workspace_id=workspace_id,
-                type="query_latency",
-                value=latency_ms,
-                unit="ms",
-                tags={"mode": mode},
-            )
-            record_metric(
-                session, workspace_id=workspace_id, type="queries_count", value=1, tags={"mode": mode}
-            )
+        self.usage.record_search(workspace_id, latency_ms, mode)
 
     def close(self) -> None:
         self.jobs.close()
@@ -137,4 +128,6 @@ def build_services(
         api_keys=ApiKeyService(sessions),
         search=SearchService(sessions, embedder, index),
         github_webhooks=GitHubWebhooks(sessions, jobs),
+        idempotency=IdempotencyService(sessions),
+        usage=UsageService(sessions),
     )

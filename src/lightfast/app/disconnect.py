@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.db import activities
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
-from lightfast.db.models import ConnectedSource, Job
 from lightfast.db.tenancy import bump_generation
 
 DISCONNECT = "disconnect"  # Job.input["kind"]
@@ -63,7 +62,7 @@ class DisconnectRunner:
         with self.sessions.begin() as session:
             job = jobs_repo.get_job(session, job_id)
             source_id = self._source_id(session, job_id)
-            source = session.get(ConnectedSource, source_id) if source_id else None
+            source = sources_repo.find_source(session, source_id) if source_id else None
             if source is not None:
                 leftovers = sources_repo.connection_documents(session, source.id)
                 for store_id in {store for _, store in leftovers}:
@@ -71,9 +70,8 @@ class DisconnectRunner:
                 deleted, removed = docs_repo.delete_documents(session, [doc for doc, _ in leftovers])
                 documents, chunks = documents + deleted, chunks + removed
                 # Keep the jobs of the source listed: they point at nothing once the row is gone.
-                for other in session.scalars(select(Job).where(Job.source_id == source.id)):
-                    other.source_id = None
-                session.delete(source)
+                jobs_repo.detach_from_source(session, source.id)
+                sources_repo.delete_source(session, source)
             # The sync summary's keys, so every job's output reads the same way.
             jobs_repo.finish_job(
                 session,
@@ -81,7 +79,7 @@ class DisconnectRunner:
                 status="completed",
                 output={"documents_deleted": documents, "chunks_deleted": chunks},
             )
-            jobs_repo.record_activity(
+            activities.record_activity(
                 session,
                 workspace_id=job.workspace_id,
                 actor_type="system",

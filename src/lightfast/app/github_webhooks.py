@@ -12,15 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lightfast.db import jobs as jobs_repo
-from lightfast.db import sources as sources_repo
-from lightfast.db.models import ConnectedSource, Document, IngestionEvent
-from lightfast.errors import Conflict
 from lightfast.app.jobs import JobService
+from lightfast.db import activities
+from lightfast.db import documents as docs_repo
+from lightfast.db import events as events_repo
+from lightfast.db import sources as sources_repo
+from lightfast.db.models import ConnectedSource
+from lightfast.errors import Conflict
 from lightfast.sources.github.source import SOURCE_TYPE
 from lightfast.sources.github.webhooks import (
     classify_push,
@@ -78,31 +79,23 @@ class GitHubWebhooks:
         """Handle one verified delivery. Malformed payloads raise InvalidInput (-> 400) and record
         nothing, so a fixed redelivery is still handled."""
         with self.sessions() as session:
-            seen = session.scalar(
-                select(IngestionEvent.id).where(
-                    IngestionEvent.source_type == SOURCE_TYPE, IngestionEvent.event_key == delivery
-                )
-            )
+            seen = events_repo.event_recorded(session, SOURCE_TYPE, delivery)
         if seen:
             return Outcome(event, delivery, "duplicate", duplicate=True)
         handler = self._handlers.get(event)
         outcome = handler(event, delivery, payload) if handler else Outcome(event, delivery, "unhandled")
         try:
             with self.sessions.begin() as session:
-                session.add(
-                    IngestionEvent(
-                        store_id=None,
-                        source_type=SOURCE_TYPE,
-                        event_key=delivery,
-                        event_type=(
-                            f"{event}.{payload['action']}"
-                            if isinstance(payload.get("action"), str)
-                            else event
-                        )[:64],
-                        event_metadata={**outcome.to_dict(), **_details(event, delivery, payload)},
-                        origin="webhook",
-                        status="ignored" if outcome.result in ("ignored", "unhandled") else "processed",
-                    )
+                events_repo.record_event(
+                    session,
+                    source_type=SOURCE_TYPE,
+                    event_key=delivery,
+                    event_type=(
+                        f"{event}.{payload['action']}" if isinstance(payload.get("action"), str) else event
+                    )[:64],
+                    metadata={**outcome.to_dict(), **_details(event, delivery, payload)},
+                    origin="webhook",
+                    status="ignored" if outcome.result in ("ignored", "unhandled") else "processed",
                 )
         except IntegrityError:  # the same delivery handled concurrently: its jobs were keyed the same
             return Outcome(event, delivery, "duplicate", outcome.jobs, duplicate=True)
@@ -159,11 +152,7 @@ class GitHubWebhooks:
         elif parsed.action in ("suspend", "unsuspend"):
             active = parsed.action == "unsuspend"
             with self.sessions.begin() as session:
-                session.execute(
-                    update(ConnectedSource)
-                    .where(ConnectedSource.id.in_([s.id for s in sources]))
-                    .values(is_active=active)
-                )
+                sources_repo.set_active(session, [s.id for s in sources], active)
             outcome.result = "activated" if active else "deactivated"
         return outcome
 
@@ -256,7 +245,7 @@ class GitHubWebhooks:
         html_url = str(repository.get("html_url") or f"https://github.com/{full_name}")
         with self.sessions.begin() as session:
             for stale in sources:
-                source = session.get(ConnectedSource, stale.id)
+                source = sources_repo.find_source(session, stale.id)
                 if source is None:
                     continue
                 old_url = str((source.source_metadata or {}).get("htmlUrl") or "")
@@ -272,7 +261,7 @@ class GitHubWebhooks:
                     _rewrite_links(session, source.id, old_url, html_url, full_name)
                 if source.workspace_id is None:
                     continue
-                jobs_repo.record_activity(
+                activities.record_activity(
                     session,
                     workspace_id=source.workspace_id,
                     actor_type="webhook",
@@ -287,13 +276,13 @@ class GitHubWebhooks:
     def _update_metadata(self, sources: list[ConnectedSource], values: dict[str, Any]) -> None:
         with self.sessions.begin() as session:
             for stale in sources:
-                source = session.get(ConnectedSource, stale.id)
+                source = sources_repo.find_source(session, stale.id)
                 if source is not None:
                     source.source_metadata = {**(source.source_metadata or {}), **values}
 
 
 def _rewrite_links(session: Session, source_id: str, old_url: str, new_url: str, full_name: str) -> None:
-    for document in session.scalars(select(Document).where(Document.connection_id == source_id)):
+    for document in docs_repo.connection_document_rows(session, source_id):
         if document.url and document.url.startswith(old_url + "/"):
             document.url = new_url + document.url[len(old_url) :]
         document.source_metadata = {**(document.source_metadata or {}), "repoFullName": full_name}

@@ -9,14 +9,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.pipeline import Progress, SyncSummary
+from lightfast.app.sync import SyncRunner
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db import tenancy
-from lightfast.db.models import Store
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.ingest.config import SourceConfig
-from lightfast.app.pipeline import Progress, SyncSummary
-from lightfast.app.sync import SyncRunner
 from lightfast.settings import Settings
 from lightfast.sources.local import SOURCE_TYPE, LocalSource
 
@@ -102,7 +101,7 @@ class IngestService:
         summary = self.runner.run_inline(job_id, on_progress)
         with self.sessions() as session:
             job = jobs_repo.get_job(session, job_id)
-            store = session.get(Store, job.store_id) if job.store_id else None
+            store = tenancy.find_store(session, job.store_id) if job.store_id else None
             status = job.status
         return IngestResult(
             job_id,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
-from lightfast.db.models import ConnectedSource, DocumentFailure, Job, new_id
+from lightfast.db import sources as sources_repo
+from lightfast.db.models import DocumentFailure, Job, new_id
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.changes import merge_changes
@@ -125,7 +126,7 @@ class JobService:
         job_id = new_id("job")
         try:
             with self.sessions.begin() as session:
-                source = session.get(ConnectedSource, source_id)
+                source = sources_repo.find_source(session, source_id)
                 if source is None or source.workspace_id != workspace_id:
                     raise NotFound(f"source {source_id!r} does not exist")
                 if not source.is_active:
@@ -175,7 +176,7 @@ class JobService:
         asking again while the disconnect is pending returns the same job."""
         job_id = new_id("job")
         with self.sessions.begin() as session:
-            source = session.get(ConnectedSource, source_id)
+            source = sources_repo.find_source(session, source_id)
             if source is None or source.workspace_id != workspace_id:
                 raise NotFound(f"source {source_id!r} does not exist")
             source.is_active = False
@@ -392,7 +393,7 @@ class JobService:
             self._client = None
 
     def _job(self, session: Session, workspace_id: str, job_id: str) -> Job:
-        job = session.get(Job, job_id)
+        job = jobs_repo.find_job(session, job_id)
         if job is None or job.workspace_id != workspace_id:
             raise NotFound(f"job {job_id!r} does not exist")
         return job

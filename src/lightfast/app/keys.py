@@ -13,17 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.db import api_keys as keys_repo
 from lightfast.db.models import ApiKey
 from lightfast.db.types import iso, utcnow
-from lightfast.errors import Conflict, InvalidInput, LightfastError, NotFound
+from lightfast.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 PREFIX = "sk-lf-"
 # Writing last-use on every request would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-
-
-class Unauthenticated(LightfastError):
-    """A valid API key is required: send Authorization: Bearer sk-lf-..."""
-
-    code = "unauthorized"
 
 
 @dataclass(frozen=True)
@@ -135,7 +129,7 @@ class ApiKeyService:
             return Principal(key.workspace_id, key.id, key.name)
 
     def _key(self, session: Session, workspace_id: str, key_id: str) -> ApiKey:
-        key = session.get(ApiKey, key_id)
+        key = keys_repo.find_key(session, key_id)
         if key is None or key.workspace_id != workspace_id:
             raise NotFound(f"API key {key_id!r} does not exist")
         return key

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from croniter import croniter
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.errors import InvalidInput
 
@@ -49,8 +49,9 @@ def latest_slot(schedule: dict[str, Any], now: datetime) -> datetime | None:
 
 
 def scheduled_sources(session: Session) -> list[ConnectedSource]:
-    rows = session.scalars(select(ConnectedSource).where(ConnectedSource.is_active))
-    return [s for s in rows if isinstance(s.source_metadata.get("schedule"), dict)]
+    return [
+        s for s in sources_repo.active_sources(session) if isinstance(s.source_metadata.get("schedule"), dict)
+    ]
 
 
 def enqueue_due(sessions: sessionmaker[Session], jobs: JobService, now: datetime) -> int:

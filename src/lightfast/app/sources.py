@@ -6,18 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.disconnect import DISCONNECT
+from lightfast.app.jobs import Enqueued, JobService
+from lightfast.app.schedule import make_schedule
+from lightfast.db import activities, tenancy
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
-from lightfast.db.models import ConnectedSource, Workspace
+from lightfast.db.models import ConnectedSource
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, NotFound
-from lightfast.app.disconnect import DISCONNECT
-from lightfast.app.schedule import make_schedule
-from lightfast.app.jobs import Enqueued, JobService
 from lightfast.settings import Settings
 from lightfast.sources import git
 from lightfast.sources.github import source as github
@@ -41,13 +41,7 @@ class SourceService:
 
     def list(self, workspace_id: str) -> list[ConnectedSource]:
         with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(ConnectedSource)
-                    .where(ConnectedSource.workspace_id == workspace_id)
-                    .order_by(ConnectedSource.created_at)
-                )
-            )
+            return sources_repo.workspace_sources(session, workspace_id)
 
     def get(self, workspace_id: str, source_id: str) -> ConnectedSource:
         with self.sessions() as session:
@@ -112,7 +106,7 @@ class SourceService:
     ) -> Connected:
         def connect() -> str:
             with self.sessions.begin() as session:
-                workspace = session.get(Workspace, workspace_id)
+                workspace = tenancy.find_workspace_by_id(session, workspace_id)
                 if workspace is None:
                     raise NotFound(f"workspace {workspace_id!r} does not exist")
                 existing = sources_repo.sources_by_external_key(session, source_type, external_key)
@@ -133,7 +127,7 @@ class SourceService:
                     metadata={**(previous.source_metadata if previous else {}), **metadata},
                 )
                 source.display_name, source.is_active = display_name, True
-                jobs_repo.record_activity(
+                activities.record_activity(
                     session,
                     workspace_id=workspace_id,
                     actor_type="api_key" if triggered_by else "user",
@@ -205,7 +199,7 @@ class SourceService:
             return source
 
     def _source(self, session: Session, workspace_id: str, source_id: str) -> ConnectedSource:
-        source = session.get(ConnectedSource, source_id)
+        source = sources_repo.find_source(session, source_id)
         if source is None or source.workspace_id != workspace_id:
             raise NotFound(f"source {source_id!r} does not exist")
         return source

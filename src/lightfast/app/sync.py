@@ -12,17 +12,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.pipeline import Pipeline, SyncSummary, SyncTarget, store_config_hash
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
+from lightfast.db import metrics, tenancy
 from lightfast.db import sources as sources_repo
-from lightfast.db import tenancy
 from lightfast.db.models import ConnectedSource, Store
 from lightfast.db.types import utcnow
 from lightfast.embed.base import ModelSpec
 from lightfast.errors import ConfigError, Conflict, NotFound
-from lightfast.ingest.config import CONFIG_FILENAMES, path_matches
-from lightfast.app.pipeline import Pipeline, SyncSummary, SyncTarget, store_config_hash
 from lightfast.ingest.changes import split_changes
+from lightfast.ingest.config import CONFIG_FILENAMES, path_matches
 from lightfast.settings import Settings
 from lightfast.sources.base import Source
 from lightfast.sources.registry import SourceOpener
@@ -230,7 +230,7 @@ class SyncRunner:
                 sources_repo.record_sync(
                     session, source_id, at=utcnow(), ingested=True, commit=job.input.get("revision")
                 )
-            jobs_repo.record_metric(
+            metrics.record_metric(
                 session,
                 workspace_id=workspace_id,
                 type="job_duration",
@@ -239,7 +239,7 @@ class SyncRunner:
                 source_id=source_id,
                 tags={"job": job_id, "status": status},
             )
-            jobs_repo.record_metric(
+            metrics.record_metric(
                 session,
                 workspace_id=workspace_id,
                 type="documents_indexed",
@@ -248,7 +248,7 @@ class SyncRunner:
                 tags={"job": job_id},
             )
             if summary.documents_failed:
-                jobs_repo.record_metric(
+                metrics.record_metric(
                     session,
                     workspace_id=workspace_id,
                     type="errors",
@@ -261,7 +261,7 @@ class SyncRunner:
     def fail(self, job_id: str, message: str) -> None:
         with self.sessions.begin() as session:
             job = jobs_repo.finish_job(session, job_id, status="failed", error_message=message)
-            jobs_repo.record_metric(
+            metrics.record_metric(
                 session,
                 workspace_id=job.workspace_id,
                 type="job_duration",
@@ -270,7 +270,7 @@ class SyncRunner:
                 source_id=job.source_id,
                 tags={"job": job_id, "status": "failed"},
             )
-            jobs_repo.record_metric(
+            metrics.record_metric(
                 session,
                 workspace_id=job.workspace_id,
                 type="errors",
@@ -304,13 +304,13 @@ class SyncRunner:
             raise
 
     def _connection(self, session: Session, source_id: str | None) -> ConnectedSource:
-        connection = session.get(ConnectedSource, source_id) if source_id else None
+        connection = sources_repo.find_source(session, source_id) if source_id else None
         if connection is None:
             raise NotFound(f"source {source_id!r} does not exist")
         return connection
 
     def _store(self, session: Session, store_id: str) -> Store:
-        store = session.get(Store, store_id)
+        store = tenancy.find_store(session, store_id)
         if store is None:
             raise NotFound(f"store {store_id!r} does not exist")
         return store

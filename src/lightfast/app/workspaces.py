@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.sync import chunk_settings
 from lightfast.db import documents as docs_repo
 from lightfast.db import tenancy
 from lightfast.db.models import Store, Workspace
@@ -14,7 +14,6 @@ from lightfast.db.transactions import conflict_on_duplicate
 from lightfast.embed.base import ModelSpec
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.config import STORE_NAME_PATTERN
-from lightfast.app.sync import chunk_settings
 from lightfast.settings import Settings
 
 
@@ -33,7 +32,7 @@ class WorkspaceService:
 
     def get(self, workspace_id: str) -> Workspace:
         with self.sessions() as session:
-            workspace = session.get(Workspace, workspace_id)
+            workspace = tenancy.find_workspace_by_id(session, workspace_id)
             if workspace is None:
                 raise NotFound(f"workspace {workspace_id!r} does not exist")
             return workspace
@@ -44,7 +43,7 @@ class WorkspaceService:
             conflict_on_duplicate(f"a workspace named {name!r} already exists"),
             self.sessions.begin() as session,
         ):
-            parent = session.get(Workspace, organization_of)
+            parent = tenancy.find_workspace_by_id(session, organization_of)
             if parent is None:
                 raise NotFound("workspace does not exist")
             if tenancy.find_workspace(session, parent.organization_id, name) is not None:
@@ -56,7 +55,7 @@ class WorkspaceService:
             conflict_on_duplicate(f"a workspace named {name!r} already exists"),
             self.sessions.begin() as session,
         ):
-            workspace = session.get(Workspace, workspace_id)
+            workspace = tenancy.find_workspace_by_id(session, workspace_id)
             if workspace is None:
                 raise NotFound(f"workspace {workspace_id!r} does not exist")
             other = tenancy.find_workspace(session, workspace.organization_id, name)
@@ -85,7 +84,7 @@ class WorkspaceService:
             conflict_on_duplicate(f"a store named {name!r} already exists"),
             self.sessions.begin() as session,
         ):
-            if session.scalar(select(Store.id).where(Store.workspace_id == workspace_id, Store.name == name)):
+            if tenancy.find_store_by_name(session, workspace_id, name) is not None:
                 raise Conflict(f"a store named {name!r} already exists")
             store = tenancy.create_store(
                 session,
@@ -106,16 +105,14 @@ class WorkspaceService:
             self.sessions.begin() as session,
         ):
             store = self._store(session, workspace_id, store_id)
-            clash = session.scalar(
-                select(Store.id).where(Store.workspace_id == workspace_id, Store.name == name)
-            )
-            if clash is not None and clash != store_id:
+            clash = tenancy.find_store_by_name(session, workspace_id, name)
+            if clash is not None and clash.id != store_id:
                 raise Conflict(f"a store named {name!r} already exists")
             store.name = name
             return StoreView(store, *docs_repo.store_counts(session, store.id))
 
     def _store(self, session: Session, workspace_id: str, store_id: str) -> Store:
-        store = session.get(Store, store_id)
+        store = tenancy.find_store(session, store_id)
         if store is None or store.workspace_id != workspace_id:
             raise NotFound(f"store {store_id!r} does not exist")
         return store

@@ -1,14 +1,13 @@
-"""API keys and idempotency records."""
+"""API keys (stored as hashes)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import ApiKey, IdempotencyRecord
+from lightfast.db.models import ApiKey
 
 
 def add_key(
@@ -46,33 +45,5 @@ def list_keys(session: Session, workspace_id: str) -> list[ApiKey]:
     )
 
 
-def find_record(session: Session, api_key_id: str, idempotency_key: str) -> IdempotencyRecord | None:
-    return session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.idempotency_key == idempotency_key
-        )
-    )
-
-
-def add_record(
-    session: Session,
-    *,
-    api_key_id: str,
-    idempotency_key: str,
-    method: str,
-    path: str,
-    body_hash: str,
-    status_code: int,
-    response: dict[str, Any] | None,
-) -> None:
-    session.add(
-        IdempotencyRecord(
-            api_key_id=api_key_id,
-            idempotency_key=idempotency_key,
-            method=method,
-            path=path,
-            body_hash=body_hash,
-            status_code=status_code,
-            response=response,
-        )
-    )
+def find_key(session: Session, key_id: str) -> ApiKey | None:
+    return session.get(ApiKey, key_id)

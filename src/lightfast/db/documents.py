@@ -166,6 +166,11 @@ def stored_versions(session: Session, store_id: str, connection_id: str, config_
     return versions
 
 
+def connection_document_rows(session: Session, connection_id: str) -> list[Document]:
+    """Every document a connected source produced, in any store."""
+    return list(session.scalars(select(Document).where(Document.connection_id == connection_id)))
+
+
 def stores_of(session: Session, document_ids: Iterable[str]) -> set[str]:
     ids = list(document_ids)
     if not ids:

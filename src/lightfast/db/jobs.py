@@ -1,4 +1,4 @@
-"""Job records, metrics and activities: what background work did, for people to watch."""
+"""Job records: what background work was asked for, did, and is doing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Activity, Job, Metric, Workspace, new_id
+from lightfast.db.models import Job, Workspace, new_id
 from lightfast.db.types import utcnow
 from lightfast.errors import NotFound
 
@@ -48,8 +48,12 @@ def create_job(
     return job
 
 
+def find_job(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
 def get_job(session: Session, job_id: str) -> Job:
-    job = session.get(Job, job_id)
+    job = find_job(session, job_id)
     if job is None:
         raise NotFound(f"job {job_id!r} does not exist")
     return job
@@ -98,51 +102,6 @@ def finish_job(
     started: datetime = job.started_at or job.created_at
     job.duration_ms = int((now - started).total_seconds() * 1000)
     return job
-
-
-def record_metric(
-    session: Session,
-    *,
-    workspace_id: str,
-    type: str,
-    value: float,
-    unit: str | None = None,
-    source_id: str | None = None,
-    tags: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        Metric(
-            workspace_id=workspace_id, source_id=source_id, type=type, value=value, unit=unit, tags=tags or {}
-        )
-    )
-
-
-def record_activity(
-    session: Session,
-    *,
-    workspace_id: str,
-    actor_type: str,
-    actor_id: str | None,
-    category: str,
-    action: str,
-    entity_type: str,
-    entity_id: str | None,
-    details: dict[str, Any] | None = None,
-    address: str | None = None,
-) -> None:
-    session.add(
-        Activity(
-            address=address,
-            workspace_id=workspace_id,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            category=category,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            details=details or {},
-        )
-    )
 
 
 ACTIVE = ("queued", "running")
@@ -274,3 +233,9 @@ def query_jobs(
 
 def jobs_since(session: Session, workspace_id: str, since: datetime) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.workspace_id == workspace_id, Job.created_at >= since)))
+
+
+def detach_from_source(session: Session, source_id: str) -> None:
+    """Keep a source's jobs listed once the source row is gone: they point at nothing."""
+    for job in session.scalars(select(Job).where(Job.source_id == source_id)):
+        job.source_id = None

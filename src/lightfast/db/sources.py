@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lightfast.db.models import ConnectedSource, Document, StoreSource
@@ -13,6 +13,37 @@ from lightfast.db.types import iso
 
 if TYPE_CHECKING:
     from lightfast.ingest.config import ConfigReport
+
+
+def find_source(session: Session, source_id: str) -> ConnectedSource | None:
+    return session.get(ConnectedSource, source_id)
+
+
+def workspace_sources(session: Session, workspace_id: str) -> list[ConnectedSource]:
+    """A workspace's connected sources, oldest first."""
+    return list(
+        session.scalars(
+            select(ConnectedSource)
+            .where(ConnectedSource.workspace_id == workspace_id)
+            .order_by(ConnectedSource.created_at)
+        )
+    )
+
+
+def active_sources(session: Session) -> list[ConnectedSource]:
+    """Every workspace's active connected sources."""
+    return list(session.scalars(select(ConnectedSource).where(ConnectedSource.is_active)))
+
+
+def set_active(session: Session, source_ids: list[str], active: bool) -> None:
+    session.execute(
+        update(ConnectedSource).where(ConnectedSource.id.in_(source_ids)).values(is_active=active)
+    )
+
+
+def delete_source(session: Session, source: ConnectedSource) -> None:
+    """Delete the source row; its store links go with it (the caller removes its documents first)."""
+    session.delete(source)
 
 
 def ensure_source(
@@ -76,7 +107,7 @@ def record_sync(
     ingested: bool,
     commit: str | None = None,
 ) -> None:
-    source = session.get(ConnectedSource, source_id)
+    source = find_source(session, source_id)
     if source is None:
         return
     if commit:  # the next incremental sync starts from here

@@ -39,6 +39,10 @@ def find_workspace(session: Session, organization_id: str, name: str) -> Workspa
     )
 
 
+def find_workspace_by_id(session: Session, workspace_id: str) -> Workspace | None:
+    return session.get(Workspace, workspace_id)
+
+
 def get_workspace(session: Session, organization_id: str, name: str) -> Workspace:
     workspace = find_workspace(session, organization_id, name)
     if workspace is None:
@@ -72,6 +76,14 @@ def ensure_workspace(
     validate_workspace_name(name)
     workspace = find_workspace(session, organization_id, name)
     return workspace or create_workspace(session, organization_id, name, is_default=is_default)
+
+
+def find_store(session: Session, store_id: str) -> Store | None:
+    return session.get(Store, store_id)
+
+
+def find_store_by_name(session: Session, workspace_id: str, name: str) -> Store | None:
+    return session.scalar(select(Store).where(Store.workspace_id == workspace_id, Store.name == name))
 
 
 def list_stores(session: Session, workspace_id: str, names: list[str] | None = None) -> list[Store]:
@@ -122,7 +134,7 @@ def ensure_store(
     """The store named ``name``, created or brought to the given embedding and chunking settings.
 
     Changing them changes every document's config hash, so the next sync re-embeds the store."""
-    store = session.scalar(select(Store).where(Store.workspace_id == workspace_id, Store.name == name))
+    store = find_store_by_name(session, workspace_id, name)
     if store is None:
         return create_store(
             session,

@@ -1,0 +1,74 @@
+"""Usage records: a metric per API call and per search, an activity entry per successful change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.db import activities, metrics
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One answered API request, as the HTTP layer saw it."""
+
+    workspace_id: str
+    key_id: str | None
+    method: str
+    endpoint: str  # the route's path template, e.g. /v1/jobs/{id}
+    status: int
+    elapsed_ms: float
+    request_id: str
+    address: str
+    entity_id: str | None
+    changes: bool  # a mutating call (not a read-only POST): recorded as an activity when it succeeded
+
+
+class UsageService:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def record_api_call(self, call: ApiCall) -> None:
+        with self.sessions.begin() as session:
+            metrics.record_metric(
+                session,
+                workspace_id=call.workspace_id,
+                type="api_calls",
+                value=1,
+                tags={
+                    "endpoint": call.endpoint,
+                    "method": call.method,
+                    "status": call.status,
+                    "key": call.key_id,
+                    "ms": round(call.elapsed_ms, 2),
+                },
+            )
+            if call.changes and call.status < 400:
+                endpoint = call.endpoint
+                activities.record_activity(
+                    session,
+                    workspace_id=call.workspace_id,
+                    actor_type="api_key" if call.key_id else "anonymous",
+                    actor_id=call.key_id,
+                    category=endpoint.split("/")[2] if endpoint.count("/") >= 2 else "api",
+                    action=f"{call.method} {endpoint}",
+                    entity_type=endpoint.split("/")[2],
+                    entity_id=call.entity_id,
+                    details={"status": call.status, "requestId": call.request_id},
+                    address=call.address,
+                )
+
+    def record_search(self, workspace_id: str, latency_ms: float, mode: str) -> None:
+        with self.sessions.begin() as session:
+            metrics.record_metric(
+                session,
+                workspace_id=workspace_id,
+                type="query_latency",
+                value=latency_ms,
+                unit="ms",
+                tags={"mode": mode},
+            )
+            metrics.record_metric(
+                session, workspace_id=workspace_id, type="queries_count", value=1, tags={"mode": mode}
+            )
