@@ -27,7 +27,7 @@ from lightfast.sdk import (
     JobDetail,
     JobWaitTimeoutError,
     Lightfast,
-    LightfastError,
+    LightfastClientError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -484,7 +484,7 @@ def test_error_statuses_map_to_exceptions(
     exc = caught.value
     assert type(exc) is kind
     assert isinstance(exc, APIError)
-    assert isinstance(exc, LightfastError)
+    assert isinstance(exc, LightfastClientError)
     assert (exc.status, exc.code, exc.message, exc.request_id) == (
         status,
         code,
@@ -635,7 +635,7 @@ def test_top_level_import_is_lazy_and_light() -> None:
         "import sys\n"
         "from lightfast import Lightfast, AsyncLightfast\n"
         "heavy = ('torch', 'sqlalchemy', 'fastapi', 'numpy', 'sentence_transformers', 'lightfast.api',"
-        " 'lightfast.db', 'lightfast.services', 'lightfast.search')\n"
+        " 'lightfast.db', 'lightfast.app', 'lightfast.search')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -14,9 +14,9 @@ import uvicorn
 
 from lightfast import AsyncLightfast, Lightfast
 from lightfast.api.app import create_app
+from lightfast.app.container import Services, build_services
 from lightfast.db.engine import make_engine
 from lightfast.sdk.errors import AuthenticationError, ConflictError, NotFoundError
-from lightfast.services import Services, build_services
 from tests.conftest import make_settings, write
 
 

@@ -37,7 +37,7 @@ from lightfast.sdk import (
     APIError,
     AsyncLightfast,
     AuthenticationError,
-    LightfastError,
+    LightfastClientError,
     NotFoundError,
 )
 
@@ -134,7 +134,7 @@ class SimilarResults(_Result):
 # -- errors --------------------------------------------------------------------------------------------
 
 
-def describe(exc: LightfastError, base_url: str) -> str:
+def describe(exc: LightfastClientError, base_url: str) -> str:
     """The tool error text for an SDK error: the API's status, code and message, plus a hint."""
     if isinstance(exc, APIConnectionError):
         return f"{exc.message} (is the Lightfast API running at {base_url}?)"
@@ -209,7 +209,7 @@ def build_server(
         try:
             async with AsyncLightfast(key_for(ctx), base_url, timeout=timeout) as client:
                 return await run(client)
-        except LightfastError as exc:
+        except LightfastClientError as exc:
             raise ToolError(describe(exc, base_url)) from exc
         except ValueError as exc:  # an argument the SDK refuses
             raise ToolError(str(exc)) from exc
@@ -383,7 +383,7 @@ class ApiKeyVerifier:
         except AuthenticationError:
             self._valid_until.pop(digest, None)
             return None
-        except LightfastError as exc:
+        except LightfastClientError as exc:
             log.warning("could not check an API key with the Lightfast API: %s", exc)
             return access
         except ValueError:  # not a usable header value

@@ -1,15 +1,20 @@
-"""What the sync and async clients share: configuration, headers, the retry policy, error mapping and
-answer parsing. Only the sending loop differs between them (``client.py`` and ``async_client.py``)."""
+"""What the sync and async clients share: configuration, headers, the retry and wait policies, error
+mapping, answer parsing, and ``sync_method`` / ``async_method``, which make a client method out of a
+description in ``_calls.py``. Only sending (``httpx.Client`` or ``httpx.AsyncClient``, ``time.sleep`` or
+``asyncio.sleep``) differs between ``client.py`` and ``async_client.py``."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
+import time
+import types
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, get_args, overload
 
 import httpx
 from pydantic import ValidationError
@@ -21,11 +26,15 @@ from lightfast.sdk.errors import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    JobWaitTimeoutError,
     error_from_response,
 )
-from lightfast.sdk.models import LightfastModel
+from lightfast.sdk.models import JobDetail, LightfastModel
 
 M = TypeVar("M", bound=LightfastModel)
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0
@@ -129,14 +138,14 @@ class ClientCore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"  # never the key
 
-    def _headers_for(self, call: Call[Any]) -> dict[str, str]:
+    def _headers_for(self, call: Call[Any, Any]) -> dict[str, str]:
         headers = dict(self._headers)
         if call.mutating:
             # The same key on every attempt: a retry after a lost answer cannot do the work twice.
             headers["Idempotency-Key"] = call.idempotency_key or f"lf_{uuid.uuid4().hex}"
         return headers
 
-    def _build(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
+    def _build(self, http: httpx.Client | httpx.AsyncClient, call: Call[Any, Any]) -> httpx.Request:
         return http.build_request(
             call.method,
             self.base_url + call.path,
@@ -146,11 +155,22 @@ class ClientCore:
             timeout=self.timeout,
         )
 
-    def _can_retry(self, attempt: int) -> bool:
-        return attempt < self.max_retries
+    def _retry_delay(self, attempt: int, failure: httpx.Response | httpx.TransportError) -> float:
+        """How long to wait before retry number ``attempt`` after ``failure`` (an error answer, or no
+        answer at all); raises the failure's exception when the request may not be retried."""
+        may_retry = attempt < self.max_retries
+        if isinstance(failure, httpx.TransportError):
+            if isinstance(failure, httpx.UnsupportedProtocol) or not may_retry:
+                raise connection_error(failure) from failure
+            return retry_delay(attempt, None)
+        if not retryable_status(failure.status_code) or not may_retry:
+            raise api_error(failure)
+        return retry_delay(attempt, failure)
 
     @staticmethod
-    def _parse(call: Call[M], response: httpx.Response) -> M:
+    def _parse(call: Call[M, R], response: httpx.Response) -> R:
+        """What the method returns from a 2xx answer; raises ``APIResponseValidationError`` when the
+        answer is not what the API promises."""
         request_id = response.headers.get("x-request-id")
         try:
             payload: Any = response.json()
@@ -167,7 +187,7 @@ class ClientCore:
             if request_id and "request_id" in call.model.model_fields and "requestId" not in payload:
                 payload = {**payload, "requestId": request_id}
         try:
-            return call.model.model_validate(payload)
+            answer = call.model.model_validate(payload)
         except ValidationError as exc:
             raise APIResponseValidationError(
                 f"{call.method} {call.path} answered with an unexpected body: {exc}",
@@ -177,3 +197,98 @@ class ClientCore:
                 body=payload,
                 response=response,
             ) from exc
+        return call.result(answer)
+
+
+class WaitClock:
+    """The timing of ``jobs.wait``: look at the job every ``poll`` seconds and give up after ``timeout``
+    (``None``: never). Time spent is the larger of the wall clock and the time slept, so a ``sleep``
+    that returns at once (in tests) still runs the timeout out."""
+
+    def __init__(self, timeout: float | None, poll: float) -> None:
+        if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
+            raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+        if not isinstance(poll, int | float) or poll <= 0:
+            raise ValueError(f"poll must be a number of seconds > 0, got {poll!r}")
+        self.timeout, self.poll = timeout, poll
+        self._started, self._slept = time.monotonic(), 0.0
+
+    def next_delay(self, job: JobDetail) -> float:
+        """Seconds to sleep before the next look at ``job`` (not finished yet); raises
+        ``JobWaitTimeoutError`` when the time is up."""
+        delay = self.poll
+        if self.timeout is not None:
+            remaining = self.timeout - max(time.monotonic() - self._started, self._slept)
+            if remaining <= 0:
+                raise JobWaitTimeoutError(job, self.timeout)
+            delay = min(self.poll, remaining)
+        self._slept += delay
+        return delay
+
+
+# -- client methods made from the descriptions in _calls.py ----------------------------------------
+
+
+class Sender(Protocol):
+    """What a method of ``Lightfast`` is bound to: the client or one of its namespaces."""
+
+    def _request(self, call: Call[Any, R]) -> R: ...
+
+
+class AsyncSender(Protocol):
+    """What a method of ``AsyncLightfast`` is bound to: the client or one of its namespaces."""
+
+    async def _request(self, call: Call[Any, R]) -> R: ...
+
+
+class Method(Generic[P, T]):
+    """A client method made from a description: a plain function (``T`` is the result for the sync
+    client, a coroutine of it for the async one) carrying the description's docstring and signature, and
+    named after the attribute it is assigned to."""
+
+    def __init__(
+        self, function: Callable[Concatenate[Any, P], T], build: Callable[P, Call[Any, Any]]
+    ) -> None:
+        described = inspect.signature(build, eval_str=True)
+        _, result = get_args(described.return_annotation)  # Call[model, result]
+        receiver = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        signature = described.replace(
+            parameters=[receiver, *described.parameters.values()], return_annotation=result
+        )
+        function.__signature__ = signature  # type: ignore[attr-defined]
+        function.__doc__ = build.__doc__
+        self._function = function
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._function.__name__ = name
+        self._function.__qualname__ = f"{owner.__qualname__}.{name}"
+        self._function.__module__ = owner.__module__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Callable[Concatenate[Any, P], T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, T]: ...
+
+    def __get__(self, obj: object, owner: type | None = None) -> Callable[..., T]:
+        if obj is None:
+            return self._function
+        return types.MethodType(self._function, obj)
+
+
+def sync_method(build: Callable[P, Call[Any, R]]) -> Method[P, R]:
+    """``build`` as a method of ``Lightfast`` or of its namespaces: send the call, return its result."""
+
+    def method(self: Sender, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._request(build(*args, **kwargs))
+
+    return Method(method, build)
+
+
+def async_method(build: Callable[P, Call[Any, R]]) -> Method[P, Coroutine[Any, Any, R]]:
+    """``build`` as a coroutine method of ``AsyncLightfast`` or of its namespaces."""
+
+    async def method(self: AsyncSender, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._request(build(*args, **kwargs))
+
+    return Method(method, build)

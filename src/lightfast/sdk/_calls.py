@@ -1,9 +1,11 @@
-"""What each SDK method sends: argument validation and request building, shared by the sync and async
-clients so both send exactly the same requests."""
+"""Every SDK method that is one request, described once: its signature, defaults and docstring, the
+argument checks, the request it sends and what it returns from the answer. ``Lightfast`` and
+``AsyncLightfast`` turn each description into a method in one line (``sync_method`` / ``async_method`` in
+``_base.py``), so both clients send the same requests and expose the same signatures."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -19,12 +21,15 @@ from lightfast.sdk.models import (
     JobPage,
     JobStatistics,
     LightfastModel,
+    SearchMode,
     SearchResponse,
     SimilarResponse,
+    Source,
     SourceList,
 )
 
 M = TypeVar("M", bound=LightfastModel)
+R = TypeVar("R")
 
 MAX_SEARCH_LIMIT = 100
 MAX_CONTENT_IDS = 50
@@ -33,16 +38,31 @@ MAX_JOBS_LIMIT = 100
 
 
 @dataclass(frozen=True)
-class Call(Generic[M]):
-    """One API request and the model its answer parses into."""
+class Call(Generic[M, R]):
+    """One API request, the model its answer parses into, and what the method returns from that model.
+    (Annotations of the describing functions are read at run time to build the methods' signatures, so
+    every name they use is imported at run time.)"""
 
     method: str
     path: str
     model: type[M]
+    result: Callable[[M], R]
     json: dict[str, Any] | None = None
     params: dict[str, str | int] = field(default_factory=dict)
     mutating: bool = False  # gets an Idempotency-Key (the caller's or a generated one)
     idempotency_key: str | None = None
+
+
+def _whole(answer: M) -> M:
+    return answer
+
+
+def _job_items(answer: JobList) -> list[Job]:
+    return answer.items
+
+
+def _source_items(answer: SourceList) -> list[Source]:
+    return answer.items
 
 
 # -- validation helpers ----------------------------------------------------------------------------
@@ -91,22 +111,29 @@ def _key(idempotency_key: str | None) -> str | None:
     return None if idempotency_key is None else _text("idempotency_key", idempotency_key)
 
 
-# -- search, contents, similar ---------------------------------------------------------------------
+def _mutation(
+    method: str, path: str, model: type[M], idempotency_key: str | None, json: dict[str, Any] | None = None
+) -> Call[M, M]:
+    return Call(method, path, model, _whole, json=json, mutating=True, idempotency_key=_key(idempotency_key))
+
+
+# -- search, contents, similar (the client itself) -------------------------------------------------
 
 
 def search(
     query: str,
     *,
-    limit: int,
-    offset: int,
-    mode: str,
-    stores: str | Sequence[str] | None,
-    source_types: str | Sequence[str] | None,
-    path_prefix: str | None,
-    date_from: datetime | date | str | None,
-    date_to: datetime | date | str | None,
-    include_highlights: bool,
-) -> Call[SearchResponse]:
+    limit: int = 10,
+    offset: int = 0,
+    mode: SearchMode = "balanced",
+    stores: str | Sequence[str] | None = None,
+    source_types: str | Sequence[str] | None = None,
+    path_prefix: str | None = None,
+    date_from: datetime | date | str | None = None,
+    date_to: datetime | date | str | None = None,
+    include_highlights: bool = False,
+) -> Call[SearchResponse, SearchResponse]:
+    """Search the indexed documents (``POST /v1/search``)."""
     _text("query", query)
     _int_in("limit", limit, 1, MAX_SEARCH_LIMIT)
     _int_in("offset", offset, 0)
@@ -131,10 +158,11 @@ def search(
     if filters:
         body["filters"] = filters
     body["includeHighlights"] = bool(include_highlights)
-    return Call("POST", "/v1/search", SearchResponse, json=body)
+    return Call("POST", "/v1/search", SearchResponse, _whole, json=body)
 
 
-def contents(ids: Sequence[str]) -> Call[ContentsResponse]:
+def contents(ids: Sequence[str]) -> Call[ContentsResponse, ContentsResponse]:
+    """The full content of 1-50 documents (``POST /v1/contents``); unknown ids are in ``missing``."""
     if isinstance(ids, str):
         raise ValueError("ids must be a list of document ids, not a single string")
     id_list = list(ids)
@@ -142,22 +170,28 @@ def contents(ids: Sequence[str]) -> Call[ContentsResponse]:
         raise ValueError(f"ids must hold between 1 and {MAX_CONTENT_IDS} document ids, got {len(id_list)}")
     for item in id_list:
         _text("every id", item)
-    return Call("POST", "/v1/contents", ContentsResponse, json={"ids": id_list})
+    return Call("POST", "/v1/contents", ContentsResponse, _whole, json={"ids": id_list})
 
 
-def find_similar(id: str, *, limit: int, threshold: float) -> Call[SimilarResponse]:
+def find_similar(
+    id: str, *, limit: int = 10, threshold: float = 0.0
+) -> Call[SimilarResponse, SimilarResponse]:
+    """Documents similar to a document (``POST /v1/findsimilar``)."""
     _text("id", id)
     _int_in("limit", limit, 1, MAX_SIMILAR_LIMIT)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be a number between 0 and 1, got {threshold!r}")
     body = {"id": id, "limit": limit, "threshold": float(threshold)}
-    return Call("POST", "/v1/findsimilar", SimilarResponse, json=body)
+    return Call("POST", "/v1/findsimilar", SimilarResponse, _whole, json=body)
 
 
-# -- jobs ------------------------------------------------------------------------------------------
+# -- client.jobs -----------------------------------------------------------------------------------
 
 
-def list_jobs(*, status: str | None, source: str | None, limit: int, cursor: str | None) -> Call[JobPage]:
+def list_jobs(
+    *, status: str | None = None, source: str | None = None, limit: int = 20, cursor: str | None = None
+) -> Call[JobPage, JobPage]:
+    """One page of jobs, newest first; pass ``page.next_cursor`` as ``cursor`` for the next."""
     params: dict[str, str | int] = {"limit": _int_in("limit", limit, 1, MAX_JOBS_LIMIT)}
     if status is not None:
         params["status"] = _text("status", status)
@@ -165,66 +199,84 @@ def list_jobs(*, status: str | None, source: str | None, limit: int, cursor: str
         params["source"] = _text("source", source)
     if cursor is not None:
         params["cursor"] = _text("cursor", cursor)
-    return Call("GET", "/v1/jobs", JobPage, params=params)
+    return Call("GET", "/v1/jobs", JobPage, _whole, params=params)
 
 
-def recent_jobs(limit: int) -> Call[JobList]:
+class JobPages:
+    """The requests of ``jobs.iter``: the first page, then the next one after each page, until the last
+    page (or a cursor seen before: a server that loops does not make the iteration endless)."""
+
+    def __init__(self, status: str | None, source: str | None, page_size: int) -> None:
+        self._status, self._source, self._page_size = status, source, page_size
+        self.first = list_jobs(status=status, source=source, limit=page_size)  # checks the arguments now
+        self._seen: set[str] = set()
+
+    def after(self, page: JobPage) -> Call[JobPage, JobPage] | None:
+        cursor = page.next_cursor
+        if not page.has_more or not cursor or cursor in self._seen:
+            return None
+        self._seen.add(cursor)
+        return list_jobs(status=self._status, source=self._source, limit=self._page_size, cursor=cursor)
+
+
+def recent_jobs(limit: int = 10) -> Call[JobList, list[Job]]:
+    """The most recent jobs (``GET /v1/jobs/recent``)."""
     params: dict[str, str | int] = {"limit": _int_in("limit", limit, 1, MAX_JOBS_LIMIT)}
-    return Call("GET", "/v1/jobs/recent", JobList, params=params)
+    return Call("GET", "/v1/jobs/recent", JobList, _job_items, params=params)
 
 
-def get_job(id: str) -> Call[JobDetail]:
-    return Call("GET", f"/v1/jobs/{_segment('id', id)}", JobDetail)
+def get_job(id: str) -> Call[JobDetail, JobDetail]:
+    """A job with its step trace and per-document failures."""
+    return Call("GET", f"/v1/jobs/{_segment('id', id)}", JobDetail, _whole)
 
 
-def job_statistics(hours: int) -> Call[JobStatistics]:
+def job_statistics(hours: int = 24) -> Call[JobStatistics, JobStatistics]:
+    """Counts by status, average duration and success rate over the last ``hours``."""
     params: dict[str, str | int] = {"hours": _int_in("hours", hours, 1)}
-    return Call("GET", "/v1/jobs/statistics", JobStatistics, params=params)
+    return Call("GET", "/v1/jobs/statistics", JobStatistics, _whole, params=params)
 
 
-def cancel_job(id: str, idempotency_key: str | None) -> Call[Job]:
-    path = f"/v1/jobs/{_segment('id', id)}/cancel"
-    return Call("POST", path, Job, mutating=True, idempotency_key=_key(idempotency_key))
+def cancel_job(id: str, *, idempotency_key: str | None = None) -> Call[Job, Job]:
+    """Cancel a queued or running job (it stops at the next step boundary)."""
+    return _mutation("POST", f"/v1/jobs/{_segment('id', id)}/cancel", Job, idempotency_key)
 
 
-def retry_job(id: str, idempotency_key: str | None) -> Call[Job]:
-    path = f"/v1/jobs/{_segment('id', id)}/retry"
-    return Call("POST", path, Job, mutating=True, idempotency_key=_key(idempotency_key))
+def retry_job(id: str, *, idempotency_key: str | None = None) -> Call[Job, Job]:
+    """A new job for a failed or cancelled one, resuming after its last finished step."""
+    return _mutation("POST", f"/v1/jobs/{_segment('id', id)}/retry", Job, idempotency_key)
 
 
-def check_wait(timeout: float | None, poll: float) -> None:
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
-        raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
-    if not isinstance(poll, int | float) or poll <= 0:
-        raise ValueError(f"poll must be a number of seconds > 0, got {poll!r}")
+# -- client.sources --------------------------------------------------------------------------------
 
 
-# -- sources ---------------------------------------------------------------------------------------
+def list_sources() -> Call[SourceList, list[Source]]:
+    """Every connected source."""
+    return Call("GET", "/v1/sources", SourceList, _source_items)
 
 
-def list_sources() -> Call[SourceList]:
-    return Call("GET", "/v1/sources", SourceList)
-
-
-def sync_source(id: str, full: bool, idempotency_key: str | None) -> Call[Job]:
+def sync_source(id: str, full: bool = False, *, idempotency_key: str | None = None) -> Call[Job, Job]:
+    """Queue a sync of a source (incremental unless ``full``); returns the job."""
     path = f"/v1/sources/{_segment('id', id)}/sync"
-    body = {"full": bool(full)}
-    return Call("POST", path, Job, json=body, mutating=True, idempotency_key=_key(idempotency_key))
+    return _mutation("POST", path, Job, idempotency_key, json={"full": bool(full)})
 
 
-def detect_config(id: str, idempotency_key: str | None) -> Call[DetectConfigResult]:
+def detect_config(
+    id: str, *, idempotency_key: str | None = None
+) -> Call[DetectConfigResult, DetectConfigResult]:
+    """Look for the source's lightfast.yml again and report what was found and its problems."""
     path = f"/v1/sources/{_segment('id', id)}/detect-config"
-    return Call("POST", path, DetectConfigResult, mutating=True, idempotency_key=_key(idempotency_key))
+    return _mutation("POST", path, DetectConfigResult, idempotency_key)
 
 
-def remove_source(id: str, idempotency_key: str | None) -> Call[Job]:
-    path = f"/v1/sources/{_segment('id', id)}"
-    return Call("DELETE", path, Job, mutating=True, idempotency_key=_key(idempotency_key))
+def remove_source(id: str, *, idempotency_key: str | None = None) -> Call[Job, Job]:
+    """Disconnect a source: it stops syncing at once; the returned job removes its documents."""
+    return _mutation("DELETE", f"/v1/sources/{_segment('id', id)}", Job, idempotency_key)
 
 
 def connect_github(
-    repository: str, installation_id: int, idempotency_key: str | None
-) -> Call[ConnectedSource]:
+    repository: str, installation_id: int, *, idempotency_key: str | None = None
+) -> Call[ConnectedSource, ConnectedSource]:
+    """Connect OWNER/REPO through the server's GitHub App installation; its full sync is queued."""
     owner, _, name = _text("repository", repository).partition("/")
     if not owner or not name or "/" in name:
         raise ValueError(f"repository must be OWNER/REPO, got {repository!r}")
@@ -233,27 +285,20 @@ def connect_github(
         "repository": repository,
         "installationId": _int_in("installation_id", installation_id, 1),
     }
-    return Call(
-        "POST",
-        "/v1/sources",
-        ConnectedSource,
-        json=body,
-        mutating=True,
-        idempotency_key=_key(idempotency_key),
-    )
+    return _mutation("POST", "/v1/sources", ConnectedSource, idempotency_key, json=body)
 
 
-def connect_path(
-    kind: str, path: str, branch: str | None, idempotency_key: str | None
-) -> Call[ConnectedSource]:
-    body: dict[str, Any] = {"type": kind, "path": _text("path", path)}
+def connect_git(
+    path: str, branch: str | None = None, *, idempotency_key: str | None = None
+) -> Call[ConnectedSource, ConnectedSource]:
+    """Connect a git repository on the server (under LIGHTFAST_LOCAL_SOURCE_ROOTS)."""
+    body: dict[str, Any] = {"type": "git", "path": _text("path", path)}
     if branch is not None:
         body["branch"] = _text("branch", branch)
-    return Call(
-        "POST",
-        "/v1/sources",
-        ConnectedSource,
-        json=body,
-        mutating=True,
-        idempotency_key=_key(idempotency_key),
-    )
+    return _mutation("POST", "/v1/sources", ConnectedSource, idempotency_key, json=body)
+
+
+def connect_local(path: str, *, idempotency_key: str | None = None) -> Call[ConnectedSource, ConnectedSource]:
+    """Connect a directory on the server (under LIGHTFAST_LOCAL_SOURCE_ROOTS)."""
+    body = {"type": "local", "path": _text("path", path)}
+    return _mutation("POST", "/v1/sources", ConnectedSource, idempotency_key, json=body)

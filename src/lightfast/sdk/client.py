@@ -1,13 +1,13 @@
-"""The synchronous client, ``Lightfast`` (one ``httpx.Client``)."""
+"""The synchronous client, ``Lightfast`` (one ``httpx.Client``). Its methods are made from the
+descriptions in ``_calls.py``, like those of ``AsyncLightfast``; only sending, sleeping, paging and waiting
+are written here."""
 
 from __future__ import annotations
 
-import builtins
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -18,28 +18,12 @@ from lightfast.sdk._base import (
     DEFAULT_TIMEOUT,
     ClientCore,
     TimeoutTypes,
-    api_error,
-    connection_error,
-    retry_delay,
-    retryable_status,
+    WaitClock,
+    sync_method,
 )
-from lightfast.sdk.errors import JobWaitTimeoutError
-from lightfast.sdk.models import (
-    ConnectedSource,
-    ContentsResponse,
-    DetectConfigResult,
-    Job,
-    JobDetail,
-    JobPage,
-    JobStatistics,
-    LightfastModel,
-    SearchMode,
-    SearchResponse,
-    SimilarResponse,
-    Source,
-)
+from lightfast.sdk.models import Job, JobDetail, JobPage
 
-M = TypeVar("M", bound=LightfastModel)
+R = TypeVar("R")
 
 __all__ = ["Jobs", "Lightfast", "Sources"]
 
@@ -82,8 +66,6 @@ class Lightfast(ClientCore):
         self.jobs = Jobs(self)
         self.sources = Sources(self)
 
-    # -- lifecycle -------------------------------------------------------------------------------
-
     def close(self) -> None:
         """Close the connection pool (unless the ``http_client`` was passed in)."""
         if self._owns_http:
@@ -100,127 +82,59 @@ class Lightfast(ClientCore):
     ) -> None:
         self.close()
 
-    # -- sending ---------------------------------------------------------------------------------
-
-    def _request(self, call: _calls.Call[M]) -> M:
+    def _request(self, call: _calls.Call[Any, R]) -> R:
         request = self._build(self._http, call)
         attempt = 0
         while True:
             try:
                 response = self._http.send(request)
             except httpx.TransportError as exc:
-                if isinstance(exc, httpx.UnsupportedProtocol) or not self._can_retry(attempt):
-                    raise connection_error(exc) from exc
-                self._sleep(retry_delay(attempt, None))
-                attempt += 1
-                continue
-            if response.is_success:
-                return self._parse(call, response)
-            if retryable_status(response.status_code) and self._can_retry(attempt):
-                delay = retry_delay(attempt, response)
+                delay = self._retry_delay(attempt, exc)
+            else:
+                if response.is_success:
+                    return self._parse(call, response)
+                delay = self._retry_delay(attempt, response)
                 response.close()
-                self._sleep(delay)
-                attempt += 1
-                continue
-            raise api_error(response)
+            self._sleep(delay)
+            attempt += 1
 
-    # -- search ----------------------------------------------------------------------------------
-
-    def search(
-        self,
-        query: str,
-        *,
-        limit: int = 10,
-        offset: int = 0,
-        mode: SearchMode = "balanced",
-        stores: str | Sequence[str] | None = None,
-        source_types: str | Sequence[str] | None = None,
-        path_prefix: str | None = None,
-        date_from: datetime | date | str | None = None,
-        date_to: datetime | date | str | None = None,
-        include_highlights: bool = False,
-    ) -> SearchResponse:
-        """Search the indexed documents (``POST /v1/search``)."""
-        return self._request(
-            _calls.search(
-                query,
-                limit=limit,
-                offset=offset,
-                mode=mode,
-                stores=stores,
-                source_types=source_types,
-                path_prefix=path_prefix,
-                date_from=date_from,
-                date_to=date_to,
-                include_highlights=include_highlights,
-            )
-        )
-
-    def contents(self, ids: Sequence[str]) -> ContentsResponse:
-        """The full content of 1-50 documents (``POST /v1/contents``); unknown ids are in ``missing``."""
-        return self._request(_calls.contents(ids))
-
-    def find_similar(self, id: str, *, limit: int = 10, threshold: float = 0.0) -> SimilarResponse:
-        """Documents similar to a document (``POST /v1/findsimilar``)."""
-        return self._request(_calls.find_similar(id, limit=limit, threshold=threshold))
+    search = sync_method(_calls.search)
+    contents = sync_method(_calls.contents)
+    find_similar = sync_method(_calls.find_similar)
 
 
-class Jobs:
-    """``client.jobs``: ingestion jobs."""
-
+class _Namespace:
     def __init__(self, client: Lightfast) -> None:
         self._client = client
 
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        source: str | None = None,
-        limit: int = 20,
-        cursor: str | None = None,
-    ) -> JobPage:
-        """One page of jobs, newest first; pass ``page.next_cursor`` as ``cursor`` for the next."""
-        call = _calls.list_jobs(status=status, source=source, limit=limit, cursor=cursor)
+    def _request(self, call: _calls.Call[Any, R]) -> R:
         return self._client._request(call)
+
+
+class Jobs(_Namespace):
+    """``client.jobs``: ingestion jobs."""
+
+    list = sync_method(_calls.list_jobs)
+    recent = sync_method(_calls.recent_jobs)
+    get = sync_method(_calls.get_job)
+    statistics = sync_method(_calls.job_statistics)
+    cancel = sync_method(_calls.cancel_job)
+    retry = sync_method(_calls.retry_job)
 
     def iter(
         self, *, status: str | None = None, source: str | None = None, page_size: int = 50
     ) -> Iterator[Job]:
         """Every matching job, newest first, fetching pages as needed (follows ``nextCursor``)."""
-        first = _calls.list_jobs(status=status, source=source, limit=page_size, cursor=None)  # validates
+        pages = _calls.JobPages(status, source, page_size)  # checks the arguments now, not on next()
 
-        def pages() -> Iterator[Job]:
-            page = self._client._request(first)
-            seen: set[str] = set()
-            while True:
+        def jobs() -> Iterator[Job]:
+            call: _calls.Call[JobPage, JobPage] | None = pages.first
+            while call is not None:
+                page = self._request(call)
                 yield from page.items
-                cursor = page.next_cursor
-                if not page.has_more or not cursor or cursor in seen:
-                    return
-                seen.add(cursor)
-                page = self.list(status=status, source=source, limit=page_size, cursor=cursor)
+                call = pages.after(page)
 
-        return pages()
-
-    def recent(self, limit: int = 10) -> builtins.list[Job]:
-        """The most recent jobs (``GET /v1/jobs/recent``)."""
-        return self._client._request(_calls.recent_jobs(limit)).items
-
-    def get(self, id: str) -> JobDetail:
-        """A job with its step trace and per-document failures."""
-        return self._client._request(_calls.get_job(id))
-
-    def statistics(self, hours: int = 24) -> JobStatistics:
-        """Counts by status, average duration and success rate over the last ``hours``."""
-        return self._client._request(_calls.job_statistics(hours))
-
-    def cancel(self, id: str, *, idempotency_key: str | None = None) -> Job:
-        """Cancel a queued or running job (it stops at the next step boundary)."""
-        return self._client._request(_calls.cancel_job(id, idempotency_key))
-
-    def retry(self, id: str, *, idempotency_key: str | None = None) -> Job:
-        """A new job for a failed or cancelled one, resuming after its last finished step."""
-        return self._client._request(_calls.retry_job(id, idempotency_key))
+        return jobs()
 
     def wait(
         self,
@@ -233,58 +147,23 @@ class Jobs:
         """Poll a job every ``poll`` seconds until it finishes and return its final state (whatever the
         outcome: check ``status``). Raises ``JobWaitTimeoutError`` after ``timeout`` seconds (``None``:
         wait forever)."""
-        _calls.check_wait(timeout, poll)
-        started, slept = time.monotonic(), 0.0
+        clock = WaitClock(timeout, poll)
         while True:
             job = self.get(id)
             if on_update is not None:
                 on_update(job)
             if job.is_terminal:
                 return job
-            delay = poll
-            if timeout is not None:
-                remaining = timeout - max(time.monotonic() - started, slept)
-                if remaining <= 0:
-                    raise JobWaitTimeoutError(job, timeout)
-                delay = min(poll, remaining)
-            self._client._sleep(delay)
-            slept += delay
+            self._client._sleep(clock.next_delay(job))
 
 
-class Sources:
+class Sources(_Namespace):
     """``client.sources``: connected sources."""
 
-    def __init__(self, client: Lightfast) -> None:
-        self._client = client
-
-    def list(self) -> builtins.list[Source]:
-        """Every connected source."""
-        return self._client._request(_calls.list_sources()).items
-
-    def sync(self, id: str, full: bool = False, *, idempotency_key: str | None = None) -> Job:
-        """Queue a sync of a source (incremental unless ``full``); returns the job."""
-        return self._client._request(_calls.sync_source(id, full, idempotency_key))
-
-    def detect_config(self, id: str, *, idempotency_key: str | None = None) -> DetectConfigResult:
-        """Look for the source's lightfast.yml again and report what was found and its problems."""
-        return self._client._request(_calls.detect_config(id, idempotency_key))
-
-    def remove(self, id: str, *, idempotency_key: str | None = None) -> Job:
-        """Disconnect a source: it stops syncing at once; the returned job removes its documents."""
-        return self._client._request(_calls.remove_source(id, idempotency_key))
-
-    def connect_github(
-        self, repository: str, installation_id: int, *, idempotency_key: str | None = None
-    ) -> ConnectedSource:
-        """Connect OWNER/REPO through the server's GitHub App installation; its full sync is queued."""
-        return self._client._request(_calls.connect_github(repository, installation_id, idempotency_key))
-
-    def connect_git(
-        self, path: str, branch: str | None = None, *, idempotency_key: str | None = None
-    ) -> ConnectedSource:
-        """Connect a git repository on the server (under LIGHTFAST_LOCAL_SOURCE_ROOTS)."""
-        return self._client._request(_calls.connect_path("git", path, branch, idempotency_key))
-
-    def connect_local(self, path: str, *, idempotency_key: str | None = None) -> ConnectedSource:
-        """Connect a directory on the server (under LIGHTFAST_LOCAL_SOURCE_ROOTS)."""
-        return self._client._request(_calls.connect_path("local", path, None, idempotency_key))
+    list = sync_method(_calls.list_sources)
+    sync = sync_method(_calls.sync_source)
+    detect_config = sync_method(_calls.detect_config)
+    remove = sync_method(_calls.remove_source)
+    connect_github = sync_method(_calls.connect_github)
+    connect_git = sync_method(_calls.connect_git)
+    connect_local = sync_method(_calls.connect_local)

@@ -2,7 +2,7 @@
 
 ::
 
-    LightfastError                  anything the SDK raises (besides ValueError for bad arguments)
+    LightfastClientError            anything the SDK raises (besides ValueError for bad arguments)
     ├── APIError                    the server answered with an error
     │   ├── BadRequestError         400 (and 422)
     │   ├── AuthenticationError     401
@@ -41,7 +41,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "JobWaitTimeoutError",
-    "LightfastError",
+    "LightfastClientError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -51,8 +51,9 @@ __all__ = [
 ]
 
 
-class LightfastError(Exception):
-    """Base class of every error the SDK raises."""
+class LightfastClientError(Exception):
+    """Base class of every error the SDK raises (the server's own root error is
+    ``lightfast.errors.LightfastError``; the SDK never raises or imports it)."""
 
     def __init__(
         self,
@@ -80,7 +81,7 @@ class LightfastError(Exception):
         )
 
 
-class APIError(LightfastError):
+class APIError(LightfastClientError):
     """The server answered with an error status (or an answer the SDK could not read)."""
 
     def __init__(
@@ -138,7 +139,7 @@ class APIResponseValidationError(APIError):
     """The server answered 2xx with a body that is not what the API promises."""
 
 
-class APIConnectionError(LightfastError):
+class APIConnectionError(LightfastClientError):
     """The request did not get an answer (connection refused, reset, DNS failure, ...)."""
 
     def __init__(self, message: str = "could not connect to the Lightfast API", **kwargs: Any) -> None:
@@ -154,7 +155,7 @@ class APITimeoutError(APIConnectionError):
         super().__init__(message, **kwargs)
 
 
-class JobWaitTimeoutError(LightfastError, TimeoutError):
+class JobWaitTimeoutError(LightfastClientError, TimeoutError):
     """``jobs.wait`` gave up before the job finished; ``job`` is its last seen state."""
 
     def __init__(self, job: Job, timeout: float) -> None:
