@@ -112,6 +112,11 @@ def install(app: FastAPI) -> None:
                 loc = [str(context.get("discriminator", "type")).strip("'")]
                 expected = context.get("expected_tags")
                 message = f"must be one of {expected}" if expected else "is required"
+            if error.get("type") == "json_invalid":  # loc is ("body", offset): an offset is no field
+                offset = loc[0] if loc else None
+                loc = []
+                reason = context.get("error", "invalid JSON")
+                message = f"is not valid JSON ({reason} at character {offset})"
             field = ".".join(str(part) for part in loc)
             problems.append(f"{field or 'body'}: {message}")
         return JSONResponse(

@@ -14,10 +14,21 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from lightfast.api.errors import error_response
+from lightfast.api.input import refuse_unstorable
 from lightfast.api.ratelimit import RateLimiter
 from lightfast.app.container import Services
-from lightfast.app.keys import Principal, Unauthenticated
+from lightfast.app.keys import Principal
 from lightfast.app.usage import ApiCall
+from lightfast.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidInput,
+    LightfastError,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthenticated,
+)
 
 log = logging.getLogger("lightfast.api")
 
@@ -25,16 +36,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
 # POSTs that only read: no idempotency record, no activity entry.
 READ_ONLY_POSTS = ("/v1/search", "/v1/contents", "/v1/findsimilar")
-
-
-def error(
-    status: int, code: str, message: str, request_id: str, headers: dict[str, str] | None = None
-) -> Response:
-    return JSONResponse(
-        {"error": code, "message": message, "requestId": request_id},
-        status_code=status,
-        headers={**(headers or {}), "X-Request-Id": request_id},
-    )
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -53,27 +54,22 @@ def install(app: FastAPI, services: Services) -> None:
             response.headers["X-Request-Id"] = request_id
             return response
 
+        try:
+            return await _v1(request, call_next, request_id, started)
+        except LightfastError as exc:  # raised before the route: its answer comes from the one mapping
+            return error_response(exc, request_id)
+
+    async def _v1(request: Request, call_next: Handler, request_id: str, started: float) -> Response:
+        too_large = PayloadTooLarge(f"the request body is larger than {settings.max_request_bytes} bytes")
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > settings.max_request_bytes):
-            return error(
-                413,
-                "payload_too_large",
-                f"the request body is larger than {settings.max_request_bytes} bytes",
-                request_id,
-            )
+            raise too_large
         body = await request.body()
         if len(body) > settings.max_request_bytes:
-            return error(
-                413,
-                "payload_too_large",
-                f"the request body is larger than {settings.max_request_bytes} bytes",
-                request_id,
-            )
+            raise too_large
+        refuse_unstorable(request, body)
 
-        try:
-            principal = await run_in_threadpool(authenticate, services, request)
-        except Unauthenticated as exc:
-            return error(401, exc.code, exc.message, request_id, {"WWW-Authenticate": "Bearer"})
+        principal = await run_in_threadpool(authenticate, services, request)
         request.state.principal = principal
 
         decision = limiter.check(principal.key_id or f"anonymous:{client_address(request)}")
@@ -83,12 +79,12 @@ def install(app: FastAPI, services: Services) -> None:
             "X-RateLimit-Reset": str(decision.reset_seconds),
         }
         if not decision.allowed:
-            return error(
-                429,
-                "rate_limited",
-                f"too many requests; retry in {decision.retry_after} s",
+            return error_response(
+                RateLimited(
+                    f"too many requests; retry in {decision.retry_after} s", retry_after=decision.retry_after
+                ),
                 request_id,
-                {**limit_headers, "Retry-After": str(decision.retry_after)},
+                limit_headers,
             )
 
         idempotency_key = request.headers.get("idempotency-key")
@@ -121,7 +117,7 @@ def guarded(call_next: Handler) -> Handler:
             return await call_next(request)
         except Exception:
             log.exception("request %s failed", request.state.request_id)
-            return error(500, "internal_error", "internal error", request.state.request_id)
+            return error_response(LightfastError(), request.state.request_id)
 
     return call
 
@@ -148,7 +144,9 @@ async def idempotent(
     """Run a mutating request once per (API key, Idempotency-Key); repeats replay the first answer."""
     request_id: str = request.state.request_id
     if len(key) > 255:
-        return error(400, "invalid_input", "Idempotency-Key must be at most 255 characters", request_id)
+        return error_response(
+            InvalidInput("must be at most 255 characters", field="Idempotency-Key"), request_id
+        )
     body_hash = hashlib.sha256(
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
     ).hexdigest()
@@ -167,19 +165,9 @@ async def idempotent(
     )
     if existing is not None:
         if existing.body_hash != body_hash:
-            return error(
-                409,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with a different request",
-                request_id,
-            )
+            return error_response(IdempotencyKeyReused(), request_id)
         if existing.in_progress:
-            return error(
-                409,
-                "idempotency_in_progress",
-                "a request with this Idempotency-Key is still in progress",
-                request_id,
-            )
+            return error_response(IdempotencyInProgress(), request_id)
         status, payload = existing.status_code, existing.response
         replay = (
             JSONResponse(payload, status_code=status) if payload is not None else Response(status_code=status)

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from lightfast.api.input import clean_text
 from lightfast.app.container import Services
 from lightfast.errors import InvalidInput, InvalidSignature, NotConfigured, PayloadTooLarge
 from lightfast.sources.github.webhooks import verify_signature
 
 router = APIRouter()
+BOM = "\ufeff"
 MAX_DELIVERY_ID = 100
 MAX_EVENT_NAME = 40
 
@@ -51,12 +53,30 @@ async def github_webhook(request: Request) -> Response:
     if len(delivery) > MAX_DELIVERY_ID or len(event) > MAX_EVENT_NAME:
         # GitHub sends a UUID and a short event name; anything longer is not a GitHub delivery.
         raise InvalidInput("X-GitHub-Event or X-GitHub-Delivery is too long")
-    try:
-        payload: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
+    payload: Any = parse_json_utf8(body)
     if not isinstance(payload, dict):
         raise InvalidInput("the body must be a JSON object")
     # A payload missing a field raises InvalidInput: the app's error handler answers 400 naming it.
     outcome = await run_in_threadpool(services.github_webhooks.receive, event, delivery, payload)
     return JSONResponse(outcome.to_dict(), status_code=outcome.status_code)
+
+
+def parse_json_utf8(body: bytes) -> Any:
+    """The body as JSON, read the way GitHub writes it: UTF-8 without a byte order mark (``json.loads``
+    would also take UTF-16 and UTF-32). Strings are cleaned of what no database can store."""
+    if b"\x00" in body:  # JSON never holds a raw NUL; UTF-16 and UTF-32 bodies do
+        raise InvalidInput("the body is not UTF-8 JSON (it holds NUL bytes, as UTF-16 does)")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the body is not UTF-8 (byte {exc.start}: {exc.reason})") from exc
+    if text.startswith(BOM):
+        raise InvalidInput("the body starts with a byte order mark; deliveries are UTF-8 without one")
+    try:
+        return clean_text(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidInput("the body nests too deeply") from exc
