@@ -16,8 +16,12 @@ from hypothesis import strategies as st
 
 from lightfast.api.app import create_app
 from lightfast.api.input import clean_text, first_unstorable, unstorable_reason
-from tests.test_api import Api, api, assert_error, make_api  # noqa: F401  (api, make_api are fixtures)
+from tests import test_api
+from tests.test_api import Api, assert_error
 
+# The API fixtures of test_api.py: a workspace "a" with its documents and a key.
+make_api = test_api.make_api
+api = test_api.api
 SECRET = "edge-secret"
 storable_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 json_values = st.recursive(
@@ -63,7 +67,10 @@ def test_deep_json_is_refused_without_recursion() -> None:
     ],
 )
 def test_unstorable_strings_in_a_body_answer_400_naming_the_field(
-    api: Api, path: str, body: str, field: str
+    api: Api,
+    path: str,
+    body: str,
+    field: str,
 ) -> None:
     response = api.call("POST", path, content=body, headers={"Content-Type": "application/json"})
     error = assert_error(response, 400, "invalid_input")
@@ -85,7 +92,7 @@ def test_malformed_json_names_the_body_not_an_offset(api: Api) -> None:
 
 
 @pytest.fixture
-def webhook_client(make_api: Callable[..., Api]) -> TestClient:  # noqa: F811
+def webhook_client(make_api: Callable[..., Api]) -> TestClient:
     api = make_api(github_webhook_secret=SECRET)
     client = TestClient(create_app(api.services), raise_server_exceptions=False)
     api.extra_clients.append(client)
