@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from lightfast.errors import ConfigError
 from lightfast.ingest.config import (
     CONFIG_FILENAMES,
+    CONFIG_MAX_CHARS,
     DEFAULT_INCLUDE,
     DEFAULT_STORE,
+    MAX_PATTERNS,
     ConfigProblem,
     SourceConfig,
     find_config_file,
@@ -537,3 +539,67 @@ def test_single_segment_agrees_with_fnmatch(pattern: str, name: str) -> None:
         assume(False)
         return
     assert (regex.match(name) is not None) is fnmatch.fnmatchcase(name, pattern)
+
+
+# --- limits -----------------------------------------------------------------------------------------------
+
+
+def globs_yaml(key: str, count: int) -> str:
+    return f"{key}:\n" + "".join(f"  - 'd{i}/*.md'\n" for i in range(count))
+
+
+def test_at_most_max_patterns_globs() -> None:
+    base = "version: 1\nstore: docs\n"
+    assert len(parse_config(base + globs_yaml("include", MAX_PATTERNS)).include) == MAX_PATTERNS
+    problem = one_problem(base + globs_yaml("include", MAX_PATTERNS + 1))
+    assert problem.field == "include"
+    assert f"has {MAX_PATTERNS + 1} globs; at most {MAX_PATTERNS} are allowed" in problem.message
+    problem = one_problem(base + globs_yaml("include", 200) + globs_yaml("exclude", 100))
+    assert problem.field == "exclude"
+    assert "include and exclude have 300 globs together" in problem.message
+
+
+def test_ten_thousand_globs_are_one_problem() -> None:
+    text = "version: 1\nstore: docs\ninclude: [" + ", ".join(f"'a{i}*'" for i in range(10_001)) + "]\n"
+    assert one_problem(text).field == "include"
+
+
+def test_long_globs_are_refused_naming_the_item() -> None:
+    problem = one_problem(VALID + "exclude: ['" + "a*" * 300 + "']\n")
+    assert (problem.field, problem.message) == ("exclude[0]", "is longer than 512 characters")
+    problem = one_problem(VALID + "exclude: ['" + "a/" * 40 + "b']\n")
+    assert (problem.field, problem.message) == ("exclude[0]", "has more than 32 path segments")
+
+
+def test_yaml_aliases_are_refused() -> None:
+    problem = one_problem("version: 1\nstore: docs\ninclude: &g ['*.md']\nexclude: *g\n")
+    assert (problem.field, problem.line, problem.column) == ("(yaml)", 4, 10)
+    assert "aliases" in problem.message
+    # An unquoted glob starting with '*' still gets its hint.
+    assert "must be quoted" in one_problem(VALID + "exclude: *.md\n").message
+
+
+def test_billion_laughs_is_refused_quickly() -> None:
+    levels = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    problem = one_problem("l0: &l0 [lol]\n" + levels + "version: 1\nstore: docs\ninclude: '*.md'\n")
+    assert problem.field == "(yaml)"
+    assert "aliases" in problem.message
+
+
+@pytest.mark.parametrize("opening", ["[", "{a: "])
+def test_deep_nesting_is_refused_without_recursion_error(opening: str) -> None:
+    problem = one_problem(VALID + "exclude: " + opening * 5_000 + "\n")
+    assert problem.field == "(yaml)"
+    assert "nested deeper than 8 levels" in problem.message
+
+
+def test_a_huge_file_is_refused_before_parsing() -> None:
+    problem = one_problem(VALID + "#" * CONFIG_MAX_CHARS + "\n")
+    assert problem == ConfigProblem("(file)", f"is longer than {CONFIG_MAX_CHARS:,} characters")
+
+
+def test_a_parsed_config_keeps_its_compiled_globs() -> None:
+    config = parse_config(VALID + "exclude: docs/drafts/**\n")
+    assert config.path_filter is config.path_filter
+    assert path_matches("docs/x/a.md", config)
+    assert not path_matches("docs/drafts/a.md", config)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lightfast.errors import DocumentRejected, InvalidInput
 from lightfast.ingest.files import Rejection, decode_text
 from lightfast.ingest.hashing import (
     chunk_hash,
@@ -18,7 +20,15 @@ from lightfast.ingest.hashing import (
     document_id,
     vector_id,
 )
-from lightfast.ingest.markdown import first_heading, parse_document, slugify
+from lightfast.ingest.markdown import (
+    FRONTMATTER_MAX_ALIASES,
+    FRONTMATTER_MAX_CHARS,
+    FRONTMATTER_MAX_DEPTH,
+    REJECTED_FRONT_MATTER,
+    first_heading,
+    parse_document,
+    slugify,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Titles
@@ -186,6 +196,194 @@ def test_a_byte_order_mark_does_not_hide_the_front_matter() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Front matter limits and values a JSON column cannot hold
+# --------------------------------------------------------------------------------------------------
+
+
+def rejected(front_matter: str) -> DocumentRejected:
+    with pytest.raises(DocumentRejected) as info:
+        parse_document(f"---\n{front_matter}\n---\n# Body\n", "x.md")
+    assert info.value.reason == REJECTED_FRONT_MATTER
+    return info.value
+
+
+def billion_laughs(levels: int) -> str:
+    lines = ['l0: &l0 "lol"']
+    lines += [f"l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines)
+
+
+def test_billion_laughs_is_rejected_before_expansion() -> None:
+    front_matter = billion_laughs(8)
+    assert len(front_matter) < 400  # 9**8 = 43 million "lol" once expanded (254 MB of JSON before)
+    error = rejected(front_matter)
+    assert isinstance(error, InvalidInput)
+    assert error.code == "document_rejected"
+    assert "front matter expands to more than" in error.message
+    assert "YAML aliases" in error.message
+
+
+def test_a_few_aliases_are_fine() -> None:
+    doc = parse_document("---\nbase: &b {tags: [a, b]}\nother: *b\nmerged: {<<: *b, x: 1}\n---\n", "x.md")
+    assert doc.frontmatter == {
+        "base": {"tags": ["a", "b"]},
+        "other": {"tags": ["a", "b"]},
+        "merged": {"tags": ["a", "b"], "x": 1},
+    }
+    assert parse_document("---\n" + billion_laughs(2) + "\n---\n", "x.md").frontmatter["l2"][0] == ["lol"] * 9
+
+
+def test_too_many_aliases_are_rejected() -> None:
+    aliases = "\n".join(f"k{i}: *a" for i in range(FRONTMATTER_MAX_ALIASES))
+    assert len(parse_document(f"---\nv: &a 1\n{aliases}\n---\n", "x.md").frontmatter) == 101
+    error = rejected(f"v: &a 1\n{aliases}\nlast: *a")
+    assert f"more than {FRONTMATTER_MAX_ALIASES} YAML aliases" in error.message
+    assert f"(line {FRONTMATTER_MAX_ALIASES + 3})" in error.message  # the line in the file
+
+
+def test_an_alias_to_its_own_node_is_rejected() -> None:
+    """Before: RecursionError."""
+    rejected("a: &x [*x]")
+    rejected("a: &x {b: *x}")
+
+
+@pytest.mark.parametrize("nested", ["a: " + "[" * 5_000, "a: " + "{a: " * 5_000, "- " * 5_000 + "a"])
+def test_deep_nesting_is_rejected(nested: str) -> None:
+    """Before: RecursionError (or a JSON value nested thousands of levels deep)."""
+    error = rejected(nested)
+    assert f"nested deeper than {FRONTMATTER_MAX_DEPTH} levels" in error.message
+
+
+def test_nesting_up_to_the_limit_is_fine() -> None:
+    depth = FRONTMATTER_MAX_DEPTH - 1  # the mapping itself is one level
+    doc = parse_document(f"---\na: {'[' * depth}1{']' * depth}\n---\n", "x.md")
+    value = doc.frontmatter["a"]
+    for _ in range(depth):
+        value = value[0]
+    assert value == 1
+    rejected(f"a: {'[' * (depth + 1)}1{']' * (depth + 1)}")
+
+
+def test_nesting_made_deep_by_aliases_is_rejected() -> None:
+    half = FRONTMATTER_MAX_DEPTH // 2 + 1
+    rejected(f"a: &a {'[' * half}1{']' * half}\nb: {'[' * half}*a{']' * half}")
+
+
+def test_long_front_matter_is_rejected_before_parsing() -> None:
+    fine = "a: " + "x" * (FRONTMATTER_MAX_CHARS - 3)
+    assert parse_document(f"---\n{fine}\n---\n", "x.md").frontmatter["a"] == "x" * (FRONTMATTER_MAX_CHARS - 3)
+    error = rejected(fine + "x")
+    assert error.message == f"front matter is longer than {FRONTMATTER_MAX_CHARS:,} characters"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2024-13-45", "!!timestamp 2024-02-30", "!!timestamp x", "!!int x", "!!int", "!!bool x", "!!float"],
+)
+def test_values_yaml_cannot_build_keep_the_front_matter_as_text(value: str) -> None:
+    """Before: ValueError or KeyError out of parse_document, failing the whole batch."""
+    text = f"---\nwhen: {value}\n---\n# H\n"
+    doc = parse_document(text, "x.md")
+    assert (doc.body, doc.frontmatter, doc.title) == (text, {}, "H")
+    assert "not valid YAML" in doc.warnings[0]
+
+
+def test_front_matter_values_are_storable_as_json() -> None:
+    doc = parse_document(
+        "---\n"
+        'title: "Ti\\0tle"\n'
+        'nul: "a\\x00b\\u0000c"\n'
+        'surrogate: "\\ud800x"\n'
+        '"k\\0ey": 1\n'
+        "nan: .nan\n"
+        "inf: -.inf\n"
+        "big: 0x1" + "0" * 4_000 + "\n"
+        "small: 0x10\n"
+        "tags: !!set {b, a}\n"
+        "---\nBody\n",
+        "x.md",
+    )
+    assert doc.title == "Title"
+    fm = doc.frontmatter
+    assert (fm["nul"], fm["surrogate"], fm["key"]) == ("abc", "?x", 1)
+    assert (fm["nan"], fm["inf"], fm["small"], fm["tags"]) == ("nan", "-inf", 16, ["a", "b"])
+    assert fm["big"] == "0x1" + "0" * 4_000
+    json.dumps(fm, allow_nan=False).encode("utf-8")
+
+
+def test_a_nul_in_the_text_does_not_reach_the_title() -> None:
+    assert parse_document("# A\x00B\n", "x.md").title == "AB"
+
+
+YAMLISH = st.lists(
+    st.sampled_from(
+        [
+            "a",
+            "b",
+            ": ",
+            "\n",
+            "\n  ",
+            "- ",
+            "[",
+            "]",
+            "{",
+            "}",
+            ", ",
+            "&x ",
+            "*x",
+            "&y ",
+            "*y",
+            "<<: ",
+            "? ",
+            "!!int ",
+            "!!float ",
+            "!!bool ",
+            "!!timestamp ",
+            "!!binary ",
+            "!!set ",
+            "!!omap ",
+            "!!str ",
+            "!!null ",
+            "2024-13-45",
+            "2024-01-02",
+            '"\\0"',
+            '"\\ud800"',
+            ".nan",
+            ".inf",
+            "0x" + "f" * 30,
+            "1e999",
+            "1_0",
+            "|\n  ",
+            "'",
+            '"',
+            "#",
+            "\x00",
+            "~",
+            "yes",
+            "\t",
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(YAMLISH, st.text(max_size=20))
+def test_any_front_matter_parses_to_storable_values_or_is_rejected(front_matter: str, body: str) -> None:
+    try:
+        doc = parse_document(f"---\n{front_matter}\n---\n{body}", "x.md")
+    except DocumentRejected:
+        return
+    stored = json.dumps(doc.frontmatter, allow_nan=False, ensure_ascii=False)
+    assert "\x00" not in stored
+    assert "\\u0000" not in stored
+    stored.encode("utf-8")
+    for text in (doc.title, doc.description or ""):
+        assert "\x00" not in text
+        text.encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------------
 # Slugs
 # --------------------------------------------------------------------------------------------------
 
@@ -333,7 +531,7 @@ CONFIG = st.tuples(
 def test_config_hash_changes_when_any_field_changes(
     config: tuple[str, str, int, int, int], field: int, data: st.DataObject
 ) -> None:
-    changed = list(config)
+    changed: list[Any] = list(config)
     if isinstance(config[field], str):
         changed[field] = data.draw(st.text(max_size=20).filter(lambda v: v != config[field]))
     else:

@@ -131,3 +131,13 @@ class SettingsError(LightfastError):
     """The settings are not valid."""
 
     code = "invalid_settings"
+
+
+class DocumentRejected(InvalidInput):
+    """The document cannot be indexed."""
+
+    code = "document_rejected"
+
+    def __init__(self, message: str | None = None, *, reason: str = "rejected", **details: Any) -> None:
+        super().__init__(message, reason=reason, **details)
+        self.reason = reason  # a short machine-readable word, such as "front_matter_too_large"

@@ -24,6 +24,13 @@ Globs are gitignore-like but deliberately simpler and explicit:
   does not match the files inside it).
 
 Globs must be relative: no leading ``/``, no ``.`` or ``..`` segments, no empty segments, not empty.
+Matching takes time linear in the length of the path whatever the glob (``lightfast.ingest.globs``).
+
+Limits, each reported as a problem naming the field: at most ``MAX_PATTERNS`` globs in ``include`` and
+``exclude`` together, each at most ``globs.MAX_GLOB_CHARS`` characters and ``globs.MAX_GLOB_SEGMENTS``
+segments.
+The file itself may be at most ``CONFIG_MAX_CHARS`` characters, nest at most ``CONFIG_MAX_DEPTH``
+levels, and may not use YAML aliases (``*name``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
@@ -40,6 +48,9 @@ from yaml.constructor import SafeConstructor  # type: ignore[import-untyped, unu
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode  # type: ignore[import-untyped, unused-ignore]
 
 from lightfast.errors import ConfigError
+from lightfast.ingest import safe_yaml
+from lightfast.ingest.globs import Glob, PathFilter, compile_glob
+from lightfast.ingest.globs import glob_to_regex as glob_to_regex  # re-exported for tools
 
 CONFIG_FILENAMES: tuple[str, ...] = ("lightfast.yml", ".lightfast.yml", "lightfast.yaml", ".lightfast.yaml")
 DEFAULT_INCLUDE: tuple[str, ...] = ("**/*.md", "**/*.mdx", "**/README", "**/README.*")
@@ -50,8 +61,14 @@ STORE_NAME_PATTERN = re.compile(r"[a-z0-9-]{1,20}")
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
 _GLOB_SHAPE = "must be a glob string or a {}list of glob strings"
+MAX_PATTERNS = 256  # globs in include and exclude together
+CONFIG_MAX_CHARS = 262_144  # room for MAX_PATTERNS globs of MAX_GLOB_CHARS characters
+CONFIG_MAX_DEPTH = 8  # the valid file nests 2 levels (a mapping of lists)
+CONFIG_YAML_LIMITS = safe_yaml.YamlLimits(
+    max_chars=CONFIG_MAX_CHARS, max_aliases=0, max_depth=CONFIG_MAX_DEPTH, max_expanded=4 * CONFIG_MAX_CHARS
+)
 # PyYAML's stubs leave these untyped; typed aliases keep mypy --strict clean with or without the stubs.
-_compose: Callable[[str], Node | None] = functools.partial(yaml.compose, Loader=yaml.SafeLoader)
+_compose: Callable[[str], Node | None] = functools.partial(safe_yaml.compose, limits=CONFIG_YAML_LIMITS)
 _yaml_int: Callable[[ScalarNode], object] = SafeConstructor().construct_yaml_int
 
 
@@ -86,6 +103,12 @@ class SourceConfig:
         """True when no configuration file was found and the defaults are used."""
         return self.path is None
 
+    @cached_property
+    def path_filter(self) -> PathFilter:
+        """The include and exclude globs, compiled on first use and kept with the config: matching
+        many paths compiles nothing. ValueError if a glob is not valid (``parse_config`` checks them)."""
+        return PathFilter.of(self.include, self.exclude)
+
 
 def _problem(field: str, message: str, node: Node | None = None) -> ConfigProblem:
     if node is None:
@@ -93,89 +116,13 @@ def _problem(field: str, message: str, node: Node | None = None) -> ConfigProble
     return ConfigProblem(field, message, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _class_end(seg: str, start: int) -> int:
-    """Index of the ``]`` closing the class opened at ``start``, or -1 when it is not closed."""
-    j = start + 1
-    if j < len(seg) and seg[j] in "!^":
-        j += 1
-    if j < len(seg) and seg[j] == "]":
-        j += 1
-    return seg.find("]", j)
-
-
-def _class_regex(body: str) -> str:
-    negate = body[0] in "!^"
-    chars = body[1:] if negate else body
-    out, i = "", 0
-    while i < len(chars):
-        if i + 2 < len(chars) and chars[i + 1] == "-":
-            if chars[i] > chars[i + 2]:
-                raise ValueError(f"invalid character range '{chars[i : i + 3]}'")
-            out, i = out + f"{re.escape(chars[i])}-{re.escape(chars[i + 2])}", i + 3
-        else:
-            out, i = out + re.escape(chars[i]), i + 1
-    return f"[^/{out}]" if negate else f"(?!/)[{out}]"
-
-
-def _segment_regex(seg: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(seg):
-        c = seg[i]
-        if c == "*":
-            while i + 1 < len(seg) and seg[i + 1] == "*":
-                i += 1
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "\\" and i + 1 < len(seg):
-            i += 1
-            out.append(re.escape(seg[i]))
-        elif c == "[" and (end := _class_end(seg, i)) != -1:
-            out.append(_class_regex(seg[i + 1 : end]))
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a glob (see the module docstring) to an anchored regex; ValueError if it is not valid."""
-    if not pattern:
-        raise ValueError("must not be empty")
-    if pattern.startswith("/"):
-        raise ValueError("absolute globs are not allowed; write it relative to the repository root")
-    if pattern.endswith("/"):
-        pattern += "**"
-    segments = pattern.split("/")
-    if any(seg in (".", "..") for seg in segments):
-        raise ValueError("'.' and '..' segments are not allowed")
-    if "" in segments:
-        raise ValueError("empty path segments ('//') are not allowed")
-    # "**/**" means "**"; collapsing the repeats avoids needless backtracking.
-    segments = [s for i, s in enumerate(segments) if s != "**" or i == 0 or segments[i - 1] != "**"]
-    parts: list[str] = []
-    for idx, seg in enumerate(segments):
-        last = idx == len(segments) - 1
-        if seg == "**":
-            parts.append("(?:[^/]+/)*[^/]+" if last else "(?:[^/]+/)*")
-        else:
-            parts.append(_segment_regex(seg) + ("" if last else "/"))
-    return re.compile(r"\A" + "".join(parts) + r"\Z")
-
-
-_compiled = functools.lru_cache(maxsize=1024)(glob_to_regex)
-
-
 def path_matches(path: str, config: SourceConfig) -> bool:
-    """Whether the relative POSIX ``path`` is included by ``config`` and not excluded by it."""
-    return any(_compiled(g).match(path) for g in config.include) and not any(
-        _compiled(g).match(path) for g in config.exclude
-    )
+    """Whether the relative POSIX ``path`` is included by ``config`` and not excluded by it (its globs
+    are compiled once per config: see ``SourceConfig.path_filter``)."""
+    return config.path_filter.matches(path)
 
 
-_Glob = tuple[str, str, Node]  # (field, glob, node)
+_Glob = tuple[str, Glob, Node]  # (field, compiled glob, node)
 
 
 def _globs(field: str, node: Node, problems: list[ConfigProblem], allow_empty: bool) -> list[_Glob]:
@@ -190,22 +137,26 @@ def _globs(field: str, node: Node, problems: list[ConfigProblem], allow_empty: b
             _problem(field, "must not be empty" if isinstance(node, SequenceNode) else shape, node)
         )
         return []
+    if len(items) > MAX_PATTERNS:
+        message = f"has {len(items):,} globs; at most {MAX_PATTERNS} are allowed"
+        problems.append(_problem(field, message, node))
+        return []
     found: list[_Glob] = []
     for name, item in items:
         if not (isinstance(item, ScalarNode) and item.tag == _STR_TAG):
             problems.append(_problem(name, "must be a glob string", item))
             continue
         try:
-            glob_to_regex(item.value)
+            found.append((name, compile_glob(item.value), item))
         except ValueError as exc:
             problems.append(_problem(name, str(exc), item))
-        else:
-            found.append((name, item.value, item))
     return found
 
 
 def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigProblem], list[_Glob]]:
     """Parse ``text``: the config (None if invalid), every problem, and the valid include globs."""
+    if len(text) > CONFIG_MAX_CHARS:
+        return None, [ConfigProblem("(file)", f"is longer than {CONFIG_MAX_CHARS:,} characters")], []
     try:
         root = _compose(text)
     except yaml.MarkedYAMLError as exc:
@@ -257,9 +208,18 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
     for key in ("version", "store", "include"):
         if key not in seen:
             problems.append(ConfigProblem(key, "is required"))
+    if len(include) + len(exclude) > MAX_PATTERNS:
+        problems.append(
+            _problem(
+                "exclude",
+                f"include and exclude have {len(include) + len(exclude):,} globs together; "
+                f"at most {MAX_PATTERNS} are allowed",
+                seen["exclude"],
+            )
+        )
     if problems:
         return None, problems, include
-    globs = tuple(g for _, g, _ in include), tuple(g for _, g, _ in exclude)
+    globs = tuple(g.pattern for _, g, _ in include), tuple(g.pattern for _, g, _ in exclude)
     return SourceConfig(store or DEFAULT_STORE, *globs, path=filename), [], include
 
 
@@ -382,7 +342,7 @@ def _check(text: str, name: str, paths: Iterable[str]) -> ConfigReport:
     unmatched = [
         _problem(glob_field, "matches no file", node)
         for glob_field, glob, node in include
-        if not any(_compiled(glob).match(path) for path in listed)
+        if not any(glob.matches(path) for path in listed)
     ]
     return ConfigReport(name, None if problems else config, tuple(problems), tuple(unmatched))
 
