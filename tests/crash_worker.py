@@ -39,10 +39,12 @@ def main() -> None:
         sys.exit(1)
     embedder = SlowFakeEmbedder(float(os.environ.get("CRASH_EMBED_DELAY", "0.25")))
     services = build_services(settings, embedder=embedder)
-    JobEngine(services).start()
+    engine = JobEngine(services).start()
     print(f"worker {settings.worker_id} pid {os.getpid()} running", file=sys.stderr, flush=True)
-    while True:
-        time.sleep(3600)
+    while True:  # publish the dispatcher's tick count (LIGHTFAST_HOME/ticks) for tests that wait on it
+        (settings.home_dir / "ticks.tmp").write_text(str(engine.ticks))
+        (settings.home_dir / "ticks.tmp").replace(settings.home_dir / "ticks")
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from lightfast.app.container import Services, build_services
+from lightfast.app.engine import ORPHAN_AFTER, SWEEP_EVERY, JobEngine
+from lightfast.app.ingest import RegisteredSource
+from lightfast.app.schedule import enqueue_due, latest_slot
+from lightfast.app.sync import chunk_settings
 from lightfast.db import jobs as jobs_repo
 from lightfast.db.engine import make_engine
 from lightfast.db.models import Document, Job, Metric, VectorEntry
@@ -26,11 +31,7 @@ from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.chunking import chunk_markdown
 from lightfast.ingest.hashing import document_id
 from lightfast.ingest.markdown import parse_document
-from lightfast.app.ingest import RegisteredSource
-from lightfast.app.engine import JobEngine
-from lightfast.app.schedule import enqueue_due, latest_slot
-from lightfast.app.sync import chunk_settings
-from lightfast.app.container import Services, build_services
+from lightfast.testing import FakeClock
 from tests.conftest import make_settings, write
 
 TIMEOUT = 60.0
@@ -98,13 +99,16 @@ def make_services(tmp_path: Path, database_url: str) -> Iterator[ServicesFactory
     (tmp_path / "home").mkdir(exist_ok=True)  # the DBOS system database (SQLite) lives there
     built: list[Services] = []
 
-    def factory(embedder: FakeEmbedder | None = None, **overrides: Any) -> Services:
+    def factory(
+        embedder: FakeEmbedder | None = None, clock: FakeClock | None = None, **overrides: Any
+    ) -> Services:
         values: dict[str, Any] = {"ingest_batch_documents": 1, "dispatch_interval": 0.05, **overrides}
         settings = make_settings(tmp_path, database_url, **values)
         services = build_services(
             settings,
             embedder=embedder or GatedEmbedder(),
             engine=make_engine(settings.resolved_database_url),
+            clock=clock,
         )
         built.append(services)
         return services
@@ -119,24 +123,41 @@ def svc(make_services: ServicesFactory) -> Services:
     return make_services()
 
 
+EngineStarter = Callable[..., JobEngine]
+
+
 @pytest.fixture
-def start_worker(make_services: ServicesFactory) -> Iterator[Callable[[Services], JobEngine]]:
-    """Starts the (per-process) DBOS worker for some services; stopped before the services close."""
-    engines: list[JobEngine] = []
+def engines(make_services: ServicesFactory) -> Iterator[EngineStarter]:
+    """Starts the (per-process) DBOS worker for some services, with its dispatcher loop or
+    (``dispatcher=False``) for the test to drive; stopped before the services close."""
+    started: list[JobEngine] = []
     embedders: list[GatedEmbedder] = []
 
-    def start(services: Services) -> JobEngine:
+    def start(services: Services, *, dispatcher: bool = True) -> JobEngine:
         if isinstance(services.embedder, GatedEmbedder):
             embedders.append(services.embedder)
-        engine = JobEngine(services).start()
-        engines.append(engine)
+        engine = JobEngine(services).start(dispatcher=dispatcher)
+        started.append(engine)
         return engine
 
     yield start
     for embedder in embedders:
         embedder.release()  # never leave a step thread waiting
-    for engine in reversed(engines):
+    for engine in reversed(started):
         engine.stop()
+
+
+@pytest.fixture
+def start_worker(engines: EngineStarter) -> Callable[[Services], JobEngine]:
+    """Starts the worker with its dispatcher loop."""
+    return lambda services: engines(services)
+
+
+@pytest.fixture
+def driven_engine(engines: EngineStarter) -> Callable[[Services], JobEngine]:
+    """Starts the worker without its dispatcher loop: the test calls ``tick()`` and
+    ``release_orphans()`` itself, with the services' (fake) clock."""
+    return lambda services: engines(services, dispatcher=False)
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -183,6 +204,29 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOU
 
 def workflow_status(services: Services, job_id: str) -> str:
     return str(services.jobs.client().retrieve_workflow(job_id).get_status().status)
+
+
+def running_handle(engine: JobEngine, job_id: str) -> Any:
+    """The handle of the workflow the engine started for a job, once the engine has recorded it."""
+    wait_until(lambda: job_id in engine.running(), f"the engine to start job {job_id}")
+    return engine.running()[job_id]
+
+
+def wait_for_return(handle: Any) -> None:
+    """Block until the workflow's execution in this process has returned (with its result or its
+    cancellation): after that, nothing of it can run any more."""
+    returned = threading.Event()
+
+    def wait() -> None:
+        try:
+            handle.get_result()
+        except Exception:  # a cancelled workflow's result is an error; only the return matters
+            pass
+        finally:
+            returned.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    assert returned.wait(TIMEOUT), "the workflow never returned"
 
 
 @dataclass(frozen=True)
@@ -432,9 +476,10 @@ def start_then_cancel(
     assert embedder.batch_size == 1
     embedder.hold_after(chunks_before_third + 1)  # hold the second chunk of the third document
     queued = svc.jobs.enqueue_sync(reg.workspace_id, reg.connection_id)
-    start_worker(svc)
+    engine = start_worker(svc)
     assert embedder.holding.wait(TIMEOUT)
     assert job_row(svc, queued.job_id).status == "running"
+    workflow = running_handle(engine, queued.job_id)  # held, so the engine still counts it as running
 
     cancelled = svc.jobs.cancel(reg.workspace_id, queued.job_id)
     assert cancelled.status == "cancelled"
@@ -443,7 +488,7 @@ def start_then_cancel(
     # The held step finishes on its own; then the workflow must not start another batch.
     wait_until(lambda: workflow_status(svc, queued.job_id) == "CANCELLED", "the workflow to be cancelled")
     wait_until(lambda: batches_finished == batches_started, "the held batch to end")
-    time.sleep(1.0)  # give a wrongly continuing workflow time to show itself
+    wait_for_return(workflow)  # a wrongly continuing workflow would have started its next batch by now
     return Interrupted(reg, queued.job_id, v1, sorted(files), batches_started)
 
 
@@ -766,10 +811,12 @@ def assert_one_after_another(first: Job, second: Job) -> None:
     assert earlier.completed_at <= later.started_at  # type: ignore[operator]
 
 
-def assert_stays_unclaimed(services: Services, job_id: str) -> None:
+def assert_stays_unclaimed(engine: JobEngine, job_id: str) -> None:
     """The dispatcher ticks many times, with free slots, and still does not claim the job."""
-    time.sleep(20 * services.settings.dispatch_interval)
-    job = job_row(services, job_id)
+    assert len(engine.running()) < engine.settings.worker_concurrency
+    ticks = engine.ticks
+    wait_until(lambda: engine.ticks >= ticks + 20, "20 more dispatcher ticks")
+    job = job_row(engine.services, job_id)
     assert (job.status, job.engine_run_id, job.started_at) == ("queued", None, None)
 
 
@@ -780,14 +827,14 @@ def test_one_sync_per_source_at_a_time(
     svc = make_services(embedder=embedder, worker_concurrency=2, workspace_concurrency=2)
     reg = connect(svc, tmp_path / "repo", {f"d{i}.md": f"# D{i}\n\ntext {i}\n" for i in range(4)})
     embedder.hold_after(0)
-    start_worker(svc)
+    engine = start_worker(svc)
     first = svc.jobs.enqueue_sync(reg.workspace_id, reg.connection_id)
     assert embedder.holding.wait(TIMEOUT)  # the first sync is running, d0 already read
     write(tmp_path / "repo", {"d0.md": "# D0\n\nchanged text\n"})
     second = svc.jobs.enqueue_sync(reg.workspace_id, reg.connection_id)
     assert second.created  # a claimed sync is not superseded
     with RunningWatcher(svc, [first.job_id, second.job_id]) as watcher:
-        assert_stays_unclaimed(svc, second.job_id)
+        assert_stays_unclaimed(engine, second.job_id)
         embedder.release()
         jobs = [svc.jobs.wait(reg.workspace_id, j.job_id, timeout=TIMEOUT) for j in (first, second)]
     assert [j.status for j in jobs] == ["completed", "completed"]
@@ -810,10 +857,10 @@ def test_workspace_limit_bounds_concurrent_syncs(
     queued = [svc.jobs.enqueue_sync(r.workspace_id, r.connection_id).job_id for r in regs]
     embedder.hold_after(0)
     with RunningWatcher(svc, queued) as watcher:
-        start_worker(svc)
+        engine = start_worker(svc)
         assert embedder.holding.wait(TIMEOUT)  # the older job runs, held at its first document
         assert job_row(svc, queued[0]).status == "running"
-        assert_stays_unclaimed(svc, queued[1])
+        assert_stays_unclaimed(engine, queued[1])
         embedder.release()
         jobs = [svc.jobs.wait(regs[0].workspace_id, j, timeout=TIMEOUT) for j in queued]
     assert [j.status for j in jobs] == ["completed", "completed"]
@@ -982,3 +1029,112 @@ def test_incremental_sync_applies_only_the_changes(
         assert session.scalars(select(VectorEntry.id).where(VectorEntry.document_id == old_id)).all() == []
     steps = [s.name for s in svc.jobs.steps(job.id)]
     assert steps == [PLAN, BATCH, DELETE, FINISH]
+
+
+# -- 11. orphaned claims (release_orphans, driven by hand with a fake clock) ---------------------------
+
+
+def claim_without_start(svc: Services, reg: RegisteredSource) -> Job:
+    """What the dispatcher does before it starts a workflow, and no start: a crash in between."""
+    queued = svc.jobs.enqueue_sync(reg.workspace_id, reg.connection_id)
+    with svc.sessions.begin() as session:
+        assert jobs_repo.claim(session, queued.job_id, workspace_limit=2) is not None
+    job = job_row(svc, queued.job_id)
+    assert (job.status, job.engine_run_id) == ("queued", job.id)
+    return job
+
+
+def test_a_claim_whose_workflow_never_started_is_requeued_after_orphan_after(
+    make_services: ServicesFactory, driven_engine: Callable[[Services], JobEngine], tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    svc = make_services(clock=clock)
+    reg = connect(svc, tmp_path / "repo", {"a.md": "# A\n\nalpha\n"})
+    engine = driven_engine(svc)
+    job = claim_without_start(svc, reg)
+
+    clock.advance_to(job.updated_at + ORPHAN_AFTER - timedelta(seconds=1))
+    engine.release_orphans()
+    assert job_row(svc, job.id).engine_run_id == job.id  # not yet: the claim may still be starting
+
+    clock.advance(2)
+    engine.release_orphans()
+    released = job_row(svc, job.id)
+    assert (released.status, released.engine_run_id) == ("queued", None)
+    assert svc.jobs.client().list_workflows(workflow_ids=[job.id]) == []
+
+
+def test_the_dispatcher_sweeps_for_orphans_on_its_clock_and_runs_them(
+    make_services: ServicesFactory, driven_engine: Callable[[Services], JobEngine], tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    svc = make_services(clock=clock)
+    reg = connect(svc, tmp_path / "repo", {"a.md": "# A\n\nalpha\n"})
+    engine = driven_engine(svc)
+    job = claim_without_start(svc, reg)
+
+    clock.advance_to(job.updated_at + ORPHAN_AFTER - timedelta(seconds=1))
+    engine.tick()  # the first pass sweeps: too early for this claim
+    clock.advance(2)  # an orphan now, but the last sweep was only 2 s ago
+    engine.tick()
+    assert job_row(svc, job.id).engine_run_id == job.id
+    assert engine.running() == {}
+
+    clock.advance(SWEEP_EVERY)
+    engine.tick()  # sweeps: releases the claim, then claims the job again and starts its workflow
+    assert list(engine.running()) == [job.id]
+    done = svc.jobs.wait(reg.workspace_id, job.id, timeout=TIMEOUT)
+    assert (done.status, done.engine_run_id) == ("completed", job.id)
+
+
+def test_a_job_run_inline_by_another_process_is_not_an_orphan(
+    make_services: ServicesFactory, driven_engine: Callable[[Services], JobEngine], tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    embedder = GatedEmbedder()
+    svc = make_services(embedder=embedder, clock=clock)
+    root = tmp_path / "repo"
+    reg = connect(svc, root, {"a.md": "# A\n\nalpha\n"})
+    engine = driven_engine(svc)
+    embedder.hold_after(0)
+    results: list[Any] = []
+    inline = threading.Thread(target=lambda: results.append(svc.ingest.ingest_path(root)))
+    inline.start()
+    try:
+        assert embedder.holding.wait(TIMEOUT)  # the inline run is claimed and running, with no workflow
+        [job] = svc.jobs.list_jobs(reg.workspace_id, status="running")[0]
+        assert job.engine_run_id == f"inline:{job.id}"
+
+        clock.advance(ORPHAN_AFTER + timedelta(hours=1))
+        engine.release_orphans()
+        row = job_row(svc, job.id)
+        assert (row.status, row.engine_run_id) == ("running", f"inline:{job.id}")
+    finally:
+        embedder.release()
+        inline.join(TIMEOUT)
+    assert [r.status for r in results] == ["completed"]
+
+
+def test_a_claimed_job_whose_workflow_runs_is_not_an_orphan(
+    make_services: ServicesFactory, driven_engine: Callable[[Services], JobEngine], tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    embedder = GatedEmbedder()
+    svc = make_services(embedder=embedder, clock=clock)
+    reg = connect(svc, tmp_path / "repo", {"a.md": "# A\n\nalpha\n"})
+    engine = driven_engine(svc)
+    embedder.hold_after(0)
+    queued = svc.jobs.enqueue_sync(reg.workspace_id, reg.connection_id)
+    engine.tick()  # claims the job and starts its workflow
+    assert list(engine.running()) == [queued.job_id]
+    assert embedder.holding.wait(TIMEOUT)
+
+    clock.advance(ORPHAN_AFTER + timedelta(hours=1))
+    engine.release_orphans()
+    row = job_row(svc, queued.job_id)
+    assert (row.status, row.engine_run_id) == ("running", queued.job_id)
+
+    embedder.release()
+    done = svc.jobs.wait(reg.workspace_id, queued.job_id, timeout=TIMEOUT)
+    assert done.status == "completed"
+    assert [s.name for s in svc.jobs.steps(queued.job_id)] == [PLAN, BATCH, DELETE, FINISH]

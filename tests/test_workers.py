@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from lightfast.db.models import ConnectedSource, Document, Job, VectorEntry
 from lightfast.app.container import Services, build_services
+from lightfast.app.engine import WorkerLock
+from lightfast.db.models import ConnectedSource, Document, Job, VectorEntry
 from lightfast.settings import Settings
 from tests.conftest import make_settings, write
 
@@ -168,6 +169,14 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+def worker_ticks(home: Path) -> int:
+    """The dispatcher ticks a ``crash_worker.py`` has completed (it publishes them in its home)."""
+    try:
+        return int((home / "ticks").read_text() or 0)
+    except FileNotFoundError:
+        return 0
 
 
 def wait_finished(svc: Services, job_ids: list[str], *, timeout: float, alive: Callable[[], None]) -> None:
@@ -355,7 +364,13 @@ def test_killed_worker_resumes_its_job_and_the_other_never_runs_it(
     wait_finished(svc, [other_id], timeout=30, alive=lambda: procs.check_alive("w2", "the other job"))
     assert job_row(svc, other_id).status == "completed"
     assert svc.jobs.client().retrieve_workflow(other_id).get_status().executor_id == "w2"
-    time.sleep(1.0)  # a few more dispatcher ticks of w2
+    ticks = worker_ticks(home2)
+    wait_for(
+        lambda: worker_ticks(home2) >= ticks + 20,
+        timeout=30,
+        what="20 more dispatcher ticks of w2",
+        alive=lambda: procs.check_alive("w2", "its ticks"),
+    )
     stalled = job_row(svc, job_id)
     assert stalled.status == "running"
     assert stalled.progress_processed == at_kill.progress_processed
@@ -425,12 +440,16 @@ def test_serve_without_worker_runs_no_jobs(
     repo = make_repo(tmp_path / "repo", 4, 300)
     registered = svc.ingest.register_local(repo)
     job_id = svc.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id
-    time.sleep(2.0)
-    procs.check_alive("serve", "2 s")
+    # A worker takes its home's worker lock before it dispatches (and before the server answers): the
+    # lock is free, so the server runs none.
+    lock = WorkerLock(home)
+    assert lock.acquire(), f"the server holds a worker:\n{procs.log('serve')}"
+    lock.release()
+    procs.check_alive("serve", "the lock check")
     job = job_row(svc, job_id)
     assert (job.status, job.engine_run_id) == ("queued", None), procs.log("serve")
 
-    procs.start("worker", ["-m", "lightfast.cli", "worker"], env)
+    procs.start("worker", ["-m", "lightfast.cli", "worker"], {**env, "LIGHTFAST_WORKER_ID": "worker"})
 
     def alive() -> None:
         procs.check_alive("worker", "the job")
@@ -440,4 +459,6 @@ def test_serve_without_worker_runs_no_jobs(
     job = job_row(svc, job_id)
     assert job.status == "completed", (job.status, job.error_message, procs.log("worker"))
     assert job.engine_run_id == job_id
+    # and the worker process, not the server, ran it
+    assert svc.jobs.client().retrieve_workflow(job_id).get_status().executor_id == "worker"
     assert healthy(port)

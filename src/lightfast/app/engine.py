@@ -13,7 +13,6 @@ import fcntl
 import logging
 import sys
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -22,12 +21,11 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 from sqlalchemy.exc import OperationalError
 
 from lightfast import __version__
-from lightfast.db import jobs as jobs_repo
-from lightfast.db.types import utcnow
 from lightfast.app import runtime, schedule
+from lightfast.app.container import Services
 from lightfast.app.disconnect import DISCONNECT
 from lightfast.app.workflows import disconnect_workflow, sync_workflow
-from lightfast.app.container import Services
+from lightfast.db import jobs as jobs_repo
 
 log = logging.getLogger("lightfast.worker")
 
@@ -60,6 +58,8 @@ def _install_dbos_log_handler() -> None:
 # A claimed job whose workflow does not exist after this long was orphaned by a crash between the claim
 # and the start; it goes back to the queue.
 ORPHAN_AFTER = timedelta(seconds=30)
+SWEEP_EVERY = 5.0  # seconds between looks for orphans
+SCHEDULE_EVERY = 1.0  # seconds between looks for due scheduled syncs
 
 
 class WorkerLock:
@@ -104,24 +104,32 @@ def dbos_config(services: Services) -> DBOSConfig:
 
 
 class JobEngine:
+    """DBOS plus the dispatcher. Every reading of time goes through ``services.clock``, so a test with a
+    fake clock can call :meth:`tick` and :meth:`release_orphans` itself and move time by hand."""
+
     def __init__(self, services: Services) -> None:
         self.services = services
         self.settings = services.settings
+        self.clock = services.clock
+        self.ticks = 0  # dispatcher passes of the background loop that completed without an error
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._running: dict[str, Any] = {}  # job id -> workflow handle, for the local concurrency limit
-        self._last_sweep = 0.0
-        self._last_schedule = 0.0
+        self._last_sweep: float | None = None
+        self._last_schedule: float | None = None
 
-    def start(self) -> JobEngine:
+    def start(self, *, dispatcher: bool = True) -> JobEngine:
+        """Launch DBOS in this process and, unless ``dispatcher`` is false (a test that drives
+        :meth:`tick` itself), the dispatcher loop in a background thread."""
         runtime.bind(self.services)
         _install_dbos_log_handler()
         DBOS(config=dbos_config(self.services))
         # Launching recovers this worker id's unfinished workflows: DBOS puts them back on its internal
         # queue, from which this or another worker resumes each at its first unfinished step.
         DBOS.launch()
-        self._thread = threading.Thread(target=self._loop, name="lightfast-dispatcher", daemon=True)
-        self._thread.start()
+        if dispatcher:
+            self._thread = threading.Thread(target=self._loop, name="lightfast-dispatcher", daemon=True)
+            self._thread.start()
         return self
 
     def stop(self) -> None:
@@ -145,16 +153,24 @@ class JobEngine:
                 self.tick()
             except Exception:  # keep dispatching; the next tick retries
                 log.exception("dispatcher tick failed")
+            else:
+                self.ticks += 1
             self._stop.wait(self.settings.dispatch_interval)
 
+    def running(self) -> dict[str, Any]:
+        """The workflows this engine started and still counts against its concurrency, by job id."""
+        return dict(self._running)
+
     def tick(self) -> None:
-        now = time.monotonic()
-        if now - self._last_sweep > 5:
+        """One pass of the dispatcher: sweep for orphans and enqueue due schedules when their intervals
+        have passed on the clock (both on the first pass), then claim and start what fits."""
+        now = self.clock.monotonic()
+        if self._last_sweep is None or now - self._last_sweep > SWEEP_EVERY:
             self._last_sweep = now
             self.release_orphans()
-        if now - self._last_schedule > 1:
+        if self._last_schedule is None or now - self._last_schedule > SCHEDULE_EVERY:
             self._last_schedule = now
-            schedule.enqueue_due(self.services.sessions, self.services.jobs, utcnow())
+            schedule.enqueue_due(self.services.sessions, self.services.jobs, self.clock.now())
         self._forget_finished()
         free = self.settings.worker_concurrency - len(self._running)
         if free <= 0:
@@ -192,7 +208,10 @@ class JobEngine:
                 del self._running[job_id]
 
     def release_orphans(self) -> None:
-        cutoff = utcnow() - ORPHAN_AFTER
+        """Requeue claimed jobs whose workflow still does not exist ``ORPHAN_AFTER`` after the claim, by
+        the clock: the dispatcher that claimed them died before starting them. A job run inline by a
+        caller has no workflow by design and is left alone."""
+        cutoff = self.clock.now() - ORPHAN_AFTER
         with self.services.sessions.begin() as session:
             for job in jobs_repo.claimed_unfinished(session):
                 if job.engine_run_id != job.id:

@@ -9,7 +9,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .endpoints import _HTTPError
+from .replies import HTTPError
 
 
 def generate_private_key() -> tuple[str, str]:
@@ -24,28 +24,28 @@ def generate_private_key() -> tuple[str, str]:
     return private.decode(), public.decode()
 
 
-def _verify_jwt(token: str, public_key: rsa.RSAPublicKey, app_id: int) -> None:
+def verify_jwt(token: str, public_key: rsa.RSAPublicKey, app_id: int) -> None:
     """Checks an App JWT as GitHub does, raising the error GitHub answers with."""
     options: Any = {"require": ["exp", "iat", "iss"]}
     try:
         claims = jwt.decode(token, public_key, algorithms=["RS256"], leeway=60, options=options)
     except jwt.ExpiredSignatureError:
-        raise _HTTPError(
+        raise HTTPError(
             401,
             "'Expiration time' claim ('exp') must be a numeric value representing the future time "
             "at which the assertion expires",
         ) from None
     except jwt.ImmatureSignatureError:
-        raise _HTTPError(
+        raise HTTPError(
             401,
             "'Issued at' claim ('iat') must be an Integer representing the time that the assertion "
             "was issued",
         ) from None
     except jwt.PyJWTError:
-        raise _HTTPError(401, "A JSON web token could not be decoded") from None
+        raise HTTPError(401, "A JSON web token could not be decoded") from None
     issuer = claims["iss"]
     if isinstance(issuer, bool) or not isinstance(issuer, int | str) or str(issuer) != str(app_id):
-        raise _HTTPError(401, "A JSON web token could not be decoded")
+        raise HTTPError(401, "A JSON web token could not be decoded")
     # GitHub caps App JWTs at ten minutes; the same 60 s of clock drift as the leeway above.
     if claims["exp"] - claims["iat"] > 660 or claims["exp"] > time.time() + 660:
-        raise _HTTPError(401, "'Expiration time' claim ('exp') is too far in the future")
+        raise HTTPError(401, "'Expiration time' claim ('exp') is too far in the future")

@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import Receive, Scope, Send
 
-from .auth import _verify_jwt
-from .endpoints import _DOCS, _HANDLERS, _contents, _HTTPError, _Reply
-from .repository import _git, _Repo
-from .shapes import Shapes, _iso
+from .auth import verify_jwt
+from .endpoints import HANDLERS, contents_endpoint
+from .replies import DOCS_URL, HTTPError, Reply
+from .repository import Repo, git
+from .shapes import Shapes, iso_time
 
 _log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class GitHubStandIn:
         self.requests: list[RecordedRequest] = []
         self.tokens_issued = 0
         self._lock = threading.Lock()
-        self._repos: dict[str, _Repo] = {}  # by lower-cased full name: GitHub names are case-insensitive
+        self._repos: dict[str, Repo] = {}  # by lower-cased full name: GitHub names are case-insensitive
         self._moved: dict[str, int] = {}  # renamed-away lower-cased full name -> repo id, answered 301
         self._installations: dict[int, _Installation] = {}
         self._tokens: dict[str, tuple[int, float]] = {}  # token -> (installation id, expiry epoch)
@@ -126,10 +127,10 @@ class GitHubStandIn:
         private: bool = False,
         default_branch: str | None = None,
     ) -> None:
-        _git(path, "rev-parse", "--git-dir")  # fails early on a directory that is not a repository
+        git(path, "rev-parse", "--git-dir")  # fails early on a directory that is not a repository
         if default_branch is None:
-            default_branch = _git(path, "symbolic-ref", "--short", "HEAD").decode().strip()
-        repo = _Repo(full_name, Path(path), repo_id, installation_id, private, default_branch, time.time())
+            default_branch = git(path, "symbolic-ref", "--short", "HEAD").decode().strip()
+        repo = Repo(full_name, Path(path), repo_id, installation_id, private, default_branch, time.time())
         with self._lock:
             self._installations.setdefault(installation_id, _Installation("acme", False))
             self._repos[full_name.lower()] = repo
@@ -229,7 +230,7 @@ class GitHubStandIn:
 
     # ----------------------------------------------------------------------- request handling
 
-    def _handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> _Reply:
+    def _handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
         scheme, _, credential = headers.get("authorization", "").strip().partition(" ")
         token = credential.strip() or None
         now = time.time()
@@ -243,11 +244,11 @@ class GitHubStandIn:
                 reply = self._injected(injection, identity, request_id, now)
             else:
                 reply = self._route(method, path, query, scheme.lower(), token, headers)
-        except _HTTPError as exc:
+        except HTTPError as exc:
             reply = exc.reply
         except Exception:
             _log.exception("GitHub stand-in failed on %s %s", method, path)
-            reply = _HTTPError(500, "Server Error").reply
+            reply = HTTPError(500, "Server Error").reply
         with self._lock:
             reset, used = self._usage.get(identity, (0, 0))
             if now >= reset:
@@ -286,7 +287,7 @@ class GitHubStandIn:
                 return injection
         return None
 
-    def _injected(self, injection: _Injection, identity: str, request_id: str, now: float) -> _Reply:
+    def _injected(self, injection: _Injection, identity: str, request_id: str, now: float) -> Reply:
         if injection.kind == "primary":
             installation = identity.partition(":")[2] or "0"
             body = {
@@ -294,7 +295,7 @@ class GitHubStandIn:
                 "documentation_url": f"{_RATE_DOCS}#about-primary-rate-limits",
             }
             reset = str(math.ceil(now + injection.value))
-            return _Reply(
+            return Reply(
                 403,
                 body,
                 {"x-ratelimit-remaining": "0", "x-ratelimit-used": str(_LIMIT), "x-ratelimit-reset": reset},
@@ -305,9 +306,9 @@ class GitHubStandIn:
                 f"If you reach out to GitHub Support for help, please include the request ID {request_id}."
             )
             body = {"message": message, "documentation_url": f"{_RATE_DOCS}#about-secondary-rate-limits"}
-            return _Reply(403, body, {"retry-after": str(int(injection.value))})
+            return Reply(403, body, {"retry-after": str(int(injection.value))})
         status = int(injection.value)
-        raise _HTTPError(
+        raise HTTPError(
             status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         )
 
@@ -319,11 +320,11 @@ class GitHubStandIn:
         scheme: str,
         token: str | None,
         headers: dict[str, str],
-    ) -> _Reply:
+    ) -> Reply:
         if method == "POST" and (match := _TOKEN_PATH.fullmatch(path)):
             return self._issue_token(int(match[1]), scheme, token)
         if method != "GET":
-            raise _HTTPError(404, "Not Found")
+            raise HTTPError(404, "Not Found")
         if path == "/rate_limit":
             return self._rate_limit(token)
         installation = self._authorize(token)
@@ -331,56 +332,56 @@ class GitHubStandIn:
             return self._installation_repositories(installation, query)
         match = _REPO_PATH.fullmatch(path)
         if match is None:
-            raise _HTTPError(404, "Not Found")
+            raise HTTPError(404, "Not Found")
         repo, moved = self._find_repo(match[1], match[2], match[3], installation)
         rest = match[4] or ""
         if moved:  # GitHub redirects a renamed repository's old name to its id
             location = f"{self.url}/repositories/{repo.repo_id}{quote(rest)}"
             location += f"?{urlencode(query)}" if query else ""
-            body = {"message": "Moved Permanently", "url": location, "documentation_url": _DOCS}
-            return _Reply(301, body, {"location": location})
+            body = {"message": "Moved Permanently", "url": location, "documentation_url": DOCS_URL}
+            return Reply(301, body, {"location": location})
         raw, shapes = "vnd.github.raw" in headers.get("accept", ""), self._shapes()
-        for prefix, handler in _HANDLERS.items():
+        for prefix, handler in HANDLERS.items():
             if rest.startswith(prefix) and rest != prefix:
                 return handler(shapes, repo, rest[len(prefix) :], query, raw)
         if rest in ("/contents", "/contents/"):
-            return _contents(shapes, repo, "", query, raw)
+            return contents_endpoint(shapes, repo, "", query, raw)
         if rest in ("", "/"):
-            return _Reply(200, shapes.repo_json(repo))
-        raise _HTTPError(404, "Not Found")
+            return Reply(200, shapes.repo_json(repo))
+        raise HTTPError(404, "Not Found")
 
-    def _issue_token(self, installation_id: int, scheme: str, token: str | None) -> _Reply:
+    def _issue_token(self, installation_id: int, scheme: str, token: str | None) -> Reply:
         if token is None or scheme != "bearer":
-            raise _HTTPError(401, "A JSON web token could not be decoded")
-        _verify_jwt(token, self._public_key, self.app_id)
+            raise HTTPError(401, "A JSON web token could not be decoded")
+        verify_jwt(token, self._public_key, self.app_id)
         with self._lock:
             installation = self._installations.get(installation_id)
             if installation is None:
-                raise _HTTPError(404, "Not Found")
+                raise HTTPError(404, "Not Found")
             if installation.suspended:
-                raise _HTTPError(403, "This installation has been suspended")
+                raise HTTPError(403, "This installation has been suspended")
             issued = "ghs_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(36))
             expires = time.time() + self.token_ttl_seconds
             self._tokens[issued] = (installation_id, expires)
             self.tokens_issued += 1
         permissions = {"contents": "read", "metadata": "read"}
-        body = {"token": issued, "expires_at": _iso(expires), "permissions": permissions}
-        return _Reply(201, body | {"repository_selection": "selected"})
+        body = {"token": issued, "expires_at": iso_time(expires), "permissions": permissions}
+        return Reply(201, body | {"repository_selection": "selected"})
 
     def _authorize(self, token: str | None) -> int:
         if token is None:
-            raise _HTTPError(401, "Requires authentication")
+            raise HTTPError(401, "Requires authentication")
         with self._lock:
             installation_id, expires = self._tokens.get(token, (0, 0.0))
             installation = self._installations.get(installation_id)
         # Suspending an installation revokes its tokens.
         if installation is None or installation.suspended or expires <= time.time():
-            raise _HTTPError(401, "Bad credentials")
+            raise HTTPError(401, "Bad credentials")
         return installation_id
 
     def _find_repo(
         self, owner: str | None, name: str | None, repo_id: str | None, installation: int
-    ) -> tuple[_Repo, bool]:
+    ) -> tuple[Repo, bool]:
         with self._lock:
             key = f"{owner}/{name}".lower()
             wanted = int(repo_id) if repo_id is not None else self._moved.get(key, -1)
@@ -389,17 +390,17 @@ class GitHubStandIn:
                 (r for r in self._repos.values() if r.repo_id == wanted), None
             )
         if found is None or found.installation_id != installation:
-            raise _HTTPError(404, "Not Found")
+            raise HTTPError(404, "Not Found")
         return found, moved
 
-    def _rate_limit(self, token: str | None) -> _Reply:
+    def _rate_limit(self, token: str | None) -> Reply:
         with self._lock:
             reset, used = self._usage.get(self._identity(token), (math.ceil(time.time()) + 3600, 0))
         core = {"limit": _LIMIT, "remaining": _LIMIT - used, "reset": reset, "used": used, "resource": "core"}
         search = {"limit": 30, "remaining": 30, "reset": reset, "used": 0, "resource": "search"}
-        return _Reply(200, {"resources": {"core": core, "search": search}, "rate": core})
+        return Reply(200, {"resources": {"core": core, "search": search}, "rate": core})
 
-    def _installation_repositories(self, installation: int, query: dict[str, str]) -> _Reply:
+    def _installation_repositories(self, installation: int, query: dict[str, str]) -> Reply:
         with self._lock:
             repos = sorted(
                 (r for r in self._repos.values() if r.installation_id == installation),
@@ -409,7 +410,7 @@ class GitHubStandIn:
             per_page = min(max(int(query.get("per_page") or 30), 1), 100)
             page = max(int(query.get("page") or 1), 1)
         except ValueError:
-            raise _HTTPError(422, "Invalid request.") from None
+            raise HTTPError(422, "Invalid request.") from None
         last = max(1, math.ceil(len(repos) / per_page))
         links = {"next": page + 1, "last": last} if page < last else {}
         if page > 1:
@@ -419,7 +420,7 @@ class GitHubStandIn:
         shapes = self._shapes()
         chunk = [shapes.repo_json(r) for r in repos[(page - 1) * per_page : page * per_page]]
         body = {"total_count": len(repos), "repository_selection": "selected", "repositories": chunk}
-        return _Reply(200, body, {"link": link} if link else {})
+        return Reply(200, body, {"link": link} if link else {})
 
     # ----------------------------------------------------------------------- webhooks
 

@@ -9,7 +9,7 @@ import zlib
 from typing import Any
 from urllib.parse import quote
 
-from .repository import _Change, _Commit, _commit, _commits, _diff, _Entry, _git, _GitError, _Repo
+from .repository import Change, Commit, Entry, GitError, Repo, diff_tree, git, read_commit, read_commits
 
 _ZERO_SHA = "0" * 40
 # URL templates as GitHub spells them, suffixes of the repository's / the user's API URL.
@@ -50,21 +50,21 @@ def _links(base: str, spec: str) -> dict[str, str]:
     return {key: base + suffix for key, _, suffix in (item.partition("=") for item in spec.split())}
 
 
-def _node(text: str) -> str:
+def node_id(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def _iso(epoch: float) -> str:
+def iso_time(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def _base64_lines(data: bytes) -> str:
+def base64_lines(data: bytes) -> str:
     # GitHub wraps base64 at 60 characters and ends every line, the last included, with "\n".
     encoded = base64.b64encode(data).decode()
     return "".join(encoded[i : i + 60] + "\n" for i in range(0, len(encoded), 60))
 
 
-def _html(repo: _Repo) -> str:
+def repo_html_url(repo: Repo) -> str:
     return f"https://github.com/{repo.full_name}"
 
 
@@ -74,12 +74,12 @@ class Shapes:
     def __init__(self, url: str | None) -> None:
         self.root = url or "https://api.github.com"
 
-    def api(self, repo: _Repo | None = None) -> str:
+    def api(self, repo: Repo | None = None) -> str:
         return f"{self.root}/repos/{repo.full_name}" if repo else self.root
 
     def user_json(self, login: str, kind: str) -> dict[str, Any]:
         uid, url = zlib.crc32(login.lower().encode()) % 90_000_000 + 1_000_000, f"{self.api()}/users/{login}"
-        node = _node(f"04:User{uid}" if kind == "User" else f"012:Organization{uid}")
+        node = node_id(f"04:User{uid}" if kind == "User" else f"012:Organization{uid}")
         return {
             **{"login": login, "id": uid, "node_id": node, "gravatar_id": "", "url": url},
             **{"avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4"},
@@ -87,23 +87,27 @@ class Shapes:
             **{"type": kind, "site_admin": False},
         }
 
-    def repo_json(self, repo: _Repo, *, push: bool = False) -> dict[str, Any]:
+    def repo_json(self, repo: Repo, *, push: bool = False) -> dict[str, Any]:
         login, name = repo.full_name.split("/", 1)
-        api, html, full = self.api(repo), _html(repo), repo.full_name
+        api, html, full = self.api(repo), repo_html_url(repo), repo.full_name
         try:
             pushed = float(
-                _git(repo.path, "log", "-1", "--format=%ct", f"refs/heads/{repo.default_branch}", "--")
+                git(repo.path, "log", "-1", "--format=%ct", f"refs/heads/{repo.default_branch}", "--")
             )
-        except (_GitError, ValueError):
+        except (GitError, ValueError):
             pushed = repo.created  # an empty repository has no commit yet
         owner = self.user_json(login, "Organization")
         times = (
-            {"created_at": int(repo.created), "updated_at": _iso(pushed), "pushed_at": int(pushed)}
+            {"created_at": int(repo.created), "updated_at": iso_time(pushed), "pushed_at": int(pushed)}
             if push  # push deliveries keep epoch seconds here, like GitHub's own
-            else {"created_at": _iso(repo.created), "updated_at": _iso(pushed), "pushed_at": _iso(pushed)}
+            else {
+                "created_at": iso_time(repo.created),
+                "updated_at": iso_time(pushed),
+                "pushed_at": iso_time(pushed),
+            }
         )
         body: dict[str, Any] = {
-            **{"id": repo.repo_id, "node_id": _node(f"010:Repository{repo.repo_id}"), "name": name},
+            **{"id": repo.repo_id, "node_id": node_id(f"010:Repository{repo.repo_id}"), "name": name},
             **{"full_name": full, "private": repo.private, "html_url": html, "url": html if push else api},
             "owner": {"name": login, "email": None, **owner} if push else owner,
             **_links(api, _REPO_LINKS),
@@ -117,15 +121,15 @@ class Shapes:
             return body | {"stargazers": 0, "master_branch": repo.default_branch}
         return body | {"visibility": "private" if repo.private else "public", **_API_REPO_EXTRAS}
 
-    def commit_json(self, repo: _Repo, c: _Commit, files: list[_Change] | None = None) -> dict[str, Any]:
-        api, html = self.api(repo), _html(repo)
+    def commit_json(self, repo: Repo, c: Commit, files: list[Change] | None = None) -> dict[str, Any]:
+        api, html = self.api(repo), repo_html_url(repo)
         verification = {"verified": False, "reason": "unsigned", "signature": None, "payload": None}
-        committed = _iso(c.committer.epoch)
+        committed = iso_time(c.committer.epoch)
         body: dict[str, Any] = {
             "sha": c.sha,
-            "node_id": _node(f"06:Commit{repo.repo_id}:{c.sha}"),
+            "node_id": node_id(f"06:Commit{repo.repo_id}:{c.sha}"),
             "commit": {
-                "author": {"name": c.author.name, "email": c.author.email, "date": _iso(c.author.epoch)},
+                "author": {"name": c.author.name, "email": c.author.email, "date": iso_time(c.author.epoch)},
                 "committer": {"name": c.committer.name, "email": c.committer.email, "date": committed},
                 "message": c.message,
                 "tree": {"sha": c.tree, "url": f"{api}/git/trees/{c.tree}"},
@@ -148,8 +152,8 @@ class Shapes:
             body["files"] = [self.file_json(repo, c.sha, f) for f in files[:300]]
         return body
 
-    def file_json(self, repo: _Repo, ref: str, f: _Change) -> dict[str, Any]:
-        path, html = quote(f.path), _html(repo)
+    def file_json(self, repo: Repo, ref: str, f: Change) -> dict[str, Any]:
+        path, html = quote(f.path), repo_html_url(repo)
         body = {
             **{"sha": f.sha, "filename": f.path, "status": f.status, "additions": f.additions},
             **{"deletions": f.deletions, "changes": f.additions + f.deletions},
@@ -158,7 +162,7 @@ class Shapes:
         }
         return body | ({"previous_filename": f.old_path} if f.status == "renamed" else {})
 
-    def content_json(self, repo: _Repo, ref: str, e: _Entry, *, listing: bool) -> dict[str, Any]:
+    def content_json(self, repo: Repo, ref: str, e: Entry, *, listing: bool) -> dict[str, Any]:
         # Directory listings call submodules "file", for backwards compatibility (documented by GitHub).
         kind = {"tree": "dir", "commit": "file" if listing else "submodule"}.get(e.type, "file")
         kind = "symlink" if e.mode == "120000" else kind
@@ -167,7 +171,7 @@ class Shapes:
         git_url = (
             None if e.type == "commit" else f"{api}/git/{'trees' if e.type == 'tree' else 'blobs'}/{e.sha}"
         )
-        html_url = f"{_html(repo)}/{'blob' if e.type == 'blob' else 'tree'}/{ref}/{path}"
+        html_url = f"{repo_html_url(repo)}/{'blob' if e.type == 'blob' else 'tree'}/{ref}/{path}"
         download = (
             f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}" if e.type == "blob" else None
         )
@@ -180,24 +184,24 @@ class Shapes:
     # ----------------------------------------------------------------------- webhooks
 
     def push_payload(
-        self, repo: _Repo, account: str, before: str, after: str, *, ref: str | None, installation: bool
+        self, repo: Repo, account: str, before: str, after: str, *, ref: str | None, installation: bool
     ) -> dict[str, Any]:
         """A ``push`` webhook payload for ``before..after`` of ``repo``, installed on ``account``."""
         created, deleted = before == _ZERO_SHA, after == _ZERO_SHA
         # A new branch lists only its head: GitHub's "commits new to the repository" needs the remote's refs.
-        commits = [] if deleted else [_commit(repo.path, after)] if created else None
-        commits = _commits(repo.path, "--reverse", f"{before}..{after}") if commits is None else commits
+        commits = [] if deleted else [read_commit(repo.path, after)] if created else None
+        commits = read_commits(repo.path, "--reverse", f"{before}..{after}") if commits is None else commits
         forced = False
         if not created and not deleted:
             try:  # a push is forced when the old head is not an ancestor of the new one
-                _git(repo.path, "merge-base", "--is-ancestor", before, after)
-            except _GitError:
+                git(repo.path, "merge-base", "--is-ancestor", before, after)
+            except GitError:
                 forced = True
         payloads = [self.push_commit(repo, c) for c in commits[-2048:]]
         head = payloads[-1] if payloads and commits[-1].sha == after else None
         if head is None and not deleted:
-            head = self.push_commit(repo, _commit(repo.path, after))
-        html = _html(repo)
+            head = self.push_commit(repo, read_commit(repo.path, after))
+        html = repo_html_url(repo)
         compare = f"{html}/commit/{after[:12]}" if created else f"{html}/compare/{before[:12]}...{after[:12]}"
         pusher = {"name": account, "email": None}
         if commits:
@@ -214,15 +218,15 @@ class Shapes:
             "sender": self.user_json(account, "User"),
         }
         if installation:
-            node = _node(f"23:IntegrationInstallation{repo.installation_id}")
+            node = node_id(f"23:IntegrationInstallation{repo.installation_id}")
             body["installation"] = {"id": repo.installation_id, "node_id": node}
         return body
 
-    def push_commit(self, repo: _Repo, c: _Commit) -> dict[str, Any]:
-        changes = _diff(repo.path, c.parents[0] if c.parents else None, c.sha, renames=False, stats=False)
+    def push_commit(self, repo: Repo, c: Commit) -> dict[str, Any]:
+        changes = diff_tree(repo.path, c.parents[0] if c.parents else None, c.sha, renames=False, stats=False)
         return {
             **{"id": c.sha, "tree_id": c.tree, "distinct": True, "message": c.message},
-            **{"timestamp": c.author.iso, "url": f"{_html(repo)}/commit/{c.sha}"},
+            **{"timestamp": c.author.iso, "url": f"{repo_html_url(repo)}/commit/{c.sha}"},
             "author": {"name": c.author.name, "email": c.author.email, "username": c.author.name},
             "committer": {"name": c.committer.name, "email": c.committer.email, "username": c.committer.name},
             "added": [ch.path for ch in changes if ch.status == "added"],
