@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.clock import Clock, SystemClock
 from lightfast.app.keys import ApiKeyService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
 from lightfast.db.tenancy import ensure_organization, ensure_workspace, find_store, get_workspace
@@ -31,6 +32,7 @@ from lightfast.app.workspaces import WorkspaceService
 @dataclass
 class Services:
     settings: Settings
+    clock: Clock
     engine: Engine
     sessions: sessionmaker[Session]
     embedder: Embedder
@@ -91,6 +93,7 @@ def build_services(
     tokenizer: Tokenizer | None = None,
     engine: Engine | None = None,
     opener: SourceOpener | None = None,
+    clock: Clock | None = None,
 ) -> Services:
     settings.home_dir.mkdir(parents=True, exist_ok=True)  # the jobs database and worker lock live here
     engine = engine or make_engine(settings.resolved_database_url)
@@ -111,6 +114,7 @@ def build_services(
     jobs = JobService(settings, sessions)
     return Services(
         settings=settings,
+        clock=clock or SystemClock(),
         engine=engine,
         sessions=sessions,
         embedder=embedder,
