@@ -16,9 +16,16 @@ from lightfast.db.engine import alembic_config, make_engine, migrate
 from lightfast.db.models import DIALECT_OBJECTS, NAMING, Base, is_dialect_object
 from lightfast.db.types import UtcDateTime
 
-HEAD = "0003"  # the newest revision
+HEAD = "0004"  # the newest revision
 
 FTS_TRIGGERS = {"vector_entries_fts_insert", "vector_entries_fts_delete", "vector_entries_fts_update"}
+# The log of changed chunk rows the in-process vector index reads (migration 0004), by trigger and table.
+CHANGE_TRIGGERS = {
+    "vector_entries_changes_insert": "vector_entries",
+    "vector_entries_changes_delete": "vector_entries",
+    "vector_entries_changes_update": "vector_entries",
+    "vector_changes_prune": "vector_changes",
+}
 
 
 @pytest.fixture
@@ -185,7 +192,7 @@ def test_downgrade_to_base_then_upgrade_to_head(engine: Engine) -> None:
     assert current_revision(engine) == HEAD
     assert differences(engine) == []
     if engine.dialect.name == "sqlite":
-        assert names(engine, "trigger") == FTS_TRIGGERS
+        assert names(engine, "trigger") == FTS_TRIGGERS | set(CHANGE_TRIGGERS)
         assert "chunks_fts" in names(engine, "table")
 
 
@@ -210,7 +217,7 @@ def test_sqlite_has_the_fts_table_and_its_triggers(sqlite_engine: Engine) -> Non
         )
     assert "fts5" in fts_sql.lower()
     assert "content='vector_entries'" in fts_sql
-    assert triggers == dict.fromkeys(FTS_TRIGGERS, "vector_entries")
+    assert triggers == {**dict.fromkeys(FTS_TRIGGERS, "vector_entries"), **CHANGE_TRIGGERS}
 
 
 def test_sqlite_triggers_keep_the_fts_index_in_step(sqlite_engine: Engine) -> None:

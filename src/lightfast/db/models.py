@@ -38,8 +38,9 @@ DIALECT_OBJECTS = frozenset({"ix_vector_entries_hnsw_384", "ix_vector_entries_ts
 
 
 def is_dialect_object(name: str) -> bool:
-    """FTS5 also creates shadow tables (chunks_fts_data, chunks_fts_idx, ...)."""
-    return name in DIALECT_OBJECTS or name.startswith("chunks_fts")
+    """FTS5 also creates shadow tables (chunks_fts_data, chunks_fts_idx, ...); on SQLite, triggers
+    also log changed chunk rows in ``vector_changes`` for the in-process vector index (migration 0004)."""
+    return name in DIALECT_OBJECTS or name.startswith("chunks_fts") or name == "vector_changes"
 
 
 SOURCE_TYPES = ("github", "linear", "notion", "sentry", "vercel", "zendesk", "local")

@@ -1,14 +1,21 @@
-"""Embedded search: exact cosine search over an in-memory NumPy matrix per store, and SQLite FTS5 BM25.
+"""Embedded search: exact cosine search over in-memory NumPy tables per store, and SQLite FTS5 BM25.
 
-Vectors live in SQLite next to their rows (one file, one transaction); each process keeps a read cache
-of each store's matrix and reloads it when the store's ``index_generation`` moves. Exact search costs
-about 18 ms a query at 100k chunks on these machines and needs no index build; see
-``bench/results/vector_index.md`` for the comparison with usearch and sqlite-vec.
+Vectors live in SQLite next to their rows (one file, one transaction). Each process keeps a
+``VectorTable`` per store in memory, loaded once, then kept up to date by chunk: triggers log the seq of
+every inserted, deleted or updated chunk row in ``vector_changes`` (migration 0004) in the writing
+transaction, and a search first reads the log past the position its table has seen, drops those seqs
+and loads their current rows. A write never reloads a whole store; a process that fell behind the
+pruned log, or starts, loads the store from the database: the tables are derived state.
+
+Exact search costs about 7 ms a query at 100k chunks and needs no index build; see
+``bench/results/vector_index.md`` for the comparison with usearch and sqlite-vec, and
+``bench/results/search_latency.md`` for search and freshness latency.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,84 +23,129 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from lightfast.db.tenancy import store_generations
 from lightfast.index.base import Hit, SearchFilters, like_prefix
+from lightfast.index.vectors import ChunkRows, Snapshot, VectorTable
 from lightfast.search.text import fts5_match_expression
 
+_READ_BATCH = 8192
 
-@dataclass(frozen=True)
-class StoreVectors:
-    generation: int
-    seqs: np.ndarray  # int64
-    document_ids: np.ndarray  # object (str)
-    source_types: np.ndarray  # object (str)
-    paths: np.ndarray  # object (str)
-    updated: np.ndarray  # float64 POSIX seconds of the document's last update
-    matrix: np.ndarray  # float32, (n, dim), L2-normalised rows
+# The oldest change the log still holds, and the newest id it ever handed out (AUTOINCREMENT keeps it
+# in sqlite_sequence, so it never goes back, even when the log has been emptied).
+_LOG_HEAD = (
+    "SELECT (SELECT min(id) FROM vector_changes) AS first, "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes') AS last"
+)
+_CHANGED = "SELECT seq FROM vector_changes WHERE id > :after AND id <= :upto AND store_id = :store"
+_ROWS = (
+    "SELECT ve.seq, ve.document_id, ve.embedding, d.source_type, d.path, d.updated_at "
+    "FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
+    "WHERE ve.store_id = :store AND length(ve.embedding) = :width{changed} ORDER BY ve.seq"
+)
+
+
+@dataclass
+class IndexStats:
+    """What the index has read from the database since it was created (for tests and benchmarks)."""
+
+    full_loads: int = 0  # stores loaded whole
+    rows_loaded: int = 0  # chunk rows read into memory, by full loads and catch-ups together
+
+
+@dataclass
+class _Entry:
+    table: VectorTable
+    position: int  # the last vector_changes id reflected in the table
 
 
 class SqliteIndex:
     def __init__(self) -> None:
-        self._cache: dict[str, StoreVectors] = {}
+        self._tables: dict[tuple[str, int], _Entry] = {}
         self._lock = threading.Lock()
+        self.stats = IndexStats()
 
-    def store_vectors(self, session: Session, store_id: str, generation: int) -> StoreVectors:
-        cached = self._cache.get(store_id)
-        if cached is not None and cached.generation == generation:
-            return cached
+    def reset(self) -> None:
+        """Forget every table; the next search of each store loads it from the database."""
         with self._lock:
-            cached = self._cache.get(store_id)
-            if cached is not None and cached.generation == generation:
-                return cached
-            rows = session.execute(
-                text(
-                    "SELECT ve.seq, ve.document_id, ve.embedding, d.source_type, d.path, d.updated_at "
-                    "FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
-                    "WHERE ve.store_id = :store ORDER BY ve.seq"
-                ),
-                {"store": store_id},
-            ).all()
-            if rows:
-                dim = len(rows[0].embedding) // 4
-                matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4").reshape(-1, dim)
-            else:
-                matrix = np.zeros((0, 1), dtype=np.float32)
-            loaded = StoreVectors(
-                generation=generation,
-                seqs=np.fromiter((r.seq for r in rows), dtype=np.int64, count=len(rows)),
-                document_ids=np.array([r.document_id for r in rows], dtype=object),
-                source_types=np.array([r.source_type for r in rows], dtype=object),
-                paths=np.array([r.path for r in rows], dtype=object),
-                updated=np.array([_posix(r.updated_at) for r in rows], dtype=np.float64),
-                matrix=matrix,
-            )
-            self._cache[store_id] = loaded
-            return loaded
+            self._tables.clear()
 
     def vector_search(
         self, session: Session, store_ids: list[str], vector: np.ndarray, k: int, filters: SearchFilters
     ) -> list[Hit]:
+        if not store_ids:
+            return []
+        head = session.execute(text(_LOG_HEAD)).one()
         hits: list[Hit] = []
-        generations = store_generations(session, store_ids)
         for store_id in store_ids:
-            vectors = self.store_vectors(session, store_id, generations.get(store_id, -1))
-            if len(vectors.seqs) == 0:
-                continue
-            if vectors.matrix.shape[1] != vector.shape[0]:
-                continue  # a store of another model; the search service reports the mismatch
-            scores = vectors.matrix @ vector.astype(np.float32)
-            mask = _filter_mask(vectors, filters)
-            if mask is not None:
-                scores = np.where(mask, scores, -np.inf)
-            top = min(k, len(scores))
-            idx = np.argpartition(-scores, top - 1)[:top]
-            hits.extend(
-                Hit(int(vectors.seqs[i]), str(vectors.document_ids[i]), float(scores[i]))
-                for i in idx
-                if np.isfinite(scores[i])
-            )
+            snapshot = self.snapshot(session, store_id, int(vector.shape[0]), head.first, head.last or 0)
+            mask = _filter_mask(snapshot, filters)
+            hits.extend(Hit(seq, document, score) for seq, document, score in snapshot.top(vector, k, mask))
         hits.sort(key=lambda h: (-h.score, h.seq))
         return hits[:k]
+
+    def snapshot(self, session: Session, store_id: str, dim: int, first: int | None, last: int) -> Snapshot:
+        """The store's vectors of dimension ``dim`` as of log id ``last`` or later (``first`` is the
+        oldest id the log still holds)."""
+        entry = self._tables.get((store_id, dim))
+        # Another thread may have read a newer head and caught up further: that is fresh enough. The
+        # log's ids never go back, so a position past ``last`` means nothing else.
+        if entry is not None and entry.position >= last:
+            return entry.table.snapshot()
+        with self._lock:
+            entry = self._tables.get((store_id, dim))
+            oldest = first if first is not None else last + 1
+            if entry is None or oldest > entry.position + 1:
+                # New, or changes after its position were pruned from the log: load the store.
+                entry = self._load(session, store_id, dim, last)
+            elif entry.position < last:
+                self._catch_up(session, store_id, entry, last)
+            return entry.table.snapshot()
+
+    def _load(self, session: Session, store_id: str, dim: int, upto: int) -> _Entry:
+        count = session.execute(
+            text("SELECT count(*) FROM vector_entries WHERE store_id = :store"), {"store": store_id}
+        ).scalar_one()
+        table = VectorTable(dim, capacity=count + count // 4)
+        empty = np.empty(0, dtype=np.int64)
+        for rows in self._read(session, store_id, dim, None):
+            table.apply(empty, rows)
+        entry = _Entry(table, upto)
+        if table.live:  # the store holds this model's vectors now: forget those of another model
+            for key in [key for key in self._tables if key[0] == store_id and key[1] != dim]:
+                del self._tables[key]
+        self._tables[(store_id, dim)] = entry
+        self.stats.full_loads += 1
+        return entry
+
+    def _catch_up(self, session: Session, store_id: str, entry: _Entry, upto: int) -> None:
+        window = {"store": store_id, "after": entry.position, "upto": upto}
+        changed = np.fromiter(session.execute(text(_CHANGED), window).scalars(), dtype=np.int64)
+        if len(changed):
+            removed = np.unique(changed)
+            parts = list(self._read(session, store_id, entry.table.dim, window))
+            rows = parts[0] if len(parts) == 1 else _concat(parts, entry.table.dim)
+            # Every changed seq goes; the rows that exist now come back (a seq SQLite reused included).
+            entry.table.apply(removed, rows)
+        entry.position = upto
+
+    def _read(
+        self, session: Session, store_id: str, dim: int, window: dict[str, object] | None
+    ) -> Iterator[ChunkRows]:
+        changed = f" AND ve.seq IN ({_CHANGED})" if window else ""
+        params: dict[str, object] = {"store": store_id, "width": 4 * dim, **(window or {})}
+        result = session.execute(text(_ROWS.format(changed=changed)), params)
+        for batch in result.partitions(_READ_BATCH):
+            rows = ChunkRows(
+                seqs=np.fromiter((r.seq for r in batch), dtype=np.int64, count=len(batch)),
+                document_ids=np.array([r.document_id for r in batch], dtype=object),
+                source_types=np.array([r.source_type for r in batch], dtype=object),
+                paths=np.array([r.path for r in batch], dtype=object),
+                updated=np.fromiter(
+                    (_posix(r.updated_at) for r in batch), dtype=np.float64, count=len(batch)
+                ),
+                matrix=np.frombuffer(b"".join(r.embedding for r in batch), dtype="<f4").reshape(-1, dim),
+            )
+            self.stats.rows_loaded += len(rows)
+            yield rows
 
     def lexical_search(
         self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
@@ -101,35 +153,54 @@ class SqliteIndex:
         match = fts5_match_expression(query)
         if match is None or not store_ids:
             return []
-        params: dict[str, object] = {"match": match, "k": k}
-        stores = ", ".join(f":store{i}" for i in range(len(store_ids)))
-        params.update({f"store{i}": s for i, s in enumerate(store_ids)})
-        where = [f"ve.store_id IN ({stores})"]
-        if filters.source_types:
-            types = ", ".join(f":type{i}" for i in range(len(filters.source_types)))
-            params.update({f"type{i}": t for i, t in enumerate(filters.source_types)})
-            where.append(f"d.source_type IN ({types})")
-        if filters.path_prefix:
-            params["prefix"] = like_prefix(filters.path_prefix)
-            where.append("d.path LIKE :prefix ESCAPE '\\'")
-        if filters.updated_from is not None:
-            params["updated_from"] = filters.updated_from.astimezone(UTC).replace(tzinfo=None)
-            where.append("d.updated_at >= :updated_from")
-        if filters.updated_to is not None:
-            params["updated_to"] = filters.updated_to.astimezone(UTC).replace(tzinfo=None)
-            where.append("d.updated_at <= :updated_to")
-        sql = (
-            "SELECT ve.seq, ve.document_id, bm25(chunks_fts) AS rank FROM chunks_fts "
-            "JOIN vector_entries ve ON ve.seq = chunks_fts.rowid "
-            "JOIN documents d ON d.id = ve.document_id "
-            f"WHERE chunks_fts MATCH :match AND {' AND '.join(where)} ORDER BY rank LIMIT :k"
-        )
-        rows = session.execute(text(sql), params)
+        params: dict[str, object] = {"match": match, "k": k, "depth": max(8 * k, 200)}
+        where = _where(store_ids, filters, params)
+        # FTS5 ranks every match (bm25 over the whole table) and keeps the best ``depth`` before any
+        # join: joining every matching row first cost twice as much. If the stores and filters leave
+        # fewer than k of those, rank again over all matches (the old plan): the result is the same.
+        rows = session.execute(text(_LEXICAL_TOP.format(where=where)), params).all()
+        if len(rows) < k:
+            rows = session.execute(text(_LEXICAL_ALL.format(where=where)), params).all()
         # FTS5's bm25() is lower-is-better; negate so every ranking is higher-is-better.
-        return [Hit(int(r.seq), str(r.document_id), -float(r.rank)) for r in rows]
+        return [Hit(int(r.seq), str(r.document_id), -float(r.score)) for r in rows]
 
 
-def _filter_mask(vectors: StoreVectors, filters: SearchFilters) -> np.ndarray | None:
+# Both rank by (bm25, seq): equal scores come back in one order whichever plan answers.
+_LEXICAL_TOP = (
+    "SELECT ve.seq, ve.document_id, top.score FROM ("
+    "SELECT rowid AS seq, bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH :match "
+    "ORDER BY score, rowid LIMIT :depth) AS top "
+    "JOIN vector_entries ve ON ve.seq = top.seq JOIN documents d ON d.id = ve.document_id "
+    "WHERE {where} ORDER BY top.score, top.seq LIMIT :k"
+)
+_LEXICAL_ALL = (
+    "SELECT ve.seq, ve.document_id, bm25(chunks_fts) AS score FROM chunks_fts "
+    "JOIN vector_entries ve ON ve.seq = chunks_fts.rowid JOIN documents d ON d.id = ve.document_id "
+    "WHERE chunks_fts MATCH :match AND {where} ORDER BY score, ve.seq LIMIT :k"
+)
+
+
+def _where(store_ids: list[str], filters: SearchFilters, params: dict[str, object]) -> str:
+    stores = ", ".join(f":store{i}" for i in range(len(store_ids)))
+    params.update({f"store{i}": s for i, s in enumerate(store_ids)})
+    where = [f"ve.store_id IN ({stores})"]
+    if filters.source_types:
+        types = ", ".join(f":type{i}" for i in range(len(filters.source_types)))
+        params.update({f"type{i}": t for i, t in enumerate(filters.source_types)})
+        where.append(f"d.source_type IN ({types})")
+    if filters.path_prefix:
+        params["prefix"] = like_prefix(filters.path_prefix)
+        where.append("d.path LIKE :prefix ESCAPE '\\'")
+    if filters.updated_from is not None:
+        params["updated_from"] = filters.updated_from.astimezone(UTC).replace(tzinfo=None)
+        where.append("d.updated_at >= :updated_from")
+    if filters.updated_to is not None:
+        params["updated_to"] = filters.updated_to.astimezone(UTC).replace(tzinfo=None)
+        where.append("d.updated_at <= :updated_to")
+    return " AND ".join(where)
+
+
+def _filter_mask(vectors: Snapshot, filters: SearchFilters) -> np.ndarray | None:
     mask: np.ndarray | None = None
     if filters.source_types:
         mask = np.isin(vectors.source_types, list(filters.source_types))
@@ -146,6 +217,19 @@ def _filter_mask(vectors: StoreVectors, filters: SearchFilters) -> np.ndarray | 
         earlier = vectors.updated <= filters.updated_to.timestamp()
         mask = earlier if mask is None else mask & earlier
     return mask
+
+
+def _concat(parts: list[ChunkRows], dim: int) -> ChunkRows:
+    if not parts:
+        return ChunkRows.empty(dim)
+    return ChunkRows(
+        np.concatenate([p.seqs for p in parts]),
+        np.concatenate([p.document_ids for p in parts]),
+        np.concatenate([p.source_types for p in parts]),
+        np.concatenate([p.paths for p in parts]),
+        np.concatenate([p.updated for p in parts]),
+        np.concatenate([p.matrix for p in parts]),
+    )
 
 
 def _posix(value: object) -> float:
