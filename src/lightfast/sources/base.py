@@ -8,7 +8,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lightfast.ingest.config import ConfigReport, SourceConfig
+from lightfast.ingest.config import CONFIG_MAX_CHARS, ConfigProblem, ConfigReport, SourceConfig
+
+# The largest file a source reads when not told otherwise (the registry passes
+# ``Settings.max_file_bytes``, whose default this is).
+DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+def too_large(size: int | None, limit: int) -> str:
+    """The reason a file is refused for its size; ``size`` None when only "more than the limit" is known."""
+    shown = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
+    return f"file is {shown}; the limit is {limit:,} bytes"
+
+
+def config_limit(max_file_bytes: int) -> int:
+    """The largest configuration file a source reads, in bytes: no file past the size limit, and none
+    that must have more characters than a configuration may hold (UTF-8 takes at most 4 bytes a one)."""
+    return min(max_file_bytes, 4 * CONFIG_MAX_CHARS)
+
+
+def oversized_config(name: str, size: int, max_file_bytes: int) -> ConfigReport | None:
+    """The report on a configuration file too large to read (checked before reading it), or None."""
+    limit = config_limit(max_file_bytes)
+    if size <= limit:
+        return None
+    return ConfigReport(name, None, (ConfigProblem("(file)", too_large(size, limit)),))
 
 
 @dataclass(frozen=True)
@@ -18,8 +42,9 @@ class SourceFile:
     read: Callable[[], bytes]
     url: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    # Known before reading (a git tree lists blob sizes): lets the pipeline refuse a file that is too
-    # large without downloading it.
+    # Known before reading (a file's stat, a git tree's blob sizes): the pipeline refuses a file past its
+    # size limit without reading or downloading it. A source whose ``read`` finds the file past the limit
+    # after all (a local file that grew) raises DocumentRejected with reason "too_large".
     size: int | None = None
 
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from lightfast.errors import InvalidInput, LightfastError
 from lightfast.ingest.config import ConfigReport, SourceConfig, config_file_name, path_matches
 from lightfast.ingest.config import inspect_config as detect_config
-from lightfast.sources.base import SourceFile
+from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, oversized_config
 
 SOURCE_TYPE = "git"
 REGULAR_MODES = frozenset({"100644", "100755"})  # symlinks (120000) and submodules (160000) are no documents
@@ -129,11 +129,11 @@ def parse_raw_diff(output: bytes) -> dict[str, str]:
 class GitSource:
     root: Path  # absolute, resolved: the working tree's top level, or a bare repository's directory
     branch: str  # the branch whose head is synced
-    max_blob_bytes: int = 5 * 1024 * 1024  # blobs up to this size are read eagerly in one batch
+    max_blob_bytes: int = DEFAULT_MAX_FILE_BYTES  # blobs up to this size are read eagerly in one batch
 
     @classmethod
     def open(
-        cls, path: str | Path, branch: str | None = None, *, max_blob_bytes: int = 5 * 1024 * 1024
+        cls, path: str | Path, branch: str | None = None, *, max_blob_bytes: int = DEFAULT_MAX_FILE_BYTES
     ) -> GitSource:
         directory = Path(path).expanduser()
         if not directory.is_dir():
@@ -203,6 +203,9 @@ class GitSource:
         """The configuration file at ``revision`` (None: the branch head); defaults without a commit."""
         _, blobs = self._tree(revision)
         name = config_file_name(path for path in blobs if "/" not in path)
+        oversized = oversized_config(name, blobs[name].size, self.max_blob_bytes) if name else None
+        if oversized is not None:
+            return oversized  # refused by the size git lists, unread
         data = self._read_blob(blobs[name].sha) if name is not None else None
         return detect_config(name, data, sorted(blobs))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightfast.errors import InvalidInput
+from lightfast.errors import ConfigError, DocumentRejected, InvalidInput
 from lightfast.ingest.config import (
     ConfigReport,
     SourceConfig,
@@ -15,21 +17,46 @@ from lightfast.ingest.config import (
     load_config,
     validate_config,
 )
-from lightfast.sources.base import SourceFile
+from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, oversized_config, too_large
 
 SOURCE_TYPE = "local"
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None  # gone or unreadable: reading it reports why
+
+
+def read_at_most(path: Path, limit: int) -> bytes:
+    """The file's bytes, never more than ``limit`` of them in memory: a file past the limit (one that
+    grew after it was listed) raises DocumentRejected ``too_large`` after reading at most limit + 1."""
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise DocumentRejected(too_large(size, limit), reason="too_large")
+        # Not read(limit + 1): Python allocates the whole size asked for before reading.
+        data = handle.read(size + 1)
+        if len(data) > size:  # it grew since: the rest, up to one byte past the limit
+            data += handle.read(limit + 1 - len(data))
+    if len(data) > limit:
+        raise DocumentRejected(too_large(None, limit), reason="too_large")
+    return data
 
 
 @dataclass(frozen=True)
 class LocalSource:
     root: Path
+    # No file larger than this is read, documents or lightfast.yml; the registry passes the setting.
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     @classmethod
-    def open(cls, path: str | Path) -> LocalSource:
+    def open(cls, path: str | Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LocalSource:
         root = Path(path).expanduser().resolve()
         if not root.is_dir():
             raise InvalidInput(f"{path} is not a directory", field="path")
-        return cls(root)
+        return cls(root, max_file_bytes)
 
     @property
     def source_type(self) -> str:
@@ -43,13 +70,27 @@ class LocalSource:
     def name(self) -> str:
         return self.root.name or str(self.root)
 
+    def _oversized_config(self) -> ConfigReport | None:
+        """The report on a config file too large to read, from its size on disk, or None."""
+        found = find_config_file(self.root)
+        size = _size(found) if found is not None else None
+        if found is None or size is None:
+            return None
+        return oversized_config(found.name, size, self.max_file_bytes)
+
     def config(self) -> SourceConfig:
+        oversized = self._oversized_config()
+        if oversized is not None:
+            raise ConfigError(list(oversized.problems), path=oversized.path)
         return load_config(self.root)
 
     def head(self) -> str | None:
         return None  # a directory is always read as it is now
 
     def inspect_config(self, revision: str | None) -> ConfigReport:
+        oversized = self._oversized_config()
+        if oversized is not None:
+            return oversized
         found = find_config_file(self.root)
         problems = validate_config(self.root)
         errors = tuple(p for p in problems if p.message != "matches no file")
@@ -97,7 +138,8 @@ class LocalSource:
         return SourceFile(
             source_id=self.source_id(path),
             path=path,
-            read=absolute.read_bytes,
+            read=functools.partial(read_at_most, absolute, self.max_file_bytes),
             url=absolute.as_uri(),
             metadata=metadata,
+            size=_size(absolute),  # the pipeline refuses a file past its limit without reading it
         )

@@ -40,7 +40,9 @@ class SourceOpener:
     def open(self, connection: ConnectedSource) -> Source:
         metadata = connection.source_metadata or {}
         if connection.source_type == local.SOURCE_TYPE:
-            return local.LocalSource.open(connection.external_key)
+            return local.LocalSource.open(
+                connection.external_key, max_file_bytes=self.settings.max_file_bytes
+            )
         if connection.source_type == git.SOURCE_TYPE:
             return git.GitSource.open(
                 connection.external_key,

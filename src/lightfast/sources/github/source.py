@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from lightfast.errors import NotFound, UpstreamError
 from lightfast.ingest.config import ConfigReport, SourceConfig, config_file_name, inspect_config, path_matches
-from lightfast.sources.base import SourceFile
+from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, oversized_config
 from lightfast.sources.github.client import RepositoryClient, TreeEntry
 
 SOURCE_TYPE = "github"
@@ -69,7 +69,7 @@ class GitHubSource:
     full_name: str
     branch: str
     html_url: str
-    max_blob_bytes: int = 5 * 1024 * 1024
+    max_blob_bytes: int = DEFAULT_MAX_FILE_BYTES
     caches: RevisionCaches = field(default_factory=RevisionCaches, repr=False)
 
     @classmethod
@@ -78,7 +78,7 @@ class GitHubSource:
         client: RepositoryClient,
         metadata: dict[str, Any],
         *,
-        max_blob_bytes: int = 5 * 1024 * 1024,
+        max_blob_bytes: int = DEFAULT_MAX_FILE_BYTES,
         caches: RevisionCaches | None = None,
     ) -> GitHubSource:
         full_name = str(metadata["repoFullName"])
@@ -124,6 +124,9 @@ class GitHubSource:
     def inspect_config(self, revision: str | None) -> ConfigReport:
         tree = self._tree(revision)
         name = config_file_name(path for path in tree if "/" not in path)
+        oversized = oversized_config(name, tree[name].size, self.max_blob_bytes) if name else None
+        if oversized is not None:
+            return oversized  # refused by the size the tree lists, never downloaded
         data = self.client.blob(self.full_name, tree[name].sha) if name else None
         return inspect_config(name, data, tree)
 
