@@ -357,6 +357,26 @@ def test_deleting_most_of_a_store_still_agrees(services: Services, tmp_path: Pat
     assert incremental(services).stats.full_loads == 1
 
 
+def test_lexical_search_of_a_small_store_beside_a_large_one(services: Services, tmp_path: Path) -> None:
+    """The best matches of the whole FTS5 table all belong to the large store: the small store's search
+    must widen past them, and still rank as the replaced plan did."""
+    big = {f"b/{i:03d}.md": f"# B{i}\n\nkernel kernel cache {WORDS[i % len(WORDS)]}\n" for i in range(260)}
+    small = {f"s/{i}.md": f"# S{i}\n\n{document(random.Random(i), 200)} kernel\n" for i in range(4)}
+    write(tmp_path / "big", {"lightfast.yml": CONFIG.format(store="big"), **big})
+    write(tmp_path / "small", {"lightfast.yml": CONFIG.format(store="small"), **small})
+    services.ingest.ingest_path(tmp_path / "big")
+    services.ingest.ingest_path(tmp_path / "small")
+    big_id, small_id = store_ids(services)
+    reference = ReferenceIndex()
+    with services.sessions() as session:
+        for stores, k in (([small_id], 3), ([small_id], 10), ([big_id], 10), ([big_id, small_id], 300)):
+            new = incremental(services).lexical_search(session, stores, "kernel", k, SearchFilters())
+            old = reference.lexical_search(session, stores, "kernel", k, SearchFilters())
+            assert_same_ranking(new, old, f"{stores} k={k}")
+            assert new
+    assert_agree(services, reference)
+
+
 # --------------------------------------------------------------------------------------------------
 # Freshness without a reload
 # --------------------------------------------------------------------------------------------------

@@ -15,12 +15,13 @@ Exact search costs about 7 ms a query at 100k chunks and needs no index build; s
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from lightfast.index.base import Hit, SearchFilters, like_prefix
@@ -139,9 +140,7 @@ class SqliteIndex:
                 document_ids=np.array([r.document_id for r in batch], dtype=object),
                 source_types=np.array([r.source_type for r in batch], dtype=object),
                 paths=np.array([r.path for r in batch], dtype=object),
-                updated=np.fromiter(
-                    (_posix(r.updated_at) for r in batch), dtype=np.float64, count=len(batch)
-                ),
+                updated=_posix_all([r.updated_at for r in batch]),
                 matrix=np.frombuffer(b"".join(r.embedding for r in batch), dtype="<f4").reshape(-1, dim),
             )
             self.stats.rows_loaded += len(rows)
@@ -157,8 +156,12 @@ class SqliteIndex:
         where = _where(store_ids, filters, params)
         # FTS5 ranks every match (bm25 over the whole table) and keeps the best ``depth`` before any
         # join: joining every matching row first cost twice as much. If the stores and filters leave
-        # fewer than k of those, rank again over all matches (the old plan): the result is the same.
-        rows = session.execute(text(_LEXICAL_TOP.format(where=where)), params).all()
+        # fewer than k of those, rank again over all matches, joined first (the old plan): the result
+        # is the same. A path or date filter usually keeps a small part of a store, so those go to the
+        # old plan directly rather than rank twice.
+        rows: Sequence[Row[Any]] = ()
+        if not (filters.path_prefix or filters.updated_from or filters.updated_to):
+            rows = session.execute(text(_LEXICAL_TOP.format(where=where)), params).all()
         if len(rows) < k:
             rows = session.execute(text(_LEXICAL_ALL.format(where=where)), params).all()
         # FTS5's bm25() is lower-is-better; negate so every ranking is higher-is-better.
@@ -230,6 +233,18 @@ def _concat(parts: list[ChunkRows], dim: int) -> ChunkRows:
         np.concatenate([p.updated for p in parts]),
         np.concatenate([p.matrix for p in parts]),
     )
+
+
+def _posix_all(values: list[object]) -> np.ndarray:
+    """POSIX seconds of each value; a document's chunks share its update time, so each is parsed once."""
+    parsed: dict[object, float] = {}
+    out = np.empty(len(values), dtype=np.float64)
+    for i, value in enumerate(values):
+        moment = parsed.get(value)
+        if moment is None:
+            moment = parsed[value] = _posix(value)
+        out[i] = moment
+    return out
 
 
 def _posix(value: object) -> float:
