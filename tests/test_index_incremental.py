@@ -27,9 +27,10 @@ from lightfast.app.container import Services, build_services
 from lightfast.db.engine import make_engine
 from lightfast.db.tenancy import store_generations
 from lightfast.index.base import Hit, SearchFilters, like_prefix
+from lightfast.index.postgres import BM25_B, BM25_K1, PostgresIndex, _filters_sql
 from lightfast.index.sqlite import SqliteIndex
 from lightfast.index.vectors import ChunkRows, VectorTable
-from lightfast.search.text import fts5_match_expression
+from lightfast.search.text import fts5_match_expression, tsquery_expression
 from tests.conftest import make_settings, write
 
 # --------------------------------------------------------------------------------------------------
@@ -601,3 +602,87 @@ def test_filters_and_dimensions(services: Services, tmp_path: Path) -> None:
     with services.sessions() as session:
         assert index.vector_search(session, stores, vector, 5, SearchFilters())
     assert index.stats.full_loads == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# PostgreSQL: BM25 over the query's lexemes only ranks as BM25 over every lexeme did
+# --------------------------------------------------------------------------------------------------
+
+# The replaced statement: it unnested every lexeme of every matching chunk before keeping the query's.
+UNNEST_EVERY_LEXEME = """
+WITH terms AS (
+    SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :words))
+),
+corpus AS (
+    SELECT count(*)::float8 AS n, coalesce(avg(token_count), 1)::float8 AS avgdl
+    FROM vector_entries WHERE store_id = ANY(:stores)
+),
+stats AS (
+    SELECT t.lexeme, ln(1 + (c.n - f.df + 0.5) / (f.df + 0.5)) AS idf
+    FROM terms t
+    CROSS JOIN corpus c
+    CROSS JOIN LATERAL (
+        SELECT count(*)::float8 AS df FROM vector_entries ve
+        WHERE ve.store_id = ANY(:stores) AND ve.tsv @@ CAST(quote_literal(t.lexeme) AS tsquery)
+    ) f
+),
+candidates AS (
+    SELECT ve.seq, ve.document_id, ve.tsv, greatest(ve.token_count, 1)::float8 AS dl
+    FROM vector_entries ve JOIN documents d ON d.id = ve.document_id, to_tsquery('english', :tsq) AS q
+    WHERE ve.tsv @@ q AND ve.store_id = ANY(:stores){filters}
+)
+SELECT ca.seq, ca.document_id,
+       sum(
+           s.idf * cardinality(u.positions) * (:k1 + 1)
+           / (cardinality(u.positions) + :k1 * (1 - :b + :b * ca.dl / c.avgdl))
+       ) AS score
+FROM candidates ca
+CROSS JOIN corpus c
+CROSS JOIN LATERAL unnest(ca.tsv) AS u(lexeme, positions, weights)
+JOIN stats s ON s.lexeme = u.lexeme
+GROUP BY ca.seq, ca.document_id
+ORDER BY score DESC, ca.seq
+LIMIT :k
+"""
+
+
+@pytest.mark.postgres
+def test_postgres_bm25_ranks_as_before(tmp_path: Path, pg_url: str) -> None:
+    settings = make_settings(tmp_path, pg_url)
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    try:
+        repo = write(tmp_path / "repo", {"lightfast.yml": CONFIG.format(store="main"), **corpus(9, 24)})
+        services.ingest.ingest_path(repo)
+        stores = store_ids(services)
+        index = PostgresIndex()
+        filter_sets = [
+            SearchFilters(),
+            SearchFilters(path_prefix="docs/"),
+            SearchFilters(source_types=("local",)),
+        ]
+        with services.sessions() as session:
+            for query in QUERIES:
+                expression = tsquery_expression(query)
+                assert expression is not None
+                for k in (1, 5, 20, 500):
+                    for filters in filter_sets:
+                        params: dict[str, object] = {
+                            "stores": stores,
+                            "k": k,
+                            "tsq": expression,
+                            "words": expression.replace(" | ", " "),
+                            "k1": BM25_K1,
+                            "b": BM25_B,
+                        }
+                        sql = UNNEST_EVERY_LEXEME.format(filters=_filters_sql(filters, params))
+                        old = [
+                            Hit(int(r.seq), str(r.document_id), float(r.score))
+                            for r in session.execute(text(sql), params)
+                        ]
+                        new = index.lexical_search(session, stores, query, k, filters)
+                        assert [(h.seq, h.document_id) for h in new] == [(h.seq, h.document_id) for h in old]
+                        assert np.allclose([h.score for h in new], [h.score for h in old], rtol=1e-12, atol=0)
+                        if query != "zygote" and k > 1 and filters == SearchFilters():
+                            assert len(new) > 1
+    finally:
+        services.close()
