@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from lightfast.api.app import create_app
+from lightfast.app.container import Services, build_services
 from lightfast.db.engine import make_engine
 from lightfast.db.models import (
     Activity,
@@ -36,7 +37,6 @@ from lightfast.db.models import (
     VectorEntry,
     Workspace,
 )
-from lightfast.app.container import Services, build_services
 from tests.conftest import make_settings, write
 
 # What the test client answers (an httpx or httpx2 Response, depending on the installed Starlette).
@@ -118,9 +118,19 @@ class World:
 
 
 def make_tenant(services: Services, roots: Path, name: str) -> Tenant:
-    repo = write(roots / f"repo-{name}", {"lightfast.yml": CONFIG, **FILES[name]})
+    """Tenant ``name``: workspace ``name`` of the default organization, its directory ingested."""
+    repo = tenant_repo(roots, name)
     result = services.ingest.ingest_path(repo, name)
-    workspace = services.workspace_id(name)
+    return finish_tenant(services, name, services.workspace_id(name), result.job_id, repo)
+
+
+def tenant_repo(roots: Path, name: str) -> Path:
+    return write(roots / f"repo-{name}", {"lightfast.yml": CONFIG, **FILES[name]})
+
+
+def finish_tenant(services: Services, name: str, workspace: str, job: str, repo: Path) -> Tenant:
+    """The rest of a tenant whose ``repo`` was indexed by the completed ``job``: a second store, a
+    cancelled and a queued sync, an API key."""
     extra = services.workspaces.create_store(workspace, f"only-{name}").store.id
     with services.sessions() as session:
         store = session.scalar(select(Store.id).where(Store.workspace_id == workspace, Store.name == "docs"))
@@ -143,7 +153,7 @@ def make_tenant(services: Services, roots: Path, name: str) -> Tenant:
         store=store,
         extra_store=extra,
         source=source,
-        job=result.job_id,
+        job=job,
         queued_job=queued,
         cancelled_job=cancelled,
         documents=documents,

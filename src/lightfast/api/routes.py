@@ -4,7 +4,6 @@ of another workspace is answered exactly like a missing one."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +15,6 @@ from lightfast.app.keys import Principal
 from lightfast.errors import InvalidInput, NotFound
 from lightfast.app.search import SearchRequest
 from lightfast.app.container import Services
-from lightfast.sources.local import LocalSource
 
 
 def _error(description: str, **extra: Any) -> dict[str, Any]:
@@ -253,28 +251,13 @@ def list_sources(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]
     return {"items": [schemas.source(s) for s in svc.sources.list(who.workspace_id)]}
 
 
-def _server_path(svc: Services, raw: str) -> Path:
-    """A path on the server the API may connect: under one of LIGHTFAST_LOCAL_SOURCE_ROOTS."""
-    try:
-        path = Path(raw).expanduser().resolve()
-    except (ValueError, RuntimeError, OSError) as exc:  # a NUL byte, "~nosuchuser", a symlink loop
-        raise InvalidInput(f"path is not a usable directory path: {exc}", field="path") from exc
-    roots = [root.expanduser().resolve() for root in svc.settings.local_source_roots]
-    if not any(path == root or root in path.parents for root in roots):
-        raise InvalidInput(
-            "this path is outside LIGHTFAST_LOCAL_SOURCE_ROOTS; the API only connects "
-            "directories under those roots",
-            field="path",
-        )
-    return path
-
-
 @router.post(
     "/sources",
     status_code=201,
     tags=["sources"],
     response_model=schemas.ConnectedSourceOut,
     responses={
+        403: _error("The workspace's organization was not granted this installation or directory."),
         502: _error("GitHub answered with an error."),
         503: _error("The GitHub App is not configured on this server."),
     },
@@ -288,23 +271,14 @@ def connect_source(
             who.workspace_id, body.repository, body.installation_id, triggered_by=who.key_id
         )
         return {**schemas.source(connected.source), "jobId": connected.job_id}
-    path = _server_path(svc, body.path)
-    if isinstance(body, schemas.ConnectGitBody):
-        connected = svc.sources.connect_git(who.workspace_id, path, body.branch, triggered_by=who.key_id)
-        return {**schemas.source(connected.source), "jobId": connected.job_id}
-    LocalSource.open(path)
-    workspace = svc.workspaces.get(who.workspace_id)
-    registered = svc.ingest.register_local(path, workspace.name)
-    enqueued = svc.jobs.enqueue_sync(
-        registered.workspace_id,
-        registered.connection_id,
+    connected = svc.sources.connect_server_path(
+        who.workspace_id,
+        body.path,
+        git_repository=isinstance(body, schemas.ConnectGitBody),
+        branch=body.branch if isinstance(body, schemas.ConnectGitBody) else None,
         triggered_by=who.key_id,
-        name=f"Initial sync {path.name}",
     )
-    return {
-        **schemas.source(svc.sources.get(who.workspace_id, registered.connection_id)),
-        "jobId": enqueued.job_id,
-    }
+    return {**schemas.source(connected.source), "jobId": connected.job_id}
 
 
 @router.post("/sources/{id}/sync", status_code=202, tags=["sources"], response_model=schemas.JobOut)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.clock import Clock, SystemClock
 from lightfast.app.keys import ApiKeyService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
-from lightfast.db.tenancy import ensure_organization, ensure_workspace, find_store, get_workspace
+from lightfast.db.tenancy import find_store, resolve_workspace
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.index import SearchIndex, make_index
@@ -26,6 +26,7 @@ from lightfast.app.idempotency import IdempotencyService
 from lightfast.app.usage import UsageService
 from lightfast.sources.registry import SourceOpener
 from lightfast.app.sources import SourceService
+from lightfast.app.organizations import OrganizationService
 from lightfast.app.workspaces import WorkspaceService
 
 
@@ -45,6 +46,7 @@ class Services:
     ingest: IngestService
     jobs: JobService
     sources: SourceService
+    organizations: OrganizationService
     documents: DocumentService
     workspaces: WorkspaceService
     api_keys: ApiKeyService
@@ -56,8 +58,8 @@ class Services:
     def workspace_id(self, name: str | None = None) -> str:
         def find() -> str:
             with self.sessions.begin() as session:
-                org = ensure_organization(session, self.settings.default_organization)
-                return get_workspace(session, org.id, name or self.settings.default_workspace).id
+                ref = name or self.settings.default_workspace  # "NAME" or "ORG/NAME"
+                return resolve_workspace(session, ref, self.settings.default_organization, create=False).id
 
         return retry_on_conflict(find)
 
@@ -67,8 +69,8 @@ class Services:
 
         def ensure() -> str:
             with self.sessions.begin() as session:
-                org = ensure_organization(session, self.settings.default_organization)
-                return ensure_workspace(session, org.id, name or self.settings.default_workspace).id
+                ref = name or self.settings.default_workspace  # "NAME" or "ORG/NAME"
+                return resolve_workspace(session, ref, self.settings.default_organization, create=True).id
 
         return retry_on_conflict(ensure)
 
@@ -112,6 +114,7 @@ def build_services(
     opener = opener or SourceOpener(settings)
     runner = SyncRunner(settings, sessions, pipeline, opener)
     jobs = JobService(settings, sessions)
+    sources = SourceService(settings, sessions, opener, jobs)
     return Services(
         settings=settings,
         clock=clock or SystemClock(),
@@ -126,7 +129,8 @@ def build_services(
         opener=opener,
         ingest=IngestService(settings, sessions, runner),
         jobs=jobs,
-        sources=SourceService(settings, sessions, opener, jobs),
+        sources=sources,
+        organizations=OrganizationService(settings, sessions, sources),
         documents=DocumentService(sessions, index),
         workspaces=WorkspaceService(settings, sessions, embedder.spec),
         api_keys=ApiKeyService(sessions),

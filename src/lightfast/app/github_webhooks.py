@@ -4,6 +4,9 @@ source state, everything recorded once as an ingestion event keyed by its delive
 Nothing twice: a delivery already recorded is answered as a duplicate before anything runs; the jobs a
 delivery enqueues carry idempotency keys derived from its delivery id, so a delivery whose handling was
 interrupted before its event row was written does the same work, once, when GitHub redelivers it.
+
+A disconnect is final: a source being disconnected is invisible to every handler, so an event about it
+(an unsuspend, a push, a rename) is recorded and changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lightfast.db import documents as docs_repo
 from lightfast.db import events as events_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
+from lightfast.db.types import utcnow
 from lightfast.errors import Conflict
 from lightfast.sources.github.source import SOURCE_TYPE
 from lightfast.sources.github.webhooks import (
@@ -153,7 +157,7 @@ class GitHubWebhooks:
             active = parsed.action == "unsuspend"
             with self.sessions.begin() as session:
                 sources_repo.set_active(session, [s.id for s in sources], active)
-            outcome.result = "activated" if active else "deactivated"
+            outcome.result = ("activated" if active else "deactivated") if sources else "ignored"
         return outcome
 
     def _installation_repositories(self, event: str, delivery: str, payload: dict[str, Any]) -> Outcome:
@@ -198,12 +202,15 @@ class GitHubWebhooks:
     def _connections(
         self, *, repo_id: int | None = None, installation_id: int | None = None
     ) -> list[ConnectedSource]:
+        """The sources an event is about, except those being disconnected."""
         with self.sessions() as session:
             if repo_id is not None:
-                return sources_repo.sources_by_external_key(session, SOURCE_TYPE, str(repo_id))
-            return sources_repo.sources_by_metadata(
-                session, SOURCE_TYPE, "githubInstallationId", str(installation_id)
-            )
+                found = sources_repo.sources_by_external_key(session, SOURCE_TYPE, str(repo_id))
+            else:
+                found = sources_repo.sources_by_metadata(
+                    session, SOURCE_TYPE, "githubInstallationId", str(installation_id)
+                )
+        return [source for source in found if source.disconnected_at is None]
 
     def _full_sync(self, sources: list[ConnectedSource], delivery: str, name: str) -> list[str]:
         jobs = []
@@ -227,6 +234,11 @@ class GitHubWebhooks:
         for source in sources:
             if source.workspace_id is None:
                 continue
+            with self.sessions.begin() as session:
+                row = sources_repo.find_source(session, source.id)
+                if row is None:  # disconnected meanwhile
+                    continue
+                sources_repo.mark_disconnecting(session, row, at=utcnow())
             enqueued = self.jobs.enqueue_disconnect(
                 source.workspace_id,
                 source.id,

@@ -1,27 +1,37 @@
-"""Connected sources as the CLI and API see them."""
+"""Connected sources as the CLI and API see them.
+
+A workspace connects only what its organization was granted (``lightfast.app.access``): a GitHub App
+installation bound to it, a server directory granted to it. The CLI, run by the operator, may connect
+any local directory; the API only a granted one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.access import Access, git_locations, resolve_path
 from lightfast.app.disconnect import DISCONNECT
 from lightfast.app.jobs import Enqueued, JobService
 from lightfast.app.schedule import make_schedule
 from lightfast.db import activities, tenancy
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
-from lightfast.db.models import ConnectedSource
+from lightfast.db.models import ConnectedSource, Organization
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, NotFound
 from lightfast.settings import Settings
-from lightfast.sources import git
+from lightfast.sources import git, local
 from lightfast.sources.github import source as github
 from lightfast.sources.registry import SourceOpener
+
+# Checks run in the transaction that connects, against the workspace's organization.
+Authorize = Callable[[Session, Organization], None]
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class SourceService:
         self.sessions = sessions
         self.opener = opener
         self.jobs = jobs
+        self.access = Access(settings)
 
     def list(self, workspace_id: str) -> list[ConnectedSource]:
         with self.sessions() as session:
@@ -53,8 +64,15 @@ class SourceService:
         self, workspace_id: str, full_name: str, installation_id: int, *, triggered_by: str | None = None
     ) -> Connected:
         """Connect a repository the App's installation can read, and start its full sync. Connecting
-        again (after an uninstall, say) reactivates the same source."""
+        again (after an uninstall, say) reactivates the same source.
+
+        The installation must be bound to the workspace's organization (403 otherwise, before GitHub is
+        asked anything, so the answer tells nothing about the installation's repositories)."""
         app = self.opener.github_app
+        with self.sessions() as session:
+            self.access.installation_claim(
+                session, tenancy.organization_of(session, workspace_id), installation_id
+            )
         repository = app.installation(installation_id).repository(full_name)
         granted = app.installation_permissions(installation_id)
         # The connection metadata of seed 004 (GitHubSourceMetadata); ids are strings there.
@@ -77,7 +95,13 @@ class SourceService:
             "configPath": None,
         }
         return self._connect(
-            workspace_id, github.SOURCE_TYPE, str(repository.id), repository.full_name, metadata, triggered_by
+            workspace_id,
+            github.SOURCE_TYPE,
+            str(repository.id),
+            repository.full_name,
+            metadata,
+            triggered_by,
+            authorize=lambda session, org: self.access.authorize_installation(session, org, installation_id),
         )
 
     def connect_git(
@@ -95,6 +119,73 @@ class SourceService:
             workspace_id, git.SOURCE_TYPE, source.external_key, source.name, metadata, triggered_by
         )
 
+    def connect_local(
+        self, workspace_id: str, path: str | Path, *, triggered_by: str | None = None
+    ) -> Connected:
+        """Connect a local directory (its lightfast.yml validated first) and queue its full sync."""
+        return self._connect_directory(workspace_id, local.LocalSource.open(path), triggered_by)
+
+    def connect_server_path(
+        self,
+        workspace_id: str,
+        raw_path: str,
+        *,
+        git_repository: bool,
+        branch: str | None = None,
+        triggered_by: str | None = None,
+    ) -> Connected:
+        """What the API connects: a directory on the server inside LIGHTFAST_LOCAL_SOURCE_ROOTS (else 400)
+        and granted to the workspace's organization (else 403, before the directory is looked at). A git
+        repository's history must lie there too: its git directory, object stores and their links."""
+        path = resolve_path(raw_path)
+        with self.sessions() as session:
+            self.access.authorize_path(session, tenancy.organization_of(session, workspace_id), path)
+        if not git_repository:
+            return self._connect_directory(
+                workspace_id,
+                local.LocalSource.open(path),
+                triggered_by,
+                authorize=lambda session, org: self.access.authorize_path(session, org, path),
+            )
+        source = git.GitSource.open(path, branch, max_blob_bytes=self.settings.max_file_bytes)
+        locations = git_locations(source.root)
+
+        def authorize(session: Session, org: Organization) -> None:
+            self.access.authorize_locations(session, org, locations)
+
+        with self.sessions() as session:
+            authorize(session, tenancy.organization_of(session, workspace_id))
+        metadata = {"branch": source.branch, "configPath": None}
+        return self._connect(
+            workspace_id,
+            git.SOURCE_TYPE,
+            source.external_key,
+            source.name,
+            metadata,
+            triggered_by,
+            authorize=authorize,
+        )
+
+    def _connect_directory(
+        self,
+        workspace_id: str,
+        source: local.LocalSource,
+        triggered_by: str | None,
+        *,
+        authorize: Authorize | None = None,
+    ) -> Connected:
+        config = source.config()  # raises ConfigError naming every problem
+        metadata = {"type": local.SOURCE_TYPE, "path": source.external_key, "configPath": config.path}
+        return self._connect(
+            workspace_id,
+            local.SOURCE_TYPE,
+            source.external_key,
+            source.name,
+            metadata,
+            triggered_by,
+            authorize=authorize,
+        )
+
     def _connect(
         self,
         workspace_id: str,
@@ -103,19 +194,27 @@ class SourceService:
         display_name: str,
         metadata: dict[str, Any],
         triggered_by: str | None,
+        *,
+        authorize: Authorize | None = None,
     ) -> Connected:
         def connect() -> str:
             with self.sessions.begin() as session:
                 workspace = tenancy.find_workspace_by_id(session, workspace_id)
                 if workspace is None:
                     raise NotFound(f"workspace {workspace_id!r} does not exist")
+                if authorize is not None:  # again here: a grant may have been revoked meanwhile
+                    authorize(session, tenancy.organization_of(session, workspace_id))
                 existing = sources_repo.sources_by_external_key(session, source_type, external_key)
                 previous = next((s for s in existing if s.workspace_id == workspace_id), None)
-                if previous is not None and any(
-                    j.input.get("kind") == DISCONNECT for j in jobs_repo.active_jobs(session, previous.id)
+                if previous is not None and (
+                    previous.disconnected_at is not None
+                    or any(
+                        j.input.get("kind") == DISCONNECT for j in jobs_repo.active_jobs(session, previous.id)
+                    )
                 ):
                     raise Conflict(
-                        f"{display_name} is being disconnected; connect it again when that job ends"
+                        f"{display_name} is being disconnected; connect it again when that job ends "
+                        "(if it failed, remove the source again)"
                     )
                 source = sources_repo.ensure_source(
                     session,
@@ -176,8 +275,17 @@ class SourceService:
     def disconnect(
         self, workspace_id: str, source_id: str, *, triggered_by: str | None = None, reason: str | None = None
     ) -> Enqueued:
-        """Stop syncing a source now and remove everything it indexed in a job of its own."""
+        """Stop syncing a source now and for good, and remove everything it indexed in a job of its own."""
+        self.mark_disconnecting(workspace_id, source_id)
         return self.jobs.enqueue_disconnect(workspace_id, source_id, triggered_by=triggered_by, reason=reason)
+
+    def mark_disconnecting(self, workspace_id: str, source_id: str) -> None:
+        """Before its disconnect job is queued: from now on nothing (an unsuspend, a push, a schedule)
+        makes the source active again; only a new connection after the job makes a new row."""
+        with self.sessions.begin() as session:
+            sources_repo.mark_disconnecting(
+                session, self._source(session, workspace_id, source_id), at=utcnow()
+            )
 
     def set_schedule(
         self,

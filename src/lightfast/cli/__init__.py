@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from lightfast.cli import jobs, keys, mcp, search, server, sources  # noqa: F401 - registers the commands
+from lightfast.cli import jobs, keys, mcp, orgs, search, server, sources  # noqa: F401 - registers the commands
 from lightfast.cli.common import app
 
 

@@ -125,6 +125,39 @@ class ConnectedSource(Timestamps, Base):
     last_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_ingested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     connected_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # When a disconnect was asked: the row is on its way out and nothing (an unsuspend, a push) revives it.
+    disconnected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class InstallationGrant(Base):
+    """An installation of an outside App (a GitHub App installation) bound to the one organization whose
+    workspaces may connect what it can read. An operator binds it (``lightfast orgs grant-installation``)."""
+
+    __tablename__ = "installation_grants"
+    __table_args__ = (UniqueConstraint("provider", "installation_id"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("igrant"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))  # "github"
+    installation_id: Mapped[str] = mapped_column(String(64))
+    granted_by: Mapped[str | None] = mapped_column(String(191))  # "cli", "development"
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PathGrant(Base):
+    """A directory on the server whose local and git sources an organization's workspaces may connect
+    through the API (it must lie inside LIGHTFAST_LOCAL_SOURCE_ROOTS as well)."""
+
+    __tablename__ = "path_grants"
+    __table_args__ = (UniqueConstraint("organization_id", "path"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("pgrant"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(1024))  # absolute, symbolic links resolved
+    granted_by: Mapped[str | None] = mapped_column(String(191))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class StoreSource(Base):

@@ -36,8 +36,34 @@ def active_sources(session: Session) -> list[ConnectedSource]:
 
 
 def set_active(session: Session, source_ids: list[str], active: bool) -> None:
+    """Suspend or resume sources. A source being disconnected stays inactive: a disconnect is final."""
     session.execute(
-        update(ConnectedSource).where(ConnectedSource.id.in_(source_ids)).values(is_active=active)
+        update(ConnectedSource)
+        .where(ConnectedSource.id.in_(source_ids), ConnectedSource.disconnected_at.is_(None))
+        .values(is_active=active)
+    )
+
+
+def mark_disconnecting(session: Session, source: ConnectedSource, *, at: datetime) -> None:
+    """The source stops at once and for good; its disconnect job deletes it."""
+    source.is_active = False
+    if source.disconnected_at is None:
+        source.disconnected_at = at
+
+
+def organization_sources(
+    session: Session, organization_id: str, source_types: tuple[str, ...]
+) -> list[ConnectedSource]:
+    """An organization's connected sources of some types, in every workspace."""
+    return list(
+        session.scalars(
+            select(ConnectedSource)
+            .where(
+                ConnectedSource.organization_id == organization_id,
+                ConnectedSource.source_type.in_(source_types),
+            )
+            .order_by(ConnectedSource.created_at)
+        )
     )
 
 

@@ -1,16 +1,21 @@
-"""Organizations, workspaces and stores."""
+"""Organizations, workspaces and stores, and what an organization was granted: GitHub App installations
+(each bound to one organization) and directories on the server."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Organization, Store, Workspace
+from lightfast.db.models import InstallationGrant, Organization, PathGrant, Store, Workspace
 from lightfast.errors import InvalidInput, NotFound
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+# "ORG/WORKSPACE" names a workspace of another organization than the default one; a workspace name
+# cannot hold "/", so the reference is never ambiguous.
+REF_SEPARATOR = "/"
 
 
 def slugify_name(name: str) -> str:
@@ -24,8 +29,16 @@ def validate_workspace_name(name: str) -> None:
         )
 
 
+def validate_organization_slug(slug: str) -> None:
+    if not _SLUG.fullmatch(slug):
+        raise InvalidInput(
+            "organization slugs are 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit",
+            field="organization",
+        )
+
+
 def ensure_organization(session: Session, slug: str) -> Organization:
-    org = session.scalar(select(Organization).where(Organization.slug == slug))
+    org = find_organization(session, slug)
     if org is None:
         org = Organization(slug=slug, name=slug)
         session.add(org)
@@ -33,9 +46,75 @@ def ensure_organization(session: Session, slug: str) -> Organization:
     return org
 
 
+def find_organization(session: Session, slug: str) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.slug == slug))
+
+
+def find_organization_by_id(session: Session, organization_id: str) -> Organization | None:
+    return session.get(Organization, organization_id)
+
+
+def get_organization(session: Session, slug: str) -> Organization:
+    org = find_organization(session, slug)
+    if org is None:
+        raise NotFound(f"organization {slug!r} does not exist", field="organization")
+    return org
+
+
+def create_organization(session: Session, slug: str, name: str | None = None) -> Organization:
+    """Insert a new organization; a duplicate slug fails on the unique constraint (IntegrityError)."""
+    validate_organization_slug(slug)
+    org = Organization(slug=slug, name=name or slug)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def list_organizations(session: Session) -> list[Organization]:
+    return list(session.scalars(select(Organization).order_by(Organization.slug)))
+
+
+def count_organizations(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Organization)) or 0)
+
+
+def organization_of(session: Session, workspace_id: str) -> Organization:
+    workspace = find_workspace_by_id(session, workspace_id)
+    org = find_organization_by_id(session, workspace.organization_id) if workspace else None
+    if org is None:
+        raise NotFound(f"workspace {workspace_id!r} does not exist")
+    return org
+
+
+def split_workspace_ref(ref: str, default_organization: str) -> tuple[str, str]:
+    """(organization slug, workspace name) of "NAME" (in the default organization) or "ORG/NAME"."""
+    org, separator, name = ref.rpartition(REF_SEPARATOR)
+    return (org, name) if separator else (default_organization, ref)
+
+
+def resolve_workspace(session: Session, ref: str, default_organization: str, *, create: bool) -> Workspace:
+    """The workspace "NAME" of the default organization or "ORG/NAME" of another. With ``create`` a
+    missing workspace is made. The default organization is made on first use; another one never is
+    here (``lightfast orgs create``): a typo must not start a new tenant."""
+    slug, name = split_workspace_ref(ref, default_organization)
+    if slug == default_organization:
+        org = ensure_organization(session, slug)
+    else:
+        org = get_organization(session, slug)
+    return ensure_workspace(session, org.id, name) if create else get_workspace(session, org.id, name)
+
+
 def find_workspace(session: Session, organization_id: str, name: str) -> Workspace | None:
     return session.scalar(
         select(Workspace).where(Workspace.organization_id == organization_id, Workspace.name == name)
+    )
+
+
+def list_workspaces(session: Session, organization_id: str) -> list[Workspace]:
+    return list(
+        session.scalars(
+            select(Workspace).where(Workspace.organization_id == organization_id).order_by(Workspace.name)
+        )
     )
 
 
@@ -175,3 +254,72 @@ def bump_generation(session: Session, store_id: str) -> None:
 def store_generations(session: Session, store_ids: list[str]) -> dict[str, int]:
     rows = session.execute(select(Store.id, Store.index_generation).where(Store.id.in_(store_ids)))
     return {row.id: row.index_generation for row in rows}
+
+
+# -- grants ----------------------------------------------------------------------------------------
+
+
+def find_installation_grant(
+    session: Session, provider: str, installation_id: str
+) -> InstallationGrant | None:
+    return session.scalar(
+        select(InstallationGrant).where(
+            InstallationGrant.provider == provider, InstallationGrant.installation_id == installation_id
+        )
+    )
+
+
+def add_installation_grant(
+    session: Session, organization_id: str, provider: str, installation_id: str, *, granted_by: str | None
+) -> InstallationGrant:
+    """Bind an installation; one bound already (to any organization) fails on the unique constraint."""
+    grant = InstallationGrant(
+        organization_id=organization_id,
+        provider=provider,
+        installation_id=installation_id,
+        granted_by=granted_by,
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def delete_installation_grant(session: Session, grant: InstallationGrant) -> None:
+    session.delete(grant)
+
+
+def installation_grants(session: Session, organization_id: str) -> list[InstallationGrant]:
+    return list(
+        session.scalars(
+            select(InstallationGrant)
+            .where(InstallationGrant.organization_id == organization_id)
+            .order_by(InstallationGrant.provider, InstallationGrant.installation_id)
+        )
+    )
+
+
+def path_grants(session: Session, organization_id: str) -> list[PathGrant]:
+    return list(
+        session.scalars(
+            select(PathGrant).where(PathGrant.organization_id == organization_id).order_by(PathGrant.path)
+        )
+    )
+
+
+def add_path_grant(session: Session, organization_id: str, path: str, *, granted_by: str | None) -> PathGrant:
+    """Grant a directory (idempotent)."""
+    grant = session.scalar(
+        select(PathGrant).where(PathGrant.organization_id == organization_id, PathGrant.path == path)
+    )
+    if grant is None:
+        grant = PathGrant(organization_id=organization_id, path=path, granted_by=granted_by)
+        session.add(grant)
+        session.flush()
+    return grant
+
+
+def delete_path_grant(session: Session, organization_id: str, path: str) -> bool:
+    result = session.execute(
+        delete(PathGrant).where(PathGrant.organization_id == organization_id, PathGrant.path == path)
+    )
+    return bool(getattr(result, "rowcount", 0))
