@@ -7,7 +7,8 @@ field, query parameter, header) widens the scope: unknown fields and parameters 
 ignored, and B's data is the same afterwards.
 
 ``CHECKS`` must cover every /v1 route of the app: a new route fails ``test_every_route_is_checked`` until
-it gets an entry here.
+it gets an entry here. Here A and B are workspaces of one organization; ``test_isolation_orgs.py`` runs
+the same checks with B in another organization.
 """
 
 from __future__ import annotations
