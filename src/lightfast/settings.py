@@ -3,15 +3,48 @@ elsewhere."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceParseError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from lightfast.errors import SettingsError
 
 EmbeddingProvider = Literal["local", "fake"]
+ENV_PREFIX = "LIGHTFAST_"
+# Never echoed in an error: secrets, and database URLs (they may carry a password).
+SECRET_FIELDS = frozenset(
+    {"github_private_key", "github_webhook_secret", "database_url", "jobs_database_url"}
+)
+DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
+PATH_LIST_FORMATS = "expected a JSON list of paths or a colon-separated list"
+
+
+def parse_path_list(text: str) -> list[str]:
+    """A list of paths from one environment variable: a JSON list of strings (``["/srv/a", "/srv/b"]``)
+    or paths separated by the platform's path separator (``/srv/a:/srv/b``, like ``PATH``); one path alone
+    is a list of one, and an empty value an empty list. ValueError on anything else."""
+    text = text.strip()
+    if text.startswith(("[", "{", '"')):  # meant as JSON: it must be a list of paths
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            raise ValueError(PATH_LIST_FORMATS)
+        paths: list[str] = value
+    else:
+        paths = [part for part in text.split(os.pathsep) if part]
+    if any("\0" in path for path in paths):
+        raise ValueError(f"{PATH_LIST_FORMATS} (a path cannot hold a NUL character)")
+    return paths
 
 
 class Settings(BaseSettings):
@@ -46,6 +79,13 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=2, ge=1, le=64, description="Syncs one worker runs at once.")
     workspace_concurrency: int = Field(default=2, ge=1, le=64, description="Syncs a workspace runs at once.")
     dispatch_interval: float = Field(default=0.2, gt=0, le=60)
+    worker_lease: float = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="Seconds a worker's hold on its running jobs lasts unless renewed (it renews every "
+        "sixth of it); after that the job shows interrupted and any live worker takes it over.",
+    )
     jobs_database_url: str | None = Field(
         default=None,
         description="DBOS system database; default a SQLite file next to the app's, or the "
@@ -62,9 +102,12 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
 
-    local_source_roots: list[Path] = Field(
+    # NoDecode: the variable is parsed by ``_path_list`` (JSON list or colon-separated), not as JSON only.
+    local_source_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
-        description="Directories under which the API may connect local sources (the CLI may connect any).",
+        description="Directories under which the API may connect local sources, the outer bound of every "
+        "organization's grants (`lightfast orgs grant-path`; the CLI may connect any): "
+        'a JSON list (["/srv/docs"]) or a colon-separated list (/srv/docs:/srv/wiki).',
     )
 
     github_app_id: str | None = Field(default=None, description="The GitHub App's id (or client id).")
@@ -88,6 +131,27 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     default_organization: str = "default"
     default_workspace: str = "default"
+
+    @field_validator("database_url", "jobs_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # empty: the default
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(
+                "expected a database URL such as sqlite:////path/to/lightfast.db or "
+                "postgresql://user:password@host/database"
+            ) from None
+        if backend not in DATABASE_BACKENDS:
+            raise ValueError(f"expected a sqlite:// or postgresql:// URL, not {backend}://")
+        return value
+
+    @field_validator("local_source_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        return parse_path_list(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -147,3 +211,42 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home_dir / 'lightfast.db'}"
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting: ``max_file_bytes`` -> ``LIGHTFAST_MAX_FILE_BYTES``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line naming each invalid variable, what it expects and (unless it is a secret) what it got:
+    ``LIGHTFAST_PORT: Input should be a valid integer, got 'abc'``."""
+    parts: list[str] = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else None
+        message = error["msg"].removeprefix("Value error, ")
+        if field is None:
+            parts.append(message)
+            continue
+        got = "" if field in SECRET_FIELDS or "input" not in error else f", got {_shown(error['input'])}"
+        parts.append(f"{env_name(field)}: {message}{got}")
+    return "; ".join(parts) or "the settings are not valid"
+
+
+def settings_from_environment(**values: Any) -> Settings:
+    """The settings from the ``LIGHTFAST_*`` environment (``values`` take precedence). Every problem is
+    a SettingsError whose message is one line naming the variable, never a pydantic traceback: the CLI
+    and the server print it and exit with status 2."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise SettingsError(describe_invalid(exc)) from None
+    except SourceParseError as exc:  # a value pydantic-settings could not decode (JSON) at all
+        found = re.search(r'field "([^"]+)"', str(exc))
+        name = env_name(found.group(1)) if found else "a LIGHTFAST_ variable"
+        raise SettingsError(f"{name}: {exc.__cause__ or exc}") from None
