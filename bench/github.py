@@ -347,7 +347,7 @@ def measure_pushes(
 
     from lightfast.api.app import create_app
     from lightfast.app.engine import JobEngine
-    from lightfast.app.search import SearchRequest
+    from lightfast.app.search import SearchMode, SearchRequest
 
     chooser = random.Random(0)
     pool = chooser.sample(paths, min(len(paths), sum(sizes) * repeats))
@@ -367,7 +367,7 @@ def measure_pushes(
                     after = commit_all(repo, f"probe {word}")
                     post = signed_post(client, standin.push_payload(before, after))
                     seen, before_times = standin.count(), dict(times)
-                    request = SearchRequest(workspace_id, word, limit=max(10, 2 * size), mode="bm25")
+                    request = SearchRequest(workspace_id, word, limit=max(10, 2 * size), mode=SearchMode.FAST)
                     posted_at = datetime.now(UTC)
                     started = time.perf_counter()
                     response = post()

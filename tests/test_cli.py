@@ -148,7 +148,7 @@ def test_bad_search_options_exit_2(env: dict[str, str], repo: Path) -> None:
     ok(env, "ingest", str(repo), "--json")
     bad_mode = invoke(env, "search", "widget", "--mode", "fuzzy")
     assert bad_mode.exit_code == 2
-    assert "mode must be one of hybrid, dense, bm25" in bad_mode.stderr
+    assert "mode must be one of fast, balanced, dense" in bad_mode.stderr
     unknown_store = invoke(env, "search", "widget", "--store", "nope")
     assert unknown_store.exit_code == 2
     assert "no store named 'nope'" in unknown_store.stderr

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, Job, VectorEntry
 from lightfast.errors import ConfigError, NotFound
-from lightfast.app.search import SearchRequest
+from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.app.container import Services, build_services
 from lightfast.sources.git import GitSource
 from tests.conftest import make_settings, write
@@ -123,7 +123,7 @@ class World:
             return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
     def search(self, query: str, workspace_id: str | None = None) -> list[str]:
-        request = SearchRequest(workspace_id or self.workspace_id, query, limit=10, mode="bm25")
+        request = SearchRequest(workspace_id or self.workspace_id, query, limit=10, mode=SearchMode.FAST)
         return [r.path for r in self.services.search.search(request).results]
 
 

@@ -23,7 +23,7 @@ from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, IngestionEvent, Job, VectorEntry
 from lightfast.errors import NotFound, UpstreamError
 from lightfast.app.engine import JobEngine
-from lightfast.app.search import SearchRequest
+from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.app.container import Services, build_services
 from lightfast.sources.github.client import GitHubApp
 from lightfast.testing.github import GitHubStandIn, generate_private_key
@@ -104,7 +104,7 @@ class World:
             return {path: content or "" for path, content in rows}
 
     def search(self, query: str) -> list[str]:
-        request = SearchRequest(self.workspace_id, query, limit=10, mode="bm25")
+        request = SearchRequest(self.workspace_id, query, limit=10, mode=SearchMode.FAST)
         return [r.path for r in self.services.search.search(request).results]
 
 
@@ -344,8 +344,8 @@ def test_a_config_change_redetects_and_runs_a_full_sync(world: World) -> None:
     assert "version" in (source.config_message or "")
     assert set(world.paths(source_id)) == {"docs/deploy.md", "docs/oncall.md"}  # the index was kept
     detected = world.services.sources.detect_config(world.workspace_id, source_id)
-    assert detected["status"] == "error"
-    assert detected["path"] == "lightfast.yml"
+    assert detected.status == "error"
+    assert detected.path == "lightfast.yml"
 
 
 def test_uninstalling_the_app_removes_documents_and_vectors(world: World) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from lightfast.db.models import Document, VectorEntry
 from lightfast.errors import InvalidInput, NotFound
-from lightfast.app.search import SearchRequest, SearchResponse
+from lightfast.app.search import SearchMode, SearchRequest, SearchResponse
 from lightfast.app.container import Services
 from tests.conftest import write
 
@@ -69,7 +69,7 @@ RELEVANT = [
 ]
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("mode", ["balanced", "dense", "fast"])
 def test_each_mode_ranks_the_relevant_document_first(ingested: Services, repo: Path, mode: str) -> None:
     for query, expected in RELEVANT:
         response = run(ingested, query, mode=mode)
@@ -85,8 +85,8 @@ def test_each_mode_ranks_the_relevant_document_first(ingested: Services, repo: P
 
 
 def test_bm25_returns_only_documents_containing_a_term(ingested: Services) -> None:
-    assert paths(ingested, "kubernetes", mode="bm25") == ["docs/deploy.md"]
-    assert paths(ingested, "nonexistentword", mode="bm25") == []
+    assert paths(ingested, "kubernetes", mode="fast") == ["docs/deploy.md"]
+    assert paths(ingested, "nonexistentword", mode="fast") == []
 
 
 def test_dense_mode_returns_every_document(ingested: Services) -> None:
@@ -107,14 +107,14 @@ def test_store_filter(services: Services, tmp_path: Path) -> None:
     assert services.ingest.ingest_path(tmp_path / "one").store == "alpha"
     assert services.ingest.ingest_path(tmp_path / "two").store == "beta"
 
-    both = run(services, "shared gadget", mode="bm25")
+    both = run(services, "shared gadget", mode="fast")
     assert sorted((r.store, r.path) for r in both.results) == [("alpha", "a.md"), ("beta", "b.md")]
-    for mode in ("hybrid", "dense", "bm25"):
+    for mode in ("balanced", "dense", "fast"):
         only_alpha = run(services, "shared gadget", stores=("alpha",), mode=mode)
         assert [(r.store, r.path) for r in only_alpha.results] == [("alpha", "a.md")]
         only_beta = run(services, "shared gadget", stores=("beta",), mode=mode)
         assert [(r.store, r.path) for r in only_beta.results] == [("beta", "b.md")]
-    two = run(services, "shared gadget", stores=("alpha", "beta"), mode="bm25")
+    two = run(services, "shared gadget", stores=("alpha", "beta"), mode="fast")
     assert len(two.results) == 2
 
 
@@ -125,7 +125,7 @@ def test_unknown_store_is_not_found(ingested: Services) -> None:
     assert "'nope'" in info.value.message
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("mode", ["balanced", "dense", "fast"])
 def test_source_type_filter(ingested: Services, mode: str) -> None:
     assert paths(ingested, "kubernetes helm", source_types=("local",), mode=mode)[0] == "docs/deploy.md"
     assert paths(ingested, "kubernetes helm", source_types=("github",), mode=mode) == []
@@ -133,7 +133,7 @@ def test_source_type_filter(ingested: Services, mode: str) -> None:
     assert response.total == 0
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("mode", ["balanced", "dense", "fast"])
 def test_path_prefix_filter(ingested: Services, mode: str) -> None:
     found = paths(ingested, "handbook topic", path_prefix="guides/", mode=mode, limit=100)
     assert found == ["guides/onboarding.md"]
@@ -142,7 +142,7 @@ def test_path_prefix_filter(ingested: Services, mode: str) -> None:
     assert paths(ingested, "handbook topic", path_prefix="nowhere/", mode=mode) == []
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("mode", ["balanced", "dense", "fast"])
 def test_path_prefix_wildcards_are_literal(services: Services, tmp_path: Path, mode: str) -> None:
     write(
         tmp_path / "wild",
@@ -162,7 +162,7 @@ def test_path_prefix_wildcards_are_literal(services: Services, tmp_path: Path, m
     assert paths(services, "wildcard marmot", path_prefix="_", mode=mode) == []
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("mode", ["balanced", "dense", "fast"])
 def test_pagination_pages_do_not_overlap(ingested: Services, mode: str) -> None:
     whole = run(ingested, "handbook topic zebra", limit=6, mode=mode)
     assert len(whole.results) == 6
@@ -188,18 +188,18 @@ def test_one_result_per_document(ingested: Services) -> None:
         )
     assert zebra_chunks is not None
     assert zebra_chunks >= 3
-    for mode in ("hybrid", "dense", "bm25"):
+    for mode in ("balanced", "dense", "fast"):
         response = run(ingested, "zebra", mode=mode, limit=100)
         found = [r.path for r in response.results]
         assert found.count("docs/zebra.md") == 1
         assert len(found) == len(set(found))
         assert len({r.document_id for r in response.results}) == len(found)
         assert response.total == len(found)
-    assert paths(ingested, "zebra", mode="bm25", limit=100) == ["docs/zebra.md"]
+    assert paths(ingested, "zebra", mode="fast", limit=100) == ["docs/zebra.md"]
 
 
 def test_snippet_marks_terms_and_fits_the_budget(ingested: Services) -> None:
-    top = run(ingested, "zebra", mode="bm25").results[0]
+    top = run(ingested, "zebra", mode="fast").results[0]
     assert top.path == "docs/zebra.md"
     assert top.snippet.startswith("# <mark>Zebra</mark> handbook stripe0w0 ")
     assert top.snippet.endswith("…")
@@ -212,7 +212,7 @@ def test_snippet_marks_terms_and_fits_the_budget(ingested: Services) -> None:
 
 
 def test_snippet_escapes_html_from_the_document(ingested: Services) -> None:
-    top = run(ingested, "injection sample", mode="bm25").results[0]
+    top = run(ingested, "injection sample", mode="fast").results[0]
     assert top.path == "docs/html.md"
     assert "<script>" not in top.snippet
     assert "&lt;script&gt;" in top.snippet
@@ -223,14 +223,14 @@ def test_snippet_escapes_html_from_the_document(ingested: Services) -> None:
 
 
 def test_latency_and_request_ids(ingested: Services) -> None:
-    responses = [run(ingested, "kubernetes", mode=mode) for mode in ("hybrid", "dense", "bm25", "hybrid")]
+    responses = [run(ingested, "kubernetes", mode=mode) for mode in ("balanced", "dense", "fast", "balanced")]
     for response in responses:
         lat = response.latency
         for part in (lat.embedding, lat.retrieval, lat.fusion, lat.total):
             assert part >= 0
         assert lat.total >= max(lat.embedding, lat.retrieval, lat.fusion)
         assert response.request_id.startswith("req_")
-    assert responses[2].latency.embedding == 0  # bm25 embeds nothing
+    assert responses[2].latency.embedding == 0  # fast (BM25 only) embeds nothing
     ids = [r.request_id for r in responses]
     assert len(set(ids)) == len(ids)
     given = run(ingested, "kubernetes", request_id="req_given")
@@ -262,13 +262,13 @@ def test_invalid_requests_name_the_field(ingested: Services) -> None:
     "query", ["???", '"kubernetes" AND helm*', "NEAR(kubernetes) -helm", "it's: (a|b) & !c"]
 )
 def test_queries_with_operator_characters_do_not_break_the_indexes(ingested: Services, query: str) -> None:
-    for mode in ("hybrid", "dense", "bm25"):
+    for mode in ("balanced", "dense", "fast"):
         response = run(ingested, query, mode=mode)
         assert len({r.document_id for r in response.results}) == len(response.results)
     if query.startswith('"kubernetes"'):
-        assert paths(ingested, query, mode="bm25")[0] == "docs/deploy.md"
+        assert paths(ingested, query, mode="fast")[0] == "docs/deploy.md"
     if query == "???":
-        assert paths(ingested, query, mode="bm25") == []
+        assert paths(ingested, query, mode="fast") == []
         assert len(paths(ingested, query, mode="dense")) == len(DOCS)
 
 
@@ -283,16 +283,16 @@ def test_workspaces_are_isolated(services: Services, tmp_path: Path) -> None:
     write(tmp_path / "rb", {"lightfast.yml": CONFIG.format(store="docs"), "b.md": "# B\n\nwombat burrow\n"})
     assert services.ingest.ingest_path(tmp_path / "ra", "a").workspace == "a"
     assert services.ingest.ingest_path(tmp_path / "rb", "b").workspace == "b"
-    for mode in ("hybrid", "dense", "bm25"):
+    for mode in ("balanced", "dense", "fast"):
         assert paths(services, "platypus", workspace="a", mode=mode) == ["a.md"]
         assert paths(services, "platypus burrow", workspace="b", mode=mode) == ["b.md"]
         assert "a.md" not in paths(services, "platypus", workspace="b", mode=mode, limit=100)
-    assert paths(services, "platypus", workspace="b", mode="bm25") == []
+    assert paths(services, "platypus", workspace="b", mode="fast") == []
     with pytest.raises(NotFound):
         services.workspace_id("c")
 
 
-@pytest.mark.parametrize("mode", ["dense", "hybrid", "bm25"])
+@pytest.mark.parametrize("mode", ["dense", "balanced", "fast"])
 def test_search_after_reingest_sees_the_new_version(services: Services, repo: Path, mode: str) -> None:
     services.ingest.ingest_path(repo)
     assert paths(services, "kubernetes helm", mode=mode)[0] == "docs/deploy.md"
@@ -310,7 +310,7 @@ def test_search_after_reingest_sees_the_new_version(services: Services, repo: Pa
     assert "kubernetes" not in top.snippet
     assert paths(services, "aardvark anteater", mode=mode)[0] == "docs/new.md"
     assert len(run(services, "anything", mode="dense", limit=100).results) == len(DOCS) + 1
-    if mode == "bm25":
+    if mode == "fast":
         assert paths(services, "kubernetes", mode=mode) == []
 
 
@@ -324,6 +324,6 @@ def test_bm25_weighs_rare_terms_over_common_ones(services: Services, tmp_path: P
     files["docs/rare.md"] = "# Rare\n\nThe zeppelin system.\n"
     services.ingest.ingest_path(write(tmp_path / "idf", files))
     workspace = services.workspace_id()
-    hits = services.search.search(SearchRequest(workspace, "system zeppelin", mode="bm25")).results
+    hits = services.search.search(SearchRequest(workspace, "system zeppelin", mode=SearchMode.FAST)).results
     assert hits[0].path == "docs/rare.md"
     assert {h.path for h in hits} >= {"docs/rare.md", "docs/repeats.md"}

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse
 
 from lightfast import __version__
 from lightfast.api import errors, middleware
-from lightfast.app import schemas
 from lightfast.api.routes import router
 from lightfast.api.webhooks import router as webhooks_router
+from lightfast.app import schemas
 from lightfast.app.container import Services
 
 
@@ -38,9 +38,9 @@ def create_app(services: Services) -> FastAPI:
     def search_page() -> str:
         return page
 
-    @app.get("/healthz", tags=["meta"], response_model=schemas.HealthOut)
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    @app.get("/healthz", tags=["meta"])
+    def health() -> schemas.HealthOut:
+        return schemas.HealthOut(status="ok", version=__version__)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -9,12 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from lightfast.app import schemas
 from lightfast.api.deps import principal, services_of
-from lightfast.app.keys import Principal
-from lightfast.errors import InvalidInput, NotFound
-from lightfast.app.search import SearchRequest
+from lightfast.app import schemas
 from lightfast.app.container import Services
+from lightfast.app.keys import Principal
+from lightfast.app.search import SearchRequest
+from lightfast.db.statuses import JobStatus
+from lightfast.errors import InvalidInput, NotFound
 
 
 def _error(description: str, **extra: Any) -> dict[str, Any]:
@@ -86,13 +87,13 @@ Svc = Depends(services_of)
 # -- search --------------------------------------------------------------------------------------
 
 
-@router.post("/search", tags=["search"], response_model=schemas.SearchOut)
+@router.post("/search", tags=["search"])
 async def search(
     body: schemas.SearchBody, request: Request, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
+) -> schemas.SearchOut:
     date_range = body.filters.date_range
 
-    def run() -> dict[str, Any]:
+    def run() -> schemas.SearchOut:
         response = svc.search.search(
             SearchRequest(
                 workspace_id=who.workspace_id,
@@ -104,158 +105,153 @@ async def search(
                 path_prefix=body.filters.path_prefix,
                 updated_from=date_range.from_ if date_range else None,
                 updated_to=date_range.to if date_range else None,
-                mode=schemas.MODE_OF[body.mode],  # type: ignore[arg-type]
+                mode=body.mode,
                 request_id=request.state.request_id,
             )
         )
-        svc.record_search(who.workspace_id, response.latency.total, body.mode)
-        return schemas.search_response(response, body.mode, body.include_highlights)
+        svc.record_search(who.workspace_id, response.latency.total, response.mode)
+        return schemas.SearchOut.from_response(response, body.include_highlights)
 
     return await run_in_threadpool(run)
 
 
-@router.post("/contents", tags=["search"], response_model=schemas.ContentsOut)
+@router.post("/contents", tags=["search"])
 async def contents(
     body: schemas.ContentsBody, request: Request, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
+) -> schemas.ContentsOut:
     items, missing = await run_in_threadpool(svc.documents.contents, who.workspace_id, body.ids)
-    return {
-        "items": [schemas.content_item(i) for i in items],
-        "missing": missing,
-        "requestId": request.state.request_id,
-    }
+    return schemas.ContentsOut.from_found(items, missing, request.state.request_id)
 
 
-@router.post("/findsimilar", tags=["search"], response_model=schemas.SimilarOut)
+@router.post("/findsimilar", tags=["search"])
 async def find_similar(
     body: schemas.FindSimilarBody, request: Request, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
+) -> schemas.SimilarOut:
     items = await run_in_threadpool(
         svc.documents.find_similar, who.workspace_id, body.id, body.limit, body.threshold
     )
-    return {"data": [schemas.similar_item(i) for i in items], "requestId": request.state.request_id}
+    return schemas.SimilarOut(
+        data=[schemas.SimilarItemOut.from_similar(i) for i in items], request_id=request.state.request_id
+    )
 
 
 # -- jobs ----------------------------------------------------------------------------------------
 
 
-@router.get("/jobs", tags=["jobs"], response_model=schemas.JobPageOut)
+@router.get("/jobs", tags=["jobs"])
 def list_jobs(
     status: str | None = Query(
-        default=None,
-        max_length=32,
-        json_schema_extra={
-            "enum": ["queued", "running", "completed", "completed_with_errors", "failed", "cancelled"]
-        },
+        default=None, max_length=32, json_schema_extra={"enum": [str(s) for s in JobStatus]}
     ),
     source: str | None = Query(default=None, max_length=191),
     limit: int = Query(default=20, ge=1, le=100),
     cursor: str | None = Query(default=None, max_length=512),
     who: Principal = Caller,
     svc: Services = Svc,
-) -> dict[str, Any]:
+) -> schemas.JobPageOut:
     jobs, next_cursor = svc.jobs.list_jobs(
         who.workspace_id, status=status, source_id=source, limit=limit, cursor=cursor
     )
-    return {
-        "items": [schemas.job(j) for j in jobs],
-        "nextCursor": next_cursor,
-        "hasMore": next_cursor is not None,
-    }
+    return schemas.JobPageOut.from_page(jobs, next_cursor)
 
 
-@router.get("/jobs/recent", tags=["jobs"], response_model=schemas.JobListOut)
+@router.get("/jobs/recent", tags=["jobs"])
 def recent_jobs(
     limit: int = Query(default=10, ge=1, le=100), who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
+) -> schemas.JobListOut:
     jobs, _ = svc.jobs.list_jobs(who.workspace_id, limit=limit)
-    return {"items": [schemas.job(j) for j in jobs]}
+    return schemas.JobListOut(items=[schemas.JobOut.from_row(j) for j in jobs])
 
 
-@router.get("/jobs/statistics", tags=["jobs"], response_model=schemas.JobStatisticsOut)
+@router.get("/jobs/statistics", tags=["jobs"])
 def job_statistics(
     hours: int = Query(default=24, ge=1, le=2160), who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
-    return svc.jobs.statistics(who.workspace_id, hours)
+) -> schemas.JobStatisticsOut:
+    return schemas.JobStatisticsOut.model_validate(svc.jobs.statistics(who.workspace_id, hours))
 
 
-@router.get("/jobs/{id}", tags=["jobs"], response_model=schemas.JobDetailOut)
-def get_job(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.job_detail(svc.jobs.detail(who.workspace_id, id))
+@router.get("/jobs/{id}", tags=["jobs"])
+def get_job(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.JobDetailOut:
+    return schemas.JobDetailOut.from_detail(svc.jobs.detail(who.workspace_id, id))
 
 
-@router.post("/jobs/{id}/cancel", tags=["jobs"], response_model=schemas.JobOut)
-def cancel_job(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.job(svc.jobs.cancel(who.workspace_id, id))
+@router.post("/jobs/{id}/cancel", tags=["jobs"])
+def cancel_job(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.JobOut:
+    return schemas.JobOut.from_row(svc.jobs.cancel(who.workspace_id, id))
 
 
-@router.post("/jobs/{id}/retry", status_code=201, tags=["jobs"], response_model=schemas.JobOut)
-def retry_job(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.job(svc.jobs.retry(who.workspace_id, id, triggered_by=who.key_id))
+@router.post("/jobs/{id}/retry", status_code=201, tags=["jobs"])
+def retry_job(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.JobOut:
+    return schemas.JobOut.from_row(svc.jobs.retry(who.workspace_id, id, triggered_by=who.key_id))
 
 
 # -- workspaces and stores -------------------------------------------------------------------------
 
 
-@router.get("/workspaces", tags=["workspaces"], response_model=schemas.WorkspaceListOut)
-def list_workspaces(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return {"items": [schemas.workspace(svc.workspaces.get(who.workspace_id))]}
+@router.get("/workspaces", tags=["workspaces"])
+def list_workspaces(who: Principal = Caller, svc: Services = Svc) -> schemas.WorkspaceListOut:
+    workspace = schemas.WorkspaceOut.model_validate(svc.workspaces.get(who.workspace_id))
+    return schemas.WorkspaceListOut(items=[workspace])
 
 
-@router.post("/workspaces", status_code=201, tags=["workspaces"], response_model=schemas.WorkspaceOut)
+@router.post("/workspaces", status_code=201, tags=["workspaces"])
 def create_workspace(
     body: schemas.WorkspaceNameBody, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
-    return schemas.workspace(svc.workspaces.create(who.workspace_id, body.name))
+) -> schemas.WorkspaceOut:
+    return schemas.WorkspaceOut.model_validate(svc.workspaces.create(who.workspace_id, body.name))
 
 
-@router.get("/workspaces/{id}", tags=["workspaces"], response_model=schemas.WorkspaceOut)
-def get_workspace(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.workspace(svc.workspaces.get(own(who, id)))
+@router.get("/workspaces/{id}", tags=["workspaces"])
+def get_workspace(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.WorkspaceOut:
+    return schemas.WorkspaceOut.model_validate(svc.workspaces.get(own(who, id)))
 
 
-@router.patch("/workspaces/{id}", tags=["workspaces"], response_model=schemas.WorkspaceOut)
+@router.patch("/workspaces/{id}", tags=["workspaces"])
 def rename_workspace(
     id: str, body: schemas.WorkspaceNameBody, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
-    return schemas.workspace(svc.workspaces.rename(own(who, id), body.name))
+) -> schemas.WorkspaceOut:
+    return schemas.WorkspaceOut.model_validate(svc.workspaces.rename(own(who, id), body.name))
 
 
-@router.get("/stores", tags=["stores"], response_model=schemas.StoreListOut)
-def list_stores(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return {"items": [schemas.store(s) for s in svc.workspaces.stores(who.workspace_id)]}
+@router.get("/stores", tags=["stores"])
+def list_stores(who: Principal = Caller, svc: Services = Svc) -> schemas.StoreListOut:
+    views = svc.workspaces.stores(who.workspace_id)
+    return schemas.StoreListOut(items=[schemas.StoreOut.from_view(v) for v in views])
 
 
-@router.post("/stores", status_code=201, tags=["stores"], response_model=schemas.StoreOut)
-def create_store(body: schemas.StoreNameBody, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.store(svc.workspaces.create_store(who.workspace_id, body.name))
+@router.post("/stores", status_code=201, tags=["stores"])
+def create_store(
+    body: schemas.StoreNameBody, who: Principal = Caller, svc: Services = Svc
+) -> schemas.StoreOut:
+    return schemas.StoreOut.from_view(svc.workspaces.create_store(who.workspace_id, body.name))
 
 
-@router.get("/stores/{id}", tags=["stores"], response_model=schemas.StoreOut)
-def get_store(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.store(svc.workspaces.store(who.workspace_id, id))
+@router.get("/stores/{id}", tags=["stores"])
+def get_store(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.StoreOut:
+    return schemas.StoreOut.from_view(svc.workspaces.store(who.workspace_id, id))
 
 
-@router.patch("/stores/{id}", tags=["stores"], response_model=schemas.StoreOut)
+@router.patch("/stores/{id}", tags=["stores"])
 def rename_store(
     id: str, body: schemas.StoreNameBody, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
-    return schemas.store(svc.workspaces.rename_store(who.workspace_id, id, body.name))
+) -> schemas.StoreOut:
+    return schemas.StoreOut.from_view(svc.workspaces.rename_store(who.workspace_id, id, body.name))
 
 
 # -- sources -------------------------------------------------------------------------------------
 
 
-@router.get("/sources", tags=["sources"], response_model=schemas.SourceListOut)
-def list_sources(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return {"items": [schemas.source(s) for s in svc.sources.list(who.workspace_id)]}
+@router.get("/sources", tags=["sources"])
+def list_sources(who: Principal = Caller, svc: Services = Svc) -> schemas.SourceListOut:
+    return schemas.SourceListOut(
+        items=[schemas.SourceOut.from_row(s) for s in svc.sources.list(who.workspace_id)]
+    )
 
 
 @router.post(
     "/sources",
     status_code=201,
     tags=["sources"],
-    response_model=schemas.ConnectedSourceOut,
     responses={
         403: _error("The workspace's organization was not granted this installation or directory."),
         502: _error("GitHub answered with an error."),
@@ -264,13 +260,13 @@ def list_sources(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]
 )
 def connect_source(
     body: schemas.ConnectSourceBody, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
+) -> schemas.ConnectedSourceOut:
     """Connect a source and queue its first, full sync (``jobId``)."""
     if isinstance(body, schemas.ConnectGitHubBody):
         connected = svc.sources.connect_github(
             who.workspace_id, body.repository, body.installation_id, triggered_by=who.key_id
         )
-        return {**schemas.source(connected.source), "jobId": connected.job_id}
+        return schemas.ConnectedSourceOut.from_row(connected.source, job_id=connected.job_id)
     connected = svc.sources.connect_server_path(
         who.workspace_id,
         body.path,
@@ -278,60 +274,63 @@ def connect_source(
         branch=body.branch if isinstance(body, schemas.ConnectGitBody) else None,
         triggered_by=who.key_id,
     )
-    return {**schemas.source(connected.source), "jobId": connected.job_id}
+    return schemas.ConnectedSourceOut.from_row(connected.source, job_id=connected.job_id)
 
 
-@router.post("/sources/{id}/sync", status_code=202, tags=["sources"], response_model=schemas.JobOut)
+@router.post("/sources/{id}/sync", status_code=202, tags=["sources"])
 def sync_source(
     id: str, body: schemas.SyncBody | None = None, who: Principal = Caller, svc: Services = Svc
-) -> dict[str, Any]:
+) -> schemas.JobOut:
     """Queue a sync. Git and GitHub sources index the commits since the last sync unless ``full``; a
     local directory is always read in full (unchanged files are skipped by content hash)."""
     svc.sources.get(who.workspace_id, id)
     mode = "full" if body is not None and body.full else "incremental"
     enqueued = svc.jobs.enqueue_sync(who.workspace_id, id, mode=mode, triggered_by=who.key_id)
-    return schemas.job(svc.jobs.get_job(who.workspace_id, enqueued.job_id))
+    return schemas.JobOut.from_row(svc.jobs.get_job(who.workspace_id, enqueued.job_id))
 
 
-@router.post("/sources/{id}/detect-config", tags=["sources"], response_model=schemas.DetectConfigOut)
-def detect_config(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return svc.sources.detect_config(who.workspace_id, id)
+@router.post("/sources/{id}/detect-config", tags=["sources"])
+def detect_config(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.DetectConfigOut:
+    return schemas.DetectConfigOut.from_report(id, svc.sources.detect_config(who.workspace_id, id))
 
 
-@router.delete("/sources/{id}", status_code=202, tags=["sources"], response_model=schemas.JobOut)
-def remove_source(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+@router.delete("/sources/{id}", status_code=202, tags=["sources"])
+def remove_source(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.JobOut:
     """Disconnect a source: it stops syncing at once, and the returned job removes its documents,
     chunks and vectors, then the source."""
     enqueued = svc.sources.disconnect(who.workspace_id, id, triggered_by=who.key_id)
-    return schemas.job(svc.jobs.get_job(who.workspace_id, enqueued.job_id))
+    return schemas.JobOut.from_row(svc.jobs.get_job(who.workspace_id, enqueued.job_id))
 
 
 # -- API keys ------------------------------------------------------------------------------------
 
 
-@router.get("/api-keys", tags=["api-keys"], response_model=schemas.ApiKeyListOut)
-def list_keys(who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return {"items": [schemas.api_key(k) for k in svc.api_keys.list(who.workspace_id)]}
+@router.get("/api-keys", tags=["api-keys"])
+def list_keys(who: Principal = Caller, svc: Services = Svc) -> schemas.ApiKeyListOut:
+    keys = svc.api_keys.list(who.workspace_id)
+    return schemas.ApiKeyListOut(items=[schemas.ApiKeyOut.model_validate(k) for k in keys])
 
 
-@router.post("/api-keys", status_code=201, tags=["api-keys"], response_model=schemas.CreatedKeyOut)
-def create_key(body: schemas.CreateKeyBody, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
+@router.post("/api-keys", status_code=201, tags=["api-keys"])
+def create_key(
+    body: schemas.CreateKeyBody, who: Principal = Caller, svc: Services = Svc
+) -> schemas.CreatedKeyOut:
     created = svc.api_keys.create(
         who.workspace_id, body.name, expires_in_days=body.expires_in_days, created_by=who.key_id
     )
-    return schemas.created_key(created)
+    return schemas.CreatedKeyOut.from_created(created)
 
 
-@router.delete("/api-keys/{id}", tags=["api-keys"], response_model=schemas.ApiKeyOut)
-def revoke_key(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.api_key(svc.api_keys.revoke(who.workspace_id, id))
+@router.delete("/api-keys/{id}", tags=["api-keys"])
+def revoke_key(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.ApiKeyOut:
+    return schemas.ApiKeyOut.model_validate(svc.api_keys.revoke(who.workspace_id, id))
 
 
-@router.post(
-    "/api-keys/{id}/rotate", status_code=201, tags=["api-keys"], response_model=schemas.CreatedKeyOut
-)
-def rotate_key(id: str, who: Principal = Caller, svc: Services = Svc) -> dict[str, Any]:
-    return schemas.created_key(svc.api_keys.rotate(who.workspace_id, id, created_by=who.key_id))
+@router.post("/api-keys/{id}/rotate", status_code=201, tags=["api-keys"])
+def rotate_key(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.CreatedKeyOut:
+    return schemas.CreatedKeyOut.from_created(
+        svc.api_keys.rotate(who.workspace_id, id, created_by=who.key_id)
+    )
 
 
 def own(who: Principal, workspace_id: str) -> str:

@@ -12,6 +12,7 @@ from lightfast.db import activities
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
+from lightfast.db.statuses import JobStatus
 from lightfast.db.tenancy import bump_generation
 
 DISCONNECT = "disconnect"  # Job.input["kind"]
@@ -57,7 +58,7 @@ class DisconnectRunner:
             jobs_repo.set_progress(session, job_id, done_before + documents, job.progress_total)
             return documents, chunks
 
-    def finish(self, job_id: str, documents: int, chunks: int) -> str:
+    def finish(self, job_id: str, documents: int, chunks: int) -> JobStatus:
         """Delete the source row (anything a cancelled sync wrote meanwhile goes with it) and complete."""
         with self.sessions.begin() as session:
             job = jobs_repo.get_job(session, job_id)
@@ -76,7 +77,7 @@ class DisconnectRunner:
             jobs_repo.finish_job(
                 session,
                 job_id,
-                status="completed",
+                status=JobStatus.COMPLETED,
                 output={"documents_deleted": documents, "chunks_deleted": chunks},
             )
             activities.record_activity(
@@ -90,11 +91,11 @@ class DisconnectRunner:
                 entity_id=source_id,
                 details={"documents_deleted": documents, "chunks_deleted": chunks, **job.input},
             )
-            return "completed"
+            return JobStatus.COMPLETED
 
     def fail(self, job_id: str, message: str) -> None:
         with self.sessions.begin() as session:
-            jobs_repo.finish_job(session, job_id, status="failed", error_message=message)
+            jobs_repo.finish_job(session, job_id, status=JobStatus.FAILED, error_message=message)
 
     def run_inline(self, job_id: str) -> tuple[int, int]:
         """Every step in this thread, without the workflow engine (CLI without a worker, tests)."""

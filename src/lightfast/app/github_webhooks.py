@@ -24,6 +24,7 @@ from lightfast.db import documents as docs_repo
 from lightfast.db import events as events_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
+from lightfast.db.statuses import JobTrigger
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict
 from lightfast.sources.github.source import SOURCE_TYPE
@@ -134,7 +135,7 @@ class GitHubWebhooks:
                     changes=changes,
                     revision=push.after,
                     base=push.before if changes is not None else None,
-                    trigger="webhook",
+                    trigger=JobTrigger.WEBHOOK,
                     triggered_by=f"github:{delivery}",
                     idempotency_key=f"github:{delivery}:{source.id}",
                     name=f"Push to {push.full_name}"
@@ -221,7 +222,7 @@ class GitHubWebhooks:
                 source.workspace_id,
                 source.id,
                 mode="full",
-                trigger="webhook",
+                trigger=JobTrigger.WEBHOOK,
                 triggered_by=f"github:{delivery}",
                 idempotency_key=f"github:{delivery}:{source.id}",
                 name=name,
@@ -242,7 +243,7 @@ class GitHubWebhooks:
             enqueued = self.jobs.enqueue_disconnect(
                 source.workspace_id,
                 source.id,
-                trigger="webhook",
+                trigger=JobTrigger.WEBHOOK,
                 triggered_by=f"github:{delivery}",
                 reason=reason,
             )

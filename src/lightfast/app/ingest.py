@@ -14,6 +14,7 @@ from lightfast.app.sync import SyncRunner
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db import tenancy
+from lightfast.db.statuses import JobTrigger
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.ingest.config import SourceConfig
 from lightfast.settings import Settings
@@ -78,7 +79,7 @@ class IngestService:
                 organization_id=registered.organization_id,
                 source_id=registered.connection_id,
                 name=name,
-                trigger="manual",
+                trigger=JobTrigger.MANUAL,
                 input={"mode": "full"},
             )
             job.engine_run_id = f"inline:{job.id}"

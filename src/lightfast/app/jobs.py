@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +18,7 @@ from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import DocumentFailure, Job, new_id
+from lightfast.db.statuses import ACTIVE, RETRYABLE, SUCCEEDED, TERMINAL, JobStatus, JobTrigger
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.changes import merge_changes
@@ -25,7 +26,7 @@ from lightfast.app.disconnect import DISCONNECT
 from lightfast.insights.percentiles import nearest_rank_percentile
 from lightfast.settings import Settings
 
-RETRYABLE = ("failed", "cancelled")
+StepStatus = Literal["completed", "failed", "running"]  # a workflow step's, not a job's
 FINISH_STEPS = (
     "lightfast.finish",
     "lightfast.fail",
@@ -44,7 +45,7 @@ class Enqueued:
 class StepView:
     id: int
     name: str
-    status: str  # completed | failed | running
+    status: StepStatus
     started_at_ms: int | None
     completed_at_ms: int | None
     duration_ms: int | None
@@ -56,6 +57,20 @@ class JobDetail:
     job: Job
     steps: list[StepView]
     failures: list[DocumentFailure]
+
+
+@dataclass(frozen=True)
+class JobStatistics:
+    """The jobs created in the last ``hours`` hours: counts by status, durations of the succeeded ones
+    (nearest-rank percentiles) and the share of finished jobs that succeeded."""
+
+    hours: int
+    total: int
+    by_status: dict[str, int]
+    average_duration_ms: float | None
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+    success_rate: float | None
 
 
 def encode_cursor(job: Job) -> str:
@@ -102,7 +117,7 @@ class JobService:
         *,
         mode: str = "full",
         changes: dict[str, str] | None = None,
-        trigger: str = "manual",
+        trigger: JobTrigger = JobTrigger.MANUAL,
         triggered_by: str | None = None,
         idempotency_key: str | None = None,
         name: str | None = None,
@@ -167,7 +182,7 @@ class JobService:
         workspace_id: str,
         source_id: str,
         *,
-        trigger: str = "manual",
+        trigger: JobTrigger = JobTrigger.MANUAL,
         triggered_by: str | None = None,
         reason: str | None = None,
     ) -> Enqueued:
@@ -247,7 +262,7 @@ class JobService:
                 store_id=store_id,
                 source_id=source_id,
                 name=old_name,
-                trigger="manual",
+                trigger=JobTrigger.MANUAL,
                 triggered_by=triggered_by,
                 input=new_input,
                 retry_of=job_id,
@@ -292,7 +307,7 @@ class JobService:
         for step in self.client().list_workflow_steps(job_id, load_output=True):
             started, completed = step["started_at_epoch_ms"], step["completed_at_epoch_ms"]
             error = step["error"]
-            status = "failed" if error is not None else "completed" if completed else "running"
+            status: StepStatus = "failed" if error is not None else "completed" if completed else "running"
             views.append(
                 StepView(
                     id=step["function_id"],
@@ -317,7 +332,7 @@ class JobService:
         limit: int = 20,
         cursor: str | None = None,
     ) -> tuple[list[Job], str | None]:
-        if status and status not in jobs_repo.ACTIVE + jobs_repo.TERMINAL + ("completed_with_errors",):
+        if status and status not in (*ACTIVE, *TERMINAL):
             raise InvalidInput(f"unknown status {status!r}", field="status")
         if not 1 <= limit <= 100:
             raise InvalidInput("limit must be between 1 and 100", field="limit")
@@ -330,7 +345,7 @@ class JobService:
         jobs = jobs[:limit]
         return jobs, encode_cursor(jobs[-1]) if has_more and jobs else None
 
-    def statistics(self, workspace_id: str, hours: int = 24) -> dict[str, Any]:
+    def statistics(self, workspace_id: str, hours: int = 24) -> JobStatistics:
         """Counts by status, average and percentile durations and success rate of the jobs created in
         the last ``hours`` hours (nearest-rank percentiles over finished jobs)."""
         if not 1 <= hours <= 24 * 90:
@@ -341,22 +356,20 @@ class JobService:
         by_status: dict[str, int] = {}
         for job in jobs:
             by_status[job.status] = by_status.get(job.status, 0) + 1
-        succeeded = by_status.get("completed", 0) + by_status.get("completed_with_errors", 0)
-        finished = succeeded + by_status.get("failed", 0)
+        succeeded = sum(by_status.get(status, 0) for status in SUCCEEDED)
+        finished = succeeded + by_status.get(JobStatus.FAILED, 0)
         durations = [
-            float(j.duration_ms)
-            for j in jobs
-            if j.duration_ms is not None and j.status in ("completed", "completed_with_errors")
+            float(j.duration_ms) for j in jobs if j.duration_ms is not None and j.status in SUCCEEDED
         ]
-        return {
-            "hours": hours,
-            "total": len(jobs),
-            "byStatus": by_status,
-            "averageDurationMs": round(sum(durations) / len(durations), 1) if durations else None,
-            "p50DurationMs": nearest_rank_percentile(durations, 50) if durations else None,
-            "p95DurationMs": nearest_rank_percentile(durations, 95) if durations else None,
-            "successRate": round(succeeded / finished, 4) if finished else None,
-        }
+        return JobStatistics(
+            hours=hours,
+            total=len(jobs),
+            by_status=by_status,
+            average_duration_ms=round(sum(durations) / len(durations), 1) if durations else None,
+            p50_duration_ms=nearest_rank_percentile(durations, 50) if durations else None,
+            p95_duration_ms=nearest_rank_percentile(durations, 95) if durations else None,
+            success_rate=round(succeeded / finished, 4) if finished else None,
+        )
 
     def wait(
         self,
@@ -372,7 +385,7 @@ class JobService:
             job = self.get_job(workspace_id, job_id)
             if on_update:
                 on_update(job)
-            if job.status in jobs_repo.TERMINAL:
+            if job.status in TERMINAL:
                 return job
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")

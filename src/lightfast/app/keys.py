@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import api_keys as keys_repo
 from lightfast.db.models import ApiKey
-from lightfast.db.types import iso, utcnow
+from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 PREFIX = "sk-lf-"
@@ -45,20 +45,6 @@ def hash_secret(secret: str) -> str:
 
 def preview(secret: str) -> str:
     return f"{secret[: len(PREFIX) + 4]}…{secret[-4:]}"
-
-
-def key_payload(key: ApiKey) -> dict[str, str | None]:
-    """The JSON shape of a key (never its secret), shared by the API and the CLI."""
-
-    return {
-        "id": key.id,
-        "name": key.name,
-        "preview": key.preview,
-        "createdAt": iso(key.created_at),
-        "expiresAt": iso(key.expires_at),
-        "lastUsedAt": iso(key.last_used_at),
-        "revokedAt": iso(key.revoked_at),
-    }
 
 
 class ApiKeyService:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
+from lightfast.db.statuses import JobStatus
 from lightfast.db.tenancy import bump_generation
 from lightfast.embed.base import Embedder, Tokenizer
 from lightfast.errors import NotFound
@@ -51,8 +52,8 @@ class SyncSummary:
     failures: list[Failure] = field(default_factory=list)
 
     @property
-    def status(self) -> str:
-        return "completed_with_errors" if self.documents_failed else "completed"
+    def status(self) -> JobStatus:
+        return JobStatus.COMPLETED_WITH_ERRORS if self.documents_failed else JobStatus.COMPLETED
 
     def merge(self, other: SyncSummary) -> None:
         for name in self.counts():

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
+from lightfast.db.statuses import JobTrigger
 from lightfast.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def enqueue_due(sessions: sessionmaker[Session], jobs: JobService, now: datetime
         job = jobs.enqueue_sync(
             workspace_id,
             source_id,
-            trigger="scheduled",
+            trigger=JobTrigger.SCHEDULED,
             triggered_by="scheduler",
             idempotency_key=f"schedule:{source_id}:{slot.strftime('%Y%m%dT%H%M%S')}",
         )

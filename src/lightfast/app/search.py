@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,14 +22,25 @@ from lightfast.search.fusion import reciprocal_rank_fusion, weighted_score_fusio
 from lightfast.search.highlight import make_snippet
 from lightfast.search.text import query_terms
 
-Mode = Literal["hybrid", "dense", "bm25"]
-MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+
+# The names the API documents. At the edge only (API requests, the CLI's --mode) ``bm25`` and
+# ``hybrid`` are accepted too, as former names of fast and balanced: ``lightfast.app.schemas.search_mode``.
+class SearchMode(StrEnum):
+    """How a query is answered: fast (keyword retrieval only; the query is not embedded), balanced
+    (semantic and keyword retrieval, fused) or dense (semantic retrieval only)."""
+
+    FAST = "fast"  # keyword (BM25) retrieval only: the query is not embedded
+    BALANCED = "balanced"  # semantic and keyword retrieval, fused
+    DENSE = "dense"  # semantic (vector) retrieval only
+
+
+EMBEDS_QUERY = (SearchMode.BALANCED, SearchMode.DENSE)
 MAX_QUERY_CHARS = 1000
 
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """How hybrid mode fuses the two rankings; the defaults were measured on SciFact train
+    """How balanced mode fuses the two rankings; the defaults were measured on SciFact train
     (docs/search-quality.md)."""
 
     method: Literal["rrf", "weighted"] = "weighted"
@@ -49,7 +61,7 @@ class SearchRequest:
     path_prefix: str | None = None
     updated_from: datetime | None = None
     updated_to: datetime | None = None
-    mode: Mode = "hybrid"
+    mode: SearchMode = SearchMode.BALANCED
     request_id: str | None = None
 
 
@@ -80,7 +92,7 @@ class SearchResponse:
     total: int  # distinct documents among the candidates
     latency: Latency
     request_id: str
-    mode: str
+    mode: SearchMode
     limit: int
     offset: int
     terms: list[str] = field(default_factory=list)
@@ -95,8 +107,8 @@ def validate_request(request: SearchRequest) -> None:
         raise InvalidInput("limit must be between 1 and 100", field="limit")
     if not 0 <= request.offset <= 1000:
         raise InvalidInput("offset must be between 0 and 1000", field="offset")
-    if request.mode not in MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(MODES)}", field="mode")
+    if request.mode not in tuple(SearchMode):
+        raise InvalidInput(f"mode must be one of {', '.join(SearchMode)}", field="mode")
     if request.updated_from and request.updated_to and request.updated_from > request.updated_to:
         raise InvalidInput("dateRange.from must not be after dateRange.to", field="filters.dateRange")
 
@@ -129,15 +141,15 @@ class SearchService:
             embedding_ms = 0.0
             vector_hits: list[Hit] = []
             lexical_hits: list[Hit] = []
-            if request.mode in ("hybrid", "dense"):
+            if request.mode in EMBEDS_QUERY:
                 self._check_models(stores)
                 t0 = time.perf_counter()
                 vector = self.embedder.embed([request.query])[0]
                 embedding_ms = (time.perf_counter() - t0) * 1000
             t1 = time.perf_counter()
-            if request.mode in ("hybrid", "dense"):
+            if request.mode in EMBEDS_QUERY:
                 vector_hits = self.index.vector_search(session, store_ids, vector, k, filters)
-            if request.mode in ("hybrid", "bm25"):
+            if request.mode in (SearchMode.BALANCED, SearchMode.FAST):
                 lexical_hits = self.index.lexical_search(session, store_ids, request.query, k, filters)
             retrieval_ms = (time.perf_counter() - t1) * 1000
 
@@ -202,7 +214,7 @@ class SearchService:
                 raise ModelMismatch(
                     f"store {store.name!r} was indexed with {store.embedding_model} "
                     f"({store.embedding_dim}-d) but this server embeds queries with {spec.name}; "
-                    "re-ingest the store or search it in bm25 mode"
+                    "re-ingest the store or search it in fast mode"
                 )
 
     def _fuse(self, vector_hits: list[Hit], lexical_hits: list[Hit]) -> list[tuple[int, float]]:

@@ -25,6 +25,7 @@ from lightfast.db.models import ConnectedSource, Organization
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, NotFound
+from lightfast.ingest.config import ConfigReport
 from lightfast.settings import Settings
 from lightfast.sources import git, local
 from lightfast.sources.github import source as github
@@ -247,7 +248,7 @@ class SourceService:
 
     # -- config, sync, disconnect ------------------------------------------------------------------
 
-    def detect_config(self, workspace_id: str, source_id: str) -> dict[str, object]:
+    def detect_config(self, workspace_id: str, source_id: str) -> ConfigReport:
         """Read and validate the source's lightfast.yml now (at its head), and record the outcome."""
         with self.sessions() as session:
             source = self._source(session, workspace_id, source_id)
@@ -256,21 +257,7 @@ class SourceService:
             sources_repo.record_config(
                 session, self._source(session, workspace_id, source_id), report, at=utcnow()
             )
-        config = report.config
-        return {
-            "sourceId": source_id,
-            "status": report.status,
-            "path": report.path,
-            "config": None
-            if config is None
-            else {
-                "version": config.version,
-                "store": config.store,
-                "include": list(config.include),
-                "exclude": list(config.exclude),
-            },
-            "problems": [str(p) for p in (*report.problems, *report.warnings)],
-        }
+        return report
 
     def disconnect(
         self, workspace_id: str, source_id: str, *, triggered_by: str | None = None, reason: str | None = None

@@ -18,6 +18,7 @@ from lightfast.db import jobs as jobs_repo
 from lightfast.db import metrics, tenancy
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource, Store
+from lightfast.db.statuses import JobStatus
 from lightfast.db.types import utcnow
 from lightfast.embed.base import ModelSpec
 from lightfast.errors import ConfigError, Conflict, NotFound
@@ -219,11 +220,11 @@ class SyncRunner:
         )
         return self.pipeline.delete(target, plan.removals)
 
-    def finish(self, job_id: str, summary: SyncSummary) -> str:
+    def finish(self, job_id: str, summary: SyncSummary) -> JobStatus:
         status = summary.status
         with self.sessions.begin() as session:
-            if jobs_repo.job_status(session, job_id) == "cancelled":
-                return "cancelled"  # a cancel acknowledged while the run ended stands
+            if jobs_repo.job_status(session, job_id) == JobStatus.CANCELLED:
+                return JobStatus.CANCELLED  # a cancel acknowledged while the run ended stands
             job = jobs_repo.finish_job(session, job_id, status=status, output=summary.to_dict())
             workspace_id, source_id = job.workspace_id, job.source_id
             if source_id:
@@ -260,7 +261,7 @@ class SyncRunner:
 
     def fail(self, job_id: str, message: str) -> None:
         with self.sessions.begin() as session:
-            job = jobs_repo.finish_job(session, job_id, status="failed", error_message=message)
+            job = jobs_repo.finish_job(session, job_id, status=JobStatus.FAILED, error_message=message)
             metrics.record_metric(
                 session,
                 workspace_id=job.workspace_id,
@@ -268,7 +269,7 @@ class SyncRunner:
                 value=job.duration_ms or 0,
                 unit="ms",
                 source_id=job.source_id,
-                tags={"job": job_id, "status": "failed"},
+                tags={"job": job_id, "status": JobStatus.FAILED},
             )
             metrics.record_metric(
                 session,
@@ -281,7 +282,7 @@ class SyncRunner:
 
     def is_cancelled(self, job_id: str) -> bool:
         with self.sessions() as session:
-            return jobs_repo.job_status(session, job_id) == "cancelled"
+            return jobs_repo.job_status(session, job_id) == JobStatus.CANCELLED
 
     def run_inline(
         self, job_id: str, on_progress: Callable[[int, int, int], None] | None = None

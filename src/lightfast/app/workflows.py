@@ -14,6 +14,7 @@ from dbos import DBOS
 from lightfast.app.pipeline import SyncSummary
 from lightfast.app import runtime
 from lightfast.app.sync import SyncPlan
+from lightfast.db.statuses import JobStatus
 
 WORKFLOW_NAME = "lightfast.sync"
 
@@ -75,10 +76,10 @@ def sync_workflow() -> dict[str, Any]:
             if "summary" in result:
                 total.merge(SyncSummary.from_dict(result["summary"]))
             if result["cancelled"]:
-                return {"status": "cancelled", **total.to_dict()}
+                return {"status": JobStatus.CANCELLED, **total.to_dict()}
         result = delete_removed_step(plan)
         if result["cancelled"]:
-            return {"status": "cancelled", **total.to_dict()}
+            return {"status": JobStatus.CANCELLED, **total.to_dict()}
         total.merge(SyncSummary.from_dict(result["summary"]))
         status = finish_step(total.to_dict())
         return {"status": status, **total.to_dict()}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
@@ -10,8 +11,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from lightfast.errors import ConfigError, InvalidInput, LightfastError, NotFound
 from lightfast.app.container import Services, build_services
+from lightfast.app.schemas import Out
+from lightfast.errors import ConfigError, InvalidInput, LightfastError, NotFound
 from lightfast.settings import Settings
 
 T = TypeVar("T")
@@ -61,6 +63,13 @@ def fail(exc: LightfastError) -> typer.Exit:
     else:
         errors.print(f"[red]error:[/red] {exc.message}")
     return typer.Exit(2 if isinstance(exc, InvalidInput | NotFound) else 1)
+
+
+def print_json(shape: Out | Sequence[Out], *, indent: int | None = 2) -> None:
+    """Print a wire shape of ``lightfast.app.schemas`` (or a list of them) for ``--json``: the JSON the
+    API sends for it."""
+    data = shape.wire() if isinstance(shape, Out) else [item.wire() for item in shape]
+    print(json.dumps(data, indent=indent))
 
 
 def guarded(run: Callable[[], T]) -> T:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from lightfast.app.container import Services
+from lightfast.app.engine import JobEngine, WorkerLock
+from lightfast.app.schemas import EnqueuedOut, IngestRunOut, JobDetailOut, JobOut
 from lightfast.cli.common import (
     JsonOption,
     WorkspaceOption,
@@ -24,13 +26,12 @@ from lightfast.cli.common import (
     console,
     errors,
     guarded,
+    print_json,
     services,
 )
 from lightfast.cli.search import config_note
 from lightfast.db.models import Job
-from lightfast.app.engine import JobEngine, WorkerLock
-from lightfast.app.jobs_serialize import job_detail_payload, job_payload
-from lightfast.app.container import Services
+from lightfast.db.statuses import SUCCEEDED
 
 jobs_app = typer.Typer(help="Watch and control background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -72,28 +73,19 @@ def ingest(
             )
         )
         if detach:
-            print(json.dumps({"jobId": enqueued.job_id}) if as_json else enqueued.job_id)
+            if as_json:
+                print_json(EnqueuedOut(job_id=enqueued.job_id), indent=None)
+            else:
+                print(enqueued.job_id)
             return
         job = follow(svc, registered.workspace_id, enqueued.job_id, show=not as_json)
         store = svc.store_name(job.store_id)
-    output = job.output or {}
     if as_json:
         workspace_name = workspace or svc.settings.default_workspace
-        print(
-            json.dumps(
-                {
-                    "jobId": job.id,
-                    "status": job.status,
-                    "workspace": workspace_name,
-                    "store": store,
-                    **output,
-                },
-                indent=2,
-            )
-        )
+        print_json(IngestRunOut.from_job(job, workspace=workspace_name, store=store))
     else:
         print_summary(job)
-    if job.status not in ("completed", "completed_with_errors"):
+    if job.status not in SUCCEEDED:
         raise typer.Exit(1)
 
 
@@ -168,7 +160,7 @@ def list_jobs(
     with services() as svc:
         jobs, _ = guarded(lambda: svc.jobs.list_jobs(svc.workspace_id(workspace), status=status, limit=limit))
     if as_json:
-        print(json.dumps([job_payload(j) for j in jobs], indent=2))
+        print_json([JobOut.from_row(j) for j in jobs])
         return
     table = Table()
     for column in ("id", "name", "status", "trigger", "progress", "duration", "created"):
@@ -197,7 +189,7 @@ def show_job(job_id: str, workspace: WorkspaceOption = None, as_json: JsonOption
     with services() as svc:
         detail = guarded(lambda: svc.jobs.detail(svc.workspace_id(workspace), job_id))
     if as_json:
-        print(json.dumps(job_detail_payload(detail), indent=2))
+        print_json(JobDetailOut.from_detail(detail))
         return
     job = detail.job
     total = "?" if job.progress_total is None else job.progress_total

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from lightfast.app.keys import key_payload
-from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, services
+from lightfast.app.schemas import ApiKeyOut, CreatedKeyOut
+from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, print_json, services
 
 keys_app = typer.Typer(help="API keys (each bound to one workspace).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -33,7 +32,7 @@ def create_key(
             )
         )
     if as_json:
-        print(json.dumps({"id": created.key.id, "name": created.key.name, "key": created.secret}))
+        print_json(CreatedKeyOut.from_created(created), indent=None)
         return
     console.print(f"{created.key.id} ({created.key.name})")
     console.print(created.secret, soft_wrap=True)
@@ -48,20 +47,20 @@ def list_keys(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
     """
     with services() as svc:
         keys = guarded(lambda: svc.api_keys.list(svc.workspace_id(workspace)))
-    rows = [key_payload(k) for k in keys]
+    rows = [ApiKeyOut.model_validate(k) for k in keys]
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return
     table = Table()
     for column in ("id", "name", "preview", "last used", "status"):
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["id"],
-            row["name"],
-            row["preview"],
-            row["lastUsedAt"] or "never",
-            "revoked" if row["revokedAt"] else "active",
+            row.id,
+            row.name,
+            row.preview,
+            row.last_used_at.isoformat() if row.last_used_at else "never",
+            "revoked" if row.revoked_at else "active",
         )
     console.print(table)
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.text import Text
 
-from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, errors, guarded, services
+from lightfast.app.schemas import CliSearchOut, search_mode
+from lightfast.app.search import SearchMode, SearchRequest, SearchResponse
+from lightfast.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    app,
+    console,
+    errors,
+    guarded,
+    print_json,
+    services,
+)
 from lightfast.ingest.config import DEFAULT_INCLUDE, find_config_file, validate_config
-from lightfast.app.search_serialize import cli_payload
-from lightfast.app.search import SearchRequest
 
 
 @app.command()
@@ -30,7 +38,13 @@ def search(
     path_prefix: Annotated[
         str | None, typer.Option("--path-prefix", help="Only paths starting with this.")
     ] = None,
-    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="fast (keywords only), balanced (keywords and meaning) or dense (meaning only); "
+            "bm25 and hybrid, former names of fast and balanced, are accepted too."
+        ),
+    ] = SearchMode.BALANCED.value,
     as_json: JsonOption = False,
 ) -> None:
     """Search a workspace.
@@ -39,7 +53,7 @@ def search(
     """
     with services() as svc:
 
-        def run() -> Any:
+        def run() -> SearchResponse:
             request = SearchRequest(
                 workspace_id=svc.workspace_id(workspace),
                 query=query,
@@ -48,13 +62,13 @@ def search(
                 stores=tuple(store or ()),
                 source_types=tuple(source_type or ()),
                 path_prefix=path_prefix,
-                mode=mode,  # type: ignore[arg-type]  # validated by the service
+                mode=search_mode(mode),
             )
             return svc.search.search(request)
 
         response = guarded(run)
     if as_json:
-        print(json.dumps(cli_payload(response), indent=2))
+        print_json(CliSearchOut.from_response(response))
         return
     if not response.results:
         console.print("No results.")

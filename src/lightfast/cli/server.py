@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from lightfast.cli.common import app, errors, load_settings
-from lightfast.app.engine import JobEngine, WorkerLock
 from lightfast.app.container import build_services
+from lightfast.app.engine import JobEngine, WorkerLock
+from lightfast.cli.common import app, errors, load_settings
 
 
 @app.command()

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, services
-from lightfast.cli.jobs import follow, print_summary
-from lightfast.db.models import ConnectedSource
-from lightfast.db.types import iso
 from lightfast.app.container import Services
+from lightfast.app.schemas import CliSourceOut, DetectConfigOut, EnqueuedOut, JobRunOut
+from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, print_json, services
+from lightfast.cli.jobs import follow, print_summary
+from lightfast.db.statuses import SUCCEEDED
 
 source_app = typer.Typer(help="Connected sources.", no_args_is_help=True)
 add_app = typer.Typer(help="Connect a source to a workspace and start its first sync.", no_args_is_help=True)
@@ -28,31 +28,18 @@ DetachOption = Annotated[bool, typer.Option("--detach", help="Queue the job and 
 def _finish(svc: Services, workspace_id: str, job_id: str, *, detach: bool, as_json: bool) -> None:
     """Follow a job (running a worker here if none is running) or print its id."""
     if detach:
-        print(json.dumps({"jobId": job_id}) if as_json else job_id)
+        if as_json:
+            print_json(EnqueuedOut(job_id=job_id), indent=None)
+        else:
+            print(job_id)
         return
     job = follow(svc, workspace_id, job_id, show=not as_json)
     if as_json:
-        print(json.dumps({"jobId": job.id, "status": job.status, **(job.output or {})}, indent=2))
+        print_json(JobRunOut.from_job(job))
     else:
         print_summary(job)
-    if job.status not in ("completed", "completed_with_errors"):
+    if job.status not in SUCCEEDED:
         raise typer.Exit(1)
-
-
-def _describe(source: ConnectedSource) -> dict[str, Any]:
-    metadata = source.source_metadata or {}
-    return {
-        "id": source.id,
-        "type": source.source_type,
-        "name": source.display_name,
-        "active": source.is_active,
-        "documents": source.document_count,
-        "config": source.config_status,
-        "configMessage": source.config_message,
-        "lastCommit": metadata.get("lastCommit"),
-        "schedule": metadata.get("schedule"),
-        "lastSyncedAt": iso(source.last_synced_at),
-    }
 
 
 @add_app.command("github")
@@ -123,14 +110,15 @@ def detect_config(source_id: str, workspace: WorkspaceOption = None, as_json: Js
     Example: lightfast source detect-config src_0123
     """
     with services() as svc:
-        result = guarded(lambda: svc.sources.detect_config(svc.workspace_id(workspace), source_id))
+        report = guarded(lambda: svc.sources.detect_config(svc.workspace_id(workspace), source_id))
+    result = DetectConfigOut.from_report(source_id, report)
     if as_json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
     else:
-        console.print(f"{source_id}: {result['status']} ({result['path'] or 'no lightfast.yml: defaults'})")
-        for problem in result["problems"]:  # type: ignore[attr-defined]
+        console.print(f"{source_id}: {result.status} ({result.path or 'no lightfast.yml: defaults'})")
+        for problem in result.problems:
             console.print(f"  {problem}")
-    if result["status"] == "error":
+    if result.status == "error":
         raise typer.Exit(1)
 
 
@@ -159,23 +147,23 @@ def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False)
     """
     with services() as svc:
         sources = guarded(lambda: svc.sources.list(svc.workspace_id(workspace)))
-    rows = [_describe(s) for s in sources]
+    rows = [CliSourceOut.from_row(s) for s in sources]
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return
     table = Table()
     for column in ("id", "type", "name", "active", "documents", "config", "commit", "schedule"):
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["id"],
-            row["type"],
-            row["name"],
-            "yes" if row["active"] else "no",
-            str(row["documents"]),
-            row["config"],
-            (row["lastCommit"] or "")[:12],
-            json.dumps(row["schedule"]) if row["schedule"] else "",
+            row.id,
+            row.type,
+            row.name,
+            "yes" if row.active else "no",
+            str(row.documents),
+            row.config,
+            (row.last_commit or "")[:12],
+            json.dumps(row.schedule) if row.schedule else "",
         )
     console.print(table)
 

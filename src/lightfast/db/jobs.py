@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lightfast.db.models import Job, Workspace, new_id
+from lightfast.db.statuses import ACTIVE, JobStatus, JobTrigger
 from lightfast.db.types import utcnow
 from lightfast.errors import NotFound
 
@@ -19,7 +20,7 @@ def create_job(
     workspace_id: str,
     organization_id: str | None,
     name: str,
-    trigger: str,
+    trigger: JobTrigger,
     store_id: str | None = None,
     source_id: str | None = None,
     triggered_by: str | None = None,
@@ -37,7 +38,7 @@ def create_job(
         store_id=store_id,
         source_id=source_id,
         name=name,
-        status="queued",
+        status=JobStatus.QUEUED,
         trigger=trigger,
         triggered_by=triggered_by,
         input=input or {},
@@ -64,8 +65,8 @@ def start_job(session: Session, job_id: str, store_id: str | None = None) -> Non
     job = get_job(session, job_id)
     if store_id and job.store_id is None:
         job.store_id = store_id
-    if job.status == "queued":
-        job.status = "running"
+    if job.status == JobStatus.QUEUED:
+        job.status = JobStatus.RUNNING
     job.started_at = job.started_at or utcnow()
 
 
@@ -80,7 +81,7 @@ def set_progress(
     job = get_job(session, job_id)
     job.progress_processed = processed
     job.progress_total = total
-    if chunks_added and job.status == "running":
+    if chunks_added and job.status == JobStatus.RUNNING:
         chunks = int((job.output or {}).get("chunks_done", 0)) + chunks_added
         job.output = {"chunks_done": chunks}
 
@@ -89,7 +90,7 @@ def finish_job(
     session: Session,
     job_id: str,
     *,
-    status: str,
+    status: JobStatus,
     output: dict[str, Any] | None = None,
     error_message: str | None = None,
 ) -> Job:
@@ -104,10 +105,6 @@ def finish_job(
     return job
 
 
-ACTIVE = ("queued", "running")
-TERMINAL = ("completed", "completed_with_errors", "failed", "cancelled")
-
-
 def find_by_idempotency_key(session: Session, key: str) -> Job | None:
     return session.scalar(select(Job).where(Job.idempotency_key == key))
 
@@ -117,7 +114,7 @@ def queued_unclaimed(session: Session, source_id: str) -> list[Job]:
     return list(
         session.scalars(
             select(Job)
-            .where(Job.source_id == source_id, Job.status == "queued", Job.engine_run_id.is_(None))
+            .where(Job.source_id == source_id, Job.status == JobStatus.QUEUED, Job.engine_run_id.is_(None))
             .order_by(Job.created_at)
         )
     )
@@ -136,9 +133,9 @@ def supersede(session: Session, job: Job, by_job_id: str) -> bool:
     """Cancel a queued job in favour of a newer one, unless a worker claimed it meanwhile."""
     result = session.execute(
         update(Job)
-        .where(Job.id == job.id, Job.status == "queued", Job.engine_run_id.is_(None))
+        .where(Job.id == job.id, Job.status == JobStatus.QUEUED, Job.engine_run_id.is_(None))
         .values(
-            status="cancelled",
+            status=JobStatus.CANCELLED,
             error_message=f"superseded by {by_job_id}",
             completed_at=utcnow(),
             output={"supersededBy": by_job_id},
@@ -152,7 +149,7 @@ def claimable_jobs(session: Session, limit: int) -> list[str]:
     return list(
         session.scalars(
             select(Job.id)
-            .where(Job.status == "queued", Job.engine_run_id.is_(None))
+            .where(Job.status == JobStatus.QUEUED, Job.engine_run_id.is_(None))
             .order_by(Job.created_at)
             .limit(limit)
         )
@@ -163,7 +160,7 @@ def claim(session: Session, job_id: str, workspace_limit: int) -> Job | None:
     """Give a queued job to this worker if its source runs nothing else and its workspace is under its
     limit. Locks the workspace row on PostgreSQL so concurrent workers decide one at a time."""
     job = session.get(Job, job_id)
-    if job is None or job.status != "queued" or job.engine_run_id is not None:
+    if job is None or job.status != JobStatus.QUEUED or job.engine_run_id is not None:
         return None
     # NO KEY UPDATE: claims in a workspace still queue behind each other, but inserts that merely
     # reference the workspace (a new job, a store) do not, so a concurrent enqueue cannot deadlock us.
@@ -180,7 +177,7 @@ def claim(session: Session, job_id: str, workspace_limit: int) -> Job | None:
     # Conditional: the job may have been superseded or cancelled since it was read above.
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == "queued", Job.engine_run_id.is_(None))
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.engine_run_id.is_(None))
         .values(engine_run_id=job_id, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -199,7 +196,7 @@ def release(session: Session, job_id: str) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
-        .values(engine_run_id=None, status="queued")
+        .values(engine_run_id=None, status=JobStatus.QUEUED)
     )
 
 
@@ -207,7 +204,7 @@ def cancel(session: Session, job_id: str) -> bool:
     job = session.get(Job, job_id)
     if job is None or job.status not in ACTIVE:
         return False
-    finish_job(session, job_id, status="cancelled", output=job.output, error_message="cancelled")
+    finish_job(session, job_id, status=JobStatus.CANCELLED, output=job.output, error_message="cancelled")
     return True
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from lightfast.db.statuses import JobStatus, JobTrigger
 from lightfast.db.types import Embedding, Json, UtcDateTime, utcnow
 
 NAMING = {
@@ -44,8 +45,6 @@ def is_dialect_object(name: str) -> bool:
 
 
 SOURCE_TYPES = ("github", "linear", "notion", "sentry", "vercel", "zendesk", "local")
-JOB_STATUSES = ("queued", "running", "completed", "completed_with_errors", "failed", "cancelled")
-JOB_TRIGGERS = ("manual", "scheduled", "webhook", "automatic")
 METRIC_TYPES = ("query_latency", "queries_count", "documents_indexed", "api_calls", "errors", "job_duration")
 
 
@@ -261,8 +260,8 @@ class Job(Timestamps, Base):
     retry_of: Mapped[str | None] = mapped_column(String(191))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     name: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(32), default="queued")
-    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    status: Mapped[str] = mapped_column(String(32), default=JobStatus.QUEUED)  # a JobStatus
+    trigger: Mapped[str] = mapped_column(String(16), default=JobTrigger.MANUAL)  # a JobTrigger
     triggered_by: Mapped[str | None] = mapped_column(String(191))
     input: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     output: Mapped[dict[str, Any] | None] = mapped_column(Json)

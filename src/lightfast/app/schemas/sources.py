@@ -1,0 +1,142 @@
+"""Connected sources: connecting one (local directory, git repository, GitHub repository), the API's
+and the CLI's views of a source, and what configuration detection found."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field
+
+from lightfast.app.schemas.common import Body, Out, Timestamp
+from lightfast.db.models import ConnectedSource
+from lightfast.ingest.config import ConfigReport
+
+
+class ConnectLocalBody(Body):
+    """A directory on the server, under LIGHTFAST_LOCAL_SOURCE_ROOTS, read as it is at each sync."""
+
+    type: Literal["local"]
+    path: str = Field(min_length=1, max_length=4096)
+
+
+class ConnectGitBody(Body):
+    """A git repository on the server, under LIGHTFAST_LOCAL_SOURCE_ROOTS: each sync indexes the commits
+    of ``branch`` (default: the checked-out one) since the last."""
+
+    type: Literal["git"]
+    path: str = Field(min_length=1, max_length=4096)
+    branch: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class ConnectGitHubBody(Body):
+    """A repository the GitHub App's installation can read; pushes arrive at POST /webhooks/github."""
+
+    type: Literal["github"]
+    repository: str = Field(
+        min_length=3, max_length=200, json_schema_extra={"pattern": r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"}
+    )
+    installation_id: int = Field(alias="installationId", ge=1, le=2**53)
+
+
+ConnectSourceBody = Annotated[
+    ConnectLocalBody | ConnectGitBody | ConnectGitHubBody, Field(discriminator="type")
+]
+
+
+class SyncBody(Body):
+    full: bool = False
+
+
+class SourceOut(Out):
+    id: str
+    type: str
+    name: str
+    is_active: bool
+    config_status: str
+    document_count: int
+    last_synced_at: Timestamp | None
+    created_at: Timestamp | None
+    config_message: str | None = None
+    last_commit: str | None = None
+    external_key: str | None = None
+
+    @classmethod
+    def from_row(cls, source: ConnectedSource, **extra: Any) -> Self:
+        return cls(
+            id=source.id,
+            type=source.source_type,
+            name=source.display_name,
+            is_active=source.is_active,
+            config_status=source.config_status,
+            document_count=source.document_count,
+            last_synced_at=source.last_synced_at,
+            created_at=source.created_at,
+            config_message=source.config_message,
+            last_commit=(source.source_metadata or {}).get("lastCommit"),
+            external_key=source.external_key,
+            **extra,
+        )
+
+
+class ConnectedSourceOut(SourceOut):
+    job_id: str = Field(description="The source's first, full sync.")
+
+
+class SourceListOut(Out):
+    items: list[SourceOut]
+
+
+class SourceConfigOut(Out):
+    version: int
+    store: str
+    include: list[str]
+    exclude: list[str]
+
+
+class DetectConfigOut(Out):
+    source_id: str
+    status: Literal["configured", "unconfigured", "error"]
+    path: str | None
+    config: SourceConfigOut | None
+    problems: list[str]
+
+    @classmethod
+    def from_report(cls, source_id: str, report: ConfigReport) -> Self:
+        return cls(
+            source_id=source_id,
+            status=report.status,
+            path=report.path,
+            config=None if report.config is None else SourceConfigOut.model_validate(report.config),
+            problems=[str(p) for p in (*report.problems, *report.warnings)],
+        )
+
+
+class CliSourceOut(Out):
+    """A row of ``lightfast source list --json``: shorter names than the API's, and the schedule."""
+
+    id: str
+    type: str
+    name: str
+    active: bool
+    documents: int
+    config: str
+    config_message: str | None
+    last_commit: str | None
+    schedule: dict[str, Any] | None
+    last_synced_at: Timestamp | None
+
+    @classmethod
+    def from_row(cls, source: ConnectedSource) -> Self:
+        metadata = source.source_metadata or {}
+        return cls(
+            id=source.id,
+            type=source.source_type,
+            name=source.display_name,
+            active=source.is_active,
+            documents=source.document_count,
+            config=source.config_status,
+            config_message=source.config_message,
+            last_commit=metadata.get("lastCommit"),
+            schedule=metadata.get("schedule"),
+            last_synced_at=source.last_synced_at,
+        )

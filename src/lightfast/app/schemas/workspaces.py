@@ -1,0 +1,66 @@
+"""Workspaces and stores."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field
+
+from lightfast.app.schemas.common import Body, Out, Timestamp
+from lightfast.app.workspaces import StoreView
+
+
+# The services check these names with their own messages; the patterns only document the rules.
+class WorkspaceNameBody(Body):
+    name: str = Field(
+        min_length=1, max_length=64, json_schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"}
+    )
+
+
+class StoreNameBody(Body):
+    name: str = Field(
+        min_length=1, max_length=64, json_schema_extra={"pattern": r"^[a-z0-9-]{1,20}$", "maxLength": 20}
+    )
+
+
+class WorkspaceOut(Out):  # built from a ``Workspace`` row by attribute name
+    id: str
+    name: str
+    slug: str
+    is_default: bool
+    created_at: Timestamp | None
+
+
+class WorkspaceListOut(Out):
+    items: list[WorkspaceOut]
+
+
+class StoreOut(Out):
+    id: str
+    name: str
+    embedding_model: str
+    embedding_dim: int
+    chunk_max_tokens: int
+    chunk_overlap: int
+    document_count: int
+    chunk_count: int
+    created_at: Timestamp | None
+
+    @classmethod
+    def from_view(cls, view: StoreView) -> Self:
+        store = view.store
+        return cls(
+            id=store.id,
+            name=store.name,
+            embedding_model=store.embedding_model,
+            embedding_dim=store.embedding_dim,
+            chunk_max_tokens=store.chunk_max_tokens,
+            chunk_overlap=store.chunk_overlap,
+            document_count=view.documents,
+            chunk_count=view.chunks,
+            created_at=store.created_at,
+        )
+
+
+class StoreListOut(Out):
+    items: list[StoreOut]
