@@ -15,6 +15,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from lightfast.db.models import (
     Workspace,
 )
 from lightfast.db.types import utcnow
+from lightfast.errors import Conflict, Forbidden
 from lightfast.testing.github import GitHubStandIn, generate_private_key
 from tests import test_api_isolation as iso
 from tests.conftest import make_settings, write
@@ -136,7 +138,7 @@ def org_tenant(services: Services, roots: Path, name: str, org: str) -> iso.Tena
     return iso.finish_tenant(services, name, workspace, connected.job_id, repo)
 
 
-def serve_repositories(standin: GitHubStandIn, roots: Path) -> tuple[Path, Path]:
+def serve_repositories(standin: GitHubStandIn, roots: Path) -> None:
     b_git = make_repo(
         roots / "git-b", {"lightfast.yml": iso.CONFIG, "docs/plan.md": "# Plan\n\nPlatypus plans.\n"}
     )
@@ -145,43 +147,54 @@ def serve_repositories(standin: GitHubStandIn, roots: Path) -> tuple[Path, Path]
     standin.add_repository(B_REPO, b_git, repo_id=B_REPO_ID, installation_id=B_INSTALLATION)
     standin.add_repository(A_REPO, a_git, repo_id=A_REPO_ID, installation_id=A_INSTALLATION)
     standin.add_repository(STRAY_REPO, stray, repo_id=9901, installation_id=STRAY_INSTALLATION)
-    return b_git, a_git
 
 
-@pytest.fixture
-def world(tmp_path: Path, database_url: str, app_keys: tuple[str, str]) -> Iterator[OrgWorld]:
+@contextmanager
+def installed(
+    tmp_path: Path, database_url: str, app_keys: tuple[str, str], **overrides: Any
+) -> Iterator[tuple[Services, Path, GitHubStandIn]]:
+    """Services with a GitHub App (the stand-in serving ``serve_repositories``) and the process root
+    ``tmp_path/roots``."""
     private_pem, public_pem = app_keys
     roots = tmp_path / "roots"
     roots.mkdir()
     standin = GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem)
-    b_git, a_git = serve_repositories(standin, roots)
+    serve_repositories(standin, roots)
     standin.start()
     settings = make_settings(
         tmp_path,
         database_url,
-        allow_anonymous=False,
         local_source_roots=[roots],
         github_app_id=str(APP_ID),
         github_private_key=private_pem,
-        github_webhook_secret=SECRET,
         github_api_url=standin.url,
+        **overrides,
     )
     services = build_services(settings, engine=make_engine(settings.resolved_database_url))
-    a = iso.make_tenant(services, roots, "a")
-    b = org_tenant(services, roots, "b", "org-b")
-    orgs = services.organizations
-    orgs.grant_path("default", a.repo)
-    orgs.grant_path("default", a_git)
-    orgs.grant_path("org-b", b_git)
-    orgs.grant_installation("default", A_INSTALLATION)
-    orgs.grant_installation("org-b", B_INSTALLATION)
-    client = TestClient(create_app(services), raise_server_exceptions=False)
     try:
-        yield OrgWorld(services, client, a, b, roots, standin, b_git, a_git)
+        yield services, roots, standin
     finally:
-        client.close()
         services.close()
         standin.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str, app_keys: tuple[str, str]) -> Iterator[OrgWorld]:
+    overrides = {"allow_anonymous": False, "github_webhook_secret": SECRET}
+    with installed(tmp_path, database_url, app_keys, **overrides) as (services, roots, standin):
+        a = iso.make_tenant(services, roots, "a")
+        b = org_tenant(services, roots, "b", "org-b")
+        orgs = services.organizations
+        orgs.grant_path("default", a.repo)
+        orgs.grant_path("default", roots / "git-a")
+        orgs.grant_path("org-b", roots / "git-b")
+        orgs.grant_installation("default", A_INSTALLATION)
+        orgs.grant_installation("org-b", B_INSTALLATION)
+        client = TestClient(create_app(services), raise_server_exceptions=False)
+        try:
+            yield OrgWorld(services, client, a, b, roots, standin, roots / "git-b", roots / "git-a")
+        finally:
+            client.close()
 
 
 def assert_forbidden(world: OrgWorld, body: dict[str, Any]) -> dict[str, Any]:
@@ -320,7 +333,7 @@ def test_an_unbound_installation_is_not_claimed_once_there_are_two_organizations
     world.call(world.a, "POST", "/v1/sources", 201, json=body)
     # Bound to A now: B cannot have it, and the operator cannot give it to B without revoking it.
     world.call(world.b, "POST", "/v1/sources", 403, json=body)
-    with pytest.raises(Exception, match="bound to organization 'default'"):
+    with pytest.raises(Conflict, match="bound to organization 'default'"):
         world.services.organizations.grant_installation("org-b", STRAY_INSTALLATION)
 
 
@@ -385,22 +398,7 @@ def search_ids(world: OrgWorld, tenant: iso.Tenant, query: str) -> list[str]:
 def test_single_tenant_development_claims_an_installation_and_keeps_it(
     tmp_path: Path, database_url: str, app_keys: tuple[str, str]
 ) -> None:
-    private_pem, public_pem = app_keys
-    roots = tmp_path / "roots"
-    roots.mkdir()
-    standin = GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem)
-    serve_repositories(standin, roots)
-    standin.start()
-    settings = make_settings(
-        tmp_path,
-        database_url,
-        local_source_roots=[roots],
-        github_app_id=str(APP_ID),
-        github_private_key=private_pem,
-        github_api_url=standin.url,
-    )
-    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
-    try:
+    with installed(tmp_path, database_url, app_keys) as (services, roots, _):
         workspace = services.ensure_workspace_id()
         assert services.organizations.single_tenant_development()
         # The one organization counts the process roots as granted, and claims an unbound installation.
@@ -413,51 +411,28 @@ def test_single_tenant_development_claims_an_installation_and_keeps_it(
         # A second organization ends it: grants are explicit from now on, and the claim stays.
         services.organizations.create("org-b")
         assert not services.organizations.single_tenant_development()
-        with pytest.raises(Exception, match="not granted"):
+        with pytest.raises(Forbidden):
             services.sources.connect_server_path(workspace, str(roots / "git-b"), git_repository=True)
-        with pytest.raises(Exception, match="not granted"):
+        with pytest.raises(Forbidden):
             services.sources.connect_github(workspace, STRAY_REPO, STRAY_INSTALLATION)
         services.sources.connect_github(services.ensure_workspace_id("other"), A_REPO, A_INSTALLATION)
-        b = services.workspace_id("org-b/default")
-        with pytest.raises(Exception, match="not granted"):
-            services.sources.connect_github(b, A_REPO, A_INSTALLATION)
-    finally:
-        services.close()
-        standin.stop()
+        with pytest.raises(Forbidden):
+            services.sources.connect_github(services.workspace_id("org-b/default"), A_REPO, A_INSTALLATION)
 
 
 def test_a_server_on_a_public_address_claims_nothing(
     tmp_path: Path, database_url: str, app_keys: tuple[str, str]
 ) -> None:
-    private_pem, public_pem = app_keys
-    roots = tmp_path / "roots"
-    roots.mkdir()
-    standin = GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem)
-    serve_repositories(standin, roots)
-    standin.start()
-    settings = make_settings(
-        tmp_path,
-        database_url,
-        host="0.0.0.0",
-        local_source_roots=[roots],
-        github_app_id=str(APP_ID),
-        github_private_key=private_pem,
-        github_api_url=standin.url,
-    )
-    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
-    try:
+    with installed(tmp_path, database_url, app_keys, host="0.0.0.0") as (services, roots, _):
         workspace = services.ensure_workspace_id()
-        with pytest.raises(Exception, match="not granted"):
+        with pytest.raises(Forbidden):
             services.sources.connect_github(workspace, A_REPO, A_INSTALLATION)
-        with pytest.raises(Exception, match="not granted"):
+        with pytest.raises(Forbidden):
             services.sources.connect_server_path(workspace, str(roots / "git-a"), git_repository=True)
         services.organizations.grant_installation("default", A_INSTALLATION)
         services.organizations.grant_path("default", roots)
         services.sources.connect_github(workspace, A_REPO, A_INSTALLATION)
         services.sources.connect_server_path(workspace, str(roots / "git-a"), git_repository=True)
-    finally:
-        services.close()
-        standin.stop()
 
 
 # -- item 10: workspace names ---------------------------------------------------------------------------
