@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from lightfast.app.schemas import ErrorOut
 from lightfast.errors import (
     Conflict,
     Forbidden,
@@ -61,6 +63,14 @@ def status_for(exc: LightfastError) -> int:
     return 500
 
 
+def answer(
+    status: int, code: str, message: str, rid: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """Every error answer of the API, in the one wire shape :class:`ErrorOut`."""
+    body = ErrorOut(error=code, message=message, request_id=rid).wire()
+    return JSONResponse(body, status_code=status, headers={**(headers or {}), "X-Request-Id": rid})
+
+
 def headers_for(exc: LightfastError) -> dict[str, str]:
     if isinstance(exc, RateLimited):
         return {"Retry-After": str(exc.retry_after)}
@@ -80,15 +90,8 @@ def error_response(exc: LightfastError, rid: str, headers: dict[str, str] | None
     field = exc.field if isinstance(exc, InvalidInput) else None
     if field and not message.startswith((f"{field} ", f"{field}:")):
         message = f"{field}: {message}"  # name the field, like the request-validation errors do
-    return JSONResponse(
-        {
-            "error": exc.code if status < 500 or telling else "internal_error",
-            "message": message,
-            "requestId": rid,
-        },
-        status_code=status,
-        headers={**headers_for(exc), **(headers or {}), "X-Request-Id": rid},
-    )
+    code = exc.code if status < 500 or telling else "internal_error"
+    return answer(status, code, message, rid, {**headers_for(exc), **(headers or {})})
 
 
 def install(app: FastAPI) -> None:
@@ -119,10 +122,7 @@ def install(app: FastAPI) -> None:
                 message = f"is not valid JSON ({reason} at character {offset})"
             field = ".".join(str(part) for part in loc)
             problems.append(f"{field or 'body'}: {message}")
-        return JSONResponse(
-            {"error": "invalid_input", "message": "; ".join(problems), "requestId": request_id(request)},
-            status_code=400,
-        )
+        return answer(400, "invalid_input", "; ".join(problems), request_id(request))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -131,16 +131,10 @@ def install(app: FastAPI) -> None:
             log.error("request %s failed: %s", request_id(request), exc.detail)
         code = HTTP_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "http_error")
         message = str(exc.detail) if exc.status_code < 500 else "internal error"
-        return JSONResponse(
-            {"error": code, "message": message, "requestId": request_id(request)},
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+        return answer(exc.status_code, code, message, request_id(request), exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         rid = request_id(request)
         log.exception("request %s failed", rid, exc_info=exc)
-        return JSONResponse(
-            {"error": "internal_error", "message": "internal error", "requestId": rid}, status_code=500
-        )
+        return answer(500, "internal_error", "internal error", rid)
