@@ -261,7 +261,7 @@ def test_a_replayed_delivery_changes_nothing(world: World) -> None:
         "d-1",
         "push",
         "webhook",
-        "processed",
+        "pending",  # until its job ends
     )
     assert event.event_metadata["beforeSha"] == payload["before"]
     assert event.event_metadata["afterSha"] == payload["after"]

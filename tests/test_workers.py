@@ -1,6 +1,7 @@
 """Several workers on one queue: two worker processes (each its own LIGHTFAST_HOME and worker id) share a
-PostgreSQL database, every job runs exactly once, killing one worker leaves its job to that worker's
-restart (never to the other), and ``lightfast serve --no-worker`` runs no jobs at all.
+PostgreSQL database, every job runs exactly once, the job of a killed worker shows interrupted once its
+lease has passed and the other worker takes it over and finishes it (once), and ``lightfast serve
+--no-worker`` runs no jobs at all.
 
 Workers are subprocesses: ``tests/crash_worker.py`` (the real ``JobEngine`` with a fake embedder slowed
 per call, so work spreads over both workers and a job can be killed mid-way) and the real CLI.
@@ -26,6 +27,7 @@ from sqlalchemy import func, select, text
 from lightfast.app.container import Services, build_services
 from lightfast.app.engine import WorkerLock
 from lightfast.db.models import ConnectedSource, Document, Job, VectorEntry
+from lightfast.db.statuses import ACTIVE
 from lightfast.settings import Settings
 from tests.conftest import make_settings, write
 
@@ -79,14 +81,15 @@ class Procs:
         return proc
 
     def worker(
-        self, worker_id: str, home: Path, database_url: str, delay: float = 0.2
+        self, worker_id: str, home: Path, database_url: str, delay: float = 0.2, lease: float | None = None
     ) -> subprocess.Popen[bytes]:
-        """``tests/crash_worker.py`` with its own home and worker id."""
+        """``tests/crash_worker.py`` with its own home and worker id (and ``LIGHTFAST_WORKER_LEASE``)."""
         env = {
             "LIGHTFAST_HOME": str(home),
             "LIGHTFAST_DATABASE_URL": database_url,
             "LIGHTFAST_WORKER_ID": worker_id,
             "CRASH_EMBED_DELAY": str(delay),
+            **({"LIGHTFAST_WORKER_LEASE": str(lease)} if lease is not None else {}),
         }
         return self.start(worker_id, [str(WORKER)], env)
 
@@ -183,7 +186,7 @@ def wait_finished(svc: Services, job_ids: list[str], *, timeout: float, alive: C
     def finished() -> bool:
         with svc.sessions() as session:
             statuses = dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).all())
-        return all(statuses.get(job_id) not in ("queued", "running") for job_id in job_ids)
+        return all(statuses.get(job_id) not in ACTIVE for job_id in job_ids)
 
     wait_for(finished, timeout=timeout, what=f"jobs {job_ids} to finish", alive=alive)
 
@@ -321,19 +324,22 @@ def test_two_workers_share_the_postgres_queue(
 
 LONG_FILES = 16
 KILLED_DELAY = 0.4  # per embedding call of the worker that is killed: its job takes a few seconds
+LEASE = 3.0  # LIGHTFAST_WORKER_LEASE of both workers: heartbeats every 0.5 s, sweeps every second
 
 
-def test_killed_worker_resumes_its_job_and_the_other_never_runs_it(
+def test_a_killed_workers_job_is_interrupted_then_taken_over_by_another_worker(
     tmp_path: Path, pg_url: str, procs: Procs, svc_factory: Callable[[Settings], Services]
 ) -> None:
     long_repo = make_repo(tmp_path / "long", LONG_FILES, 100)
     short_repo = make_repo(tmp_path / "short", 3, 200)
-    settings = make_settings(tmp_path / "main", pg_url, ingest_batch_documents=BATCH, workspace_concurrency=8)
+    settings = make_settings(
+        tmp_path / "main", pg_url, ingest_batch_documents=BATCH, workspace_concurrency=8, worker_lease=LEASE
+    )
     svc = svc_factory(settings)
     home1, home2 = tmp_path / "home-w1", tmp_path / "home-w2"
 
     # w1 alone claims the long job; w2 starts only once the job is w1's.
-    procs.worker("w1", home1, pg_url, delay=KILLED_DELAY)
+    procs.worker("w1", home1, pg_url, delay=KILLED_DELAY, lease=LEASE)
     procs.wait_ready("w1", r"worker w1 pid \d+ running")
     registered = svc.ingest.register_local(long_repo)
     job_id = svc.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id
@@ -343,7 +349,7 @@ def test_killed_worker_resumes_its_job_and_the_other_never_runs_it(
         what="w1 to claim the job",
         alive=lambda: procs.check_alive("w1", "the claim"),
     )
-    procs.worker("w2", home2, pg_url)
+    procs.worker("w2", home2, pg_url, lease=LEASE)
     procs.wait_ready("w2", r"worker w2 pid \d+ running")
 
     def some_progress() -> bool:
@@ -353,55 +359,61 @@ def test_killed_worker_resumes_its_job_and_the_other_never_runs_it(
 
     wait_for(some_progress, timeout=30, what="progress", alive=lambda: procs.check_alive("w1", "progress"))
     assert svc.jobs.client().retrieve_workflow(job_id).get_status().executor_id == "w1"
+    assert job_row(svc, job_id).worker_id == "w1"
     procs.kill("w1")
     at_kill = job_row(svc, job_id)
     assert at_kill.status == "running", "w1 must die with the job unfinished"
     assert at_kill.progress_processed < LONG_FILES
 
-    # While w1 is down, w2 keeps working (it runs a new job) but leaves w1's job alone.
+    # Within the lease w1 might come back: w2 keeps working (it runs a new job) but leaves w1's alone.
     other = svc.ingest.register_local(short_repo)
     other_id = svc.jobs.enqueue_sync(other.workspace_id, other.connection_id).job_id
     wait_finished(svc, [other_id], timeout=30, alive=lambda: procs.check_alive("w2", "the other job"))
     assert job_row(svc, other_id).status == "completed"
     assert svc.jobs.client().retrieve_workflow(other_id).get_status().executor_id == "w2"
-    ticks = worker_ticks(home2)
-    wait_for(
-        lambda: worker_ticks(home2) >= ticks + 20,
-        timeout=30,
-        what="20 more dispatcher ticks of w2",
-        alive=lambda: procs.check_alive("w2", "its ticks"),
-    )
-    stalled = job_row(svc, job_id)
-    assert stalled.status == "running"
-    assert stalled.progress_processed == at_kill.progress_processed
-    status = svc.jobs.client().retrieve_workflow(job_id).get_status()
-    assert (status.status, status.executor_id) == ("PENDING", "w1")
+    lease_end = at_kill.lease_expires_at
+    assert lease_end is not None
 
-    # w1 again, same home and worker id: it recovers the job and finishes it.
-    procs.worker("w1", home1, pg_url, delay=KILLED_DELAY)
+    # Then the job shows interrupted (by the lease alone, or as w2's sweep wrote it) ...
+    shown: list[str] = []
 
-    def alive() -> None:
-        procs.check_alive("w1", "the resumed job")
-        procs.check_alive("w2", "the resumed job")
+    def interrupted() -> bool:
+        shown.append(svc.jobs.get_job(registered.workspace_id, job_id).status)
+        return shown[-1] == "interrupted"
 
-    wait_finished(svc, [job_id], timeout=60, alive=alive)
+    wait_for(interrupted, timeout=30, what="the job to show interrupted", alive=lambda: None)
+    assert set(shown) <= {"running", "interrupted"}, shown
+
+    # ... and w2, another worker id, takes it over and finishes it, once.
+    wait_finished(svc, [job_id], timeout=60, alive=lambda: procs.check_alive("w2", "the taken-over job"))
     job = job_row(svc, job_id)
-    assert job.status == "completed", (job.status, job.error_message, procs.log("w1"))
+    assert job.status == "completed", (job.status, job.error_message, procs.log("w2"))
     assert job.progress_processed == LONG_FILES
-    # DBOS recovery re-enqueues the workflow on its internal queue, which every live executor serves:
-    # the restarted w1 or w2 finishes it, once. What must not happen is a second run: one workflow row,
-    # and every step recorded once.
+    assert job.worker_id == "w2"
     status = svc.jobs.client().retrieve_workflow(job_id).get_status()
-    assert status.status == "SUCCESS"
-    assert status.executor_id in ("w1", "w2")
-    assert workflow_rows(svc, [job_id])[job_id] == [("SUCCESS", status.executor_id)]
+    assert (status.status, status.executor_id) == ("SUCCESS", "w2")
+    assert workflow_rows(svc, [job_id])[job_id] == [("SUCCESS", "w2")]
     names = Counter(step.name for step in svc.jobs.steps(job_id))
     assert names == expected_steps(LONG_FILES), names
+    assert "taking it over" in procs.log("w2")
     with svc.sessions() as session:
         assert sorted(session.scalars(select(Job.id))) == sorted([job_id, other_id])
     counts = per_source(svc)[str(long_repo.resolve())]
     assert counts[0] == LONG_FILES
     assert counts[1] == counts[2]
+
+    # w1 back, same home and worker id: nothing of its own is left to resume, nothing runs twice.
+    procs.worker("w1", home1, pg_url, lease=LEASE)
+    procs.wait_ready("w1", r"worker w1 pid \d+ running")
+    ticks = worker_ticks(home1)
+    wait_for(
+        lambda: worker_ticks(home1) >= ticks + 20,
+        timeout=30,
+        what="20 dispatcher ticks of the restarted w1",
+        alive=lambda: procs.check_alive("w1", "its ticks"),
+    )
+    assert workflow_rows(svc, [job_id])[job_id] == [("SUCCESS", "w2")]
+    assert Counter(step.name for step in svc.jobs.steps(job_id)) == expected_steps(LONG_FILES)
 
 
 # -- 3. serve --no-worker --------------------------------------------------------------------------

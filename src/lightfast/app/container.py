@@ -98,6 +98,7 @@ def build_services(
     clock: Clock | None = None,
 ) -> Services:
     settings.home_dir.mkdir(parents=True, exist_ok=True)  # the jobs database and worker lock live here
+    clock = clock or SystemClock()
     engine = engine or make_engine(settings.resolved_database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
@@ -113,11 +114,11 @@ def build_services(
     )
     opener = opener or SourceOpener(settings)
     runner = SyncRunner(settings, sessions, pipeline, opener)
-    jobs = JobService(settings, sessions)
+    jobs = JobService(settings, sessions, clock)
     sources = SourceService(settings, sessions, opener, jobs)
     return Services(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         engine=engine,
         sessions=sessions,
         embedder=embedder,

@@ -22,9 +22,10 @@ from lightfast.app.jobs import JobService
 from lightfast.db import activities
 from lightfast.db import documents as docs_repo
 from lightfast.db import events as events_repo
+from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
-from lightfast.db.statuses import JobTrigger
+from lightfast.db.statuses import EventStatus, JobTrigger
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict
 from lightfast.sources.github.source import SOURCE_TYPE
@@ -100,7 +101,10 @@ class GitHubWebhooks:
                     )[:64],
                     metadata={**outcome.to_dict(), **_details(event, delivery, payload)},
                     origin="webhook",
-                    status="ignored" if outcome.result in ("ignored", "unhandled") else "processed",
+                    # pending until the jobs it queued end (db.jobs.settle_events), then as they did
+                    status=EventStatus.IGNORED
+                    if outcome.result in ("ignored", "unhandled")
+                    else jobs_repo.event_status(session, outcome.jobs),
                 )
         except IntegrityError:  # the same delivery handled concurrently: its jobs were keyed the same
             return Outcome(event, delivery, "duplicate", outcome.jobs, duplicate=True)

@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
+from lightfast.app.clock import Clock, SystemClock
+from lightfast.app.disconnect import DISCONNECT
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
@@ -22,7 +25,6 @@ from lightfast.db.statuses import ACTIVE, RETRYABLE, SUCCEEDED, TERMINAL, JobSta
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.ingest.changes import merge_changes
-from lightfast.app.disconnect import DISCONNECT
 from lightfast.insights.percentiles import nearest_rank_percentile
 from lightfast.settings import Settings
 
@@ -102,9 +104,12 @@ def _sync_input(
 
 
 class JobService:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], clock: Clock | None = None
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.clock = clock or SystemClock()  # tells whether a running job's lease has passed
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -291,11 +296,11 @@ class JobService:
 
     def get_job(self, workspace_id: str, job_id: str) -> Job:
         with self.sessions() as session:
-            return self._job(session, workspace_id, job_id)
+            return self._shown(self._job(session, workspace_id, job_id))
 
     def detail(self, workspace_id: str, job_id: str) -> JobDetail:
         with self.sessions() as session:
-            job = self._job(session, workspace_id, job_id)
+            job = self._shown(self._job(session, workspace_id, job_id))
             failures = docs_repo.failures_for_job(session, job_id)
         # Only jobs run by the workflow engine have a step trace (inline runs, e.g. tests, have none).
         steps = self.steps(job_id) if job.engine_run_id == job.id else []
@@ -338,9 +343,17 @@ class JobService:
             raise InvalidInput("limit must be between 1 and 100", field="limit")
         before = decode_cursor(cursor) if cursor else None
         with self.sessions() as session:
+            now = self.clock.now()
             jobs = jobs_repo.query_jobs(
-                session, workspace_id, status=status, source_id=source_id, limit=limit + 1, before=before
+                session,
+                workspace_id,
+                status=status,
+                source_id=source_id,
+                limit=limit + 1,
+                before=before,
+                now=now,
             )
+            jobs = [self._shown(job, now) for job in jobs]
         has_more = len(jobs) > limit
         jobs = jobs[:limit]
         return jobs, encode_cursor(jobs[-1]) if has_more and jobs else None
@@ -404,6 +417,14 @@ class JobService:
         if self._client is not None:
             self._client.destroy()
             self._client = None
+
+    def _shown(self, job: Job, now: datetime | None = None) -> Job:
+        """The job as it shows: ``interrupted`` once its worker's lease has passed, before a live worker
+        has written it (none may be alive). Only the loaded object says so; nothing is written."""
+        shown = jobs_repo.shown_status(job, now or self.clock.now())
+        if shown != job.status:
+            set_committed_value(job, "status", shown)
+        return job
 
     def _job(self, session: Session, workspace_id: str, job_id: str) -> Job:
         job = jobs_repo.find_job(session, job_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -31,7 +31,7 @@ from lightfast.cli.common import (
 )
 from lightfast.cli.search import config_note
 from lightfast.db.models import Job
-from lightfast.db.statuses import SUCCEEDED
+from lightfast.db.statuses import SUCCEEDED, JobStatus
 
 jobs_app = typer.Typer(help="Watch and control background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -100,16 +100,21 @@ def follow(svc: Services, workspace_id: str, job_id: str, *, show: bool) -> Job:
         TextColumn("files"),
         TextColumn("{task.fields[chunks]} chunks"),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        TextColumn("ETA {task.fields[eta]}"),
         console=errors,
         disable=not show or not errors.is_terminal,
     )
-    task = progress.add_task("ingest", total=None, chunks=0)
+    task = progress.add_task("ingest", total=None, chunks=0, eta=eta_text(None))
 
     def update(job: Job) -> None:
         chunks = (job.output or {}).get("chunks_done", (job.output or {}).get("chunks_embedded", 0))
-        progress.update(task, total=job.progress_total, completed=job.progress_processed, chunks=chunks)
+        progress.update(
+            task,
+            total=job.progress_total,
+            completed=job.progress_processed,
+            chunks=chunks,
+            eta=eta_text(JobOut.from_row(job).eta_seconds),  # the job's own estimate, as the API shows
+        )
 
     try:
         with progress:
@@ -118,6 +123,11 @@ def follow(svc: Services, workspace_id: str, job_id: str, *, show: bool) -> Job:
         if engine is not None:
             engine.stop()
         lock.release()
+
+
+def eta_text(seconds: float | None) -> str:
+    """An estimate as ``H:MM:SS`` (``-:--:--`` when there is none)."""
+    return "-:--:--" if seconds is None else str(timedelta(seconds=round(seconds)))
 
 
 def print_summary(job: Job) -> None:
@@ -149,7 +159,9 @@ def print_summary(job: Job) -> None:
 @jobs_app.command("list")
 def list_jobs(
     workspace: WorkspaceOption = None,
-    status: Annotated[str | None, typer.Option(help="Only jobs with this status.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only jobs with this status: {', '.join(JobStatus)}.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
     as_json: JsonOption = False,
 ) -> None:
@@ -196,6 +208,7 @@ def show_job(job_id: str, workspace: WorkspaceOption = None, as_json: JsonOption
     console.print(
         f"[bold]{job.name}[/bold] {job.id}: {job.status} ({job.trigger}), "
         f"{job.progress_processed}/{total} documents"
+        + (f", ETA {eta_text(eta)}" if (eta := JobOut.from_row(job).eta_seconds) is not None else "")
     )
     if job.retry_of:
         console.print(f"retry of {job.retry_of}")

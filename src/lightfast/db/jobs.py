@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Job, Workspace, new_id
-from lightfast.db.statuses import ACTIVE, JobStatus, JobTrigger
+from lightfast.db.models import IngestionEvent, Job, Workspace, new_id
+from lightfast.db.statuses import ACTIVE, SUCCEEDED, EventStatus, JobStatus, JobTrigger
 from lightfast.db.types import utcnow
 from lightfast.errors import NotFound
+from lightfast.insights.eta import remaining_seconds
 
 
 def create_job(
@@ -81,6 +83,8 @@ def set_progress(
     job = get_job(session, job_id)
     job.progress_processed = processed
     job.progress_total = total
+    elapsed = (utcnow() - (job.started_at or job.created_at)).total_seconds()
+    job.eta_seconds = remaining_seconds(elapsed, processed, total)
     if chunks_added and job.status == JobStatus.RUNNING:
         chunks = int((job.output or {}).get("chunks_done", 0)) + chunks_added
         job.output = {"chunks_done": chunks}
@@ -102,6 +106,9 @@ def finish_job(
     job.completed_at = now
     started: datetime = job.started_at or job.created_at
     job.duration_ms = int((now - started).total_seconds() * 1000)
+    job.eta_seconds = job.lease_expires_at = None  # the worker that ran it stays in worker_id
+    session.flush()
+    settle_events(session)  # the deliveries that queued it now know how they ended
     return job
 
 
@@ -156,9 +163,17 @@ def claimable_jobs(session: Session, limit: int) -> list[str]:
     )
 
 
-def claim(session: Session, job_id: str, workspace_limit: int) -> Job | None:
-    """Give a queued job to this worker if its source runs nothing else and its workspace is under its
-    limit. Locks the workspace row on PostgreSQL so concurrent workers decide one at a time."""
+def claim(
+    session: Session,
+    job_id: str,
+    workspace_limit: int,
+    *,
+    worker_id: str | None = None,
+    lease_until: datetime | None = None,
+) -> Job | None:
+    """Give a queued job to this worker (``worker_id``, holding it until ``lease_until`` unless it renews
+    the lease) if its source runs nothing else and its workspace is under its limit. Locks the workspace
+    row on PostgreSQL so concurrent workers decide one at a time."""
     job = session.get(Job, job_id)
     if job is None or job.status != JobStatus.QUEUED or job.engine_run_id is not None:
         return None
@@ -178,7 +193,7 @@ def claim(session: Session, job_id: str, workspace_limit: int) -> Job | None:
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.engine_run_id.is_(None))
-        .values(engine_run_id=job_id, updated_at=utcnow())
+        .values(engine_run_id=job_id, updated_at=utcnow(), worker_id=worker_id, lease_expires_at=lease_until)
         .execution_options(synchronize_session=False)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
@@ -196,7 +211,7 @@ def release(session: Session, job_id: str) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(ACTIVE))
-        .values(engine_run_id=None, status=JobStatus.QUEUED)
+        .values(engine_run_id=None, status=JobStatus.QUEUED, worker_id=None, lease_expires_at=None)
     )
 
 
@@ -216,9 +231,18 @@ def query_jobs(
     source_id: str | None = None,
     limit: int = 20,
     before: tuple[datetime, str] | None = None,
+    now: datetime | None = None,
 ) -> list[Job]:
+    """A workspace's jobs, newest first. With ``now``, a status filter goes by the status a job shows
+    (:func:`shown_status`): ``interrupted`` also finds running jobs whose lease has passed."""
     query = select(Job).where(Job.workspace_id == workspace_id)
-    if status:
+    if status and now is not None and status in LEASED:
+        lapsed = Job.lease_expires_at.is_not(None) & (Job.lease_expires_at < now)
+        query = query.where(Job.status == status, ~lapsed)
+    elif status == JobStatus.INTERRUPTED and now is not None:
+        lapsed = Job.status.in_(LEASED) & Job.lease_expires_at.is_not(None) & (Job.lease_expires_at < now)
+        query = query.where(or_(Job.status == status, lapsed))
+    elif status:
         query = query.where(Job.status == status)
     if source_id:
         query = query.where(Job.source_id == source_id)
@@ -236,3 +260,127 @@ def detach_from_source(session: Session, source_id: str) -> None:
     """Keep a source's jobs listed once the source row is gone: they point at nothing."""
     for job in session.scalars(select(Job).where(Job.source_id == source_id)):
         job.source_id = None
+
+
+# -- leases: which worker runs a job, and whether it still lives --------------------------------------
+
+#: The statuses a worker's lease covers: a claimed job (queued until its plan runs) and a running one.
+LEASED: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def shown_status(job: Job, now: datetime) -> str:
+    """The status a job shows at ``now``: ``interrupted`` once the lease of the worker running it has
+    passed, even before a live worker has noticed and written it."""
+    lease = job.lease_expires_at
+    if job.status in LEASED and lease is not None and lease < now:
+        return JobStatus.INTERRUPTED
+    return job.status
+
+
+def renew_leases(session: Session, job_ids: Collection[str], *, worker_id: str, until: datetime) -> None:
+    """The heartbeat of worker ``worker_id``: it runs these jobs' workflows, so it holds them until
+    ``until``; an interrupted one it took over is running again."""
+    if not job_ids:
+        return
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status.in_(ACTIVE))
+        .values(
+            worker_id=worker_id,
+            lease_expires_at=until,
+            status=case((Job.status == JobStatus.INTERRUPTED, JobStatus.RUNNING.value), else_=Job.status),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def grant_lease(session: Session, job_id: str, *, worker_id: str, until: datetime) -> None:
+    """Give an unfinished job's lease to the worker its workflow now runs on (one that took it over, or
+    a job leased before leases existed); that worker renews it while it lives."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE))
+        .values(worker_id=worker_id, lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def interrupt(session: Session, job_id: str, now: datetime) -> bool:
+    """Mark a claimed job ``interrupted`` if its lease has passed at ``now`` (its worker vanished);
+    False when the worker renewed it meanwhile or the job finished."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.engine_run_id == job_id,
+            Job.status.in_(LEASED),
+            Job.lease_expires_at < now,
+        )
+        .values(status=JobStatus.INTERRUPTED, eta_seconds=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def abandon(session: Session, job_id: str, message: str) -> Job | None:
+    """Fail an unfinished job whose workflow will never run again (the workflow engine gave up on it);
+    None when the job finished meanwhile."""
+    job = session.get(Job, job_id, with_for_update=True, populate_existing=True)
+    if job is None or job.status not in ACTIVE:
+        return None
+    return finish_job(session, job_id, status=JobStatus.FAILED, output=job.output, error_message=message)
+
+
+# -- ingestion events end as their jobs did --------------------------------------------------------------
+
+
+def _job_outcome(session: Session, job_id: str) -> EventStatus | None:
+    """What became of a job an event queued, following the jobs that superseded it (a newer push's
+    sync did its work); None while that work is unfinished."""
+    job = session.get(Job, job_id)
+    kind = job.input.get("kind", "sync") if job is not None else None
+    seen: set[str] = set()
+    while job is not None and job.id not in seen and job.status == JobStatus.CANCELLED:
+        seen.add(job.id)
+        successor = (job.output or {}).get("supersededBy")
+        if not isinstance(successor, str):
+            break
+        job = session.get(Job, successor)
+    if job is None:
+        return EventStatus.SKIPPED  # deleted with its workspace
+    if job.status in ACTIVE:
+        return None
+    if job.input.get("kind", "sync") != kind:
+        return EventStatus.SKIPPED  # a sync superseded by its source's disconnect
+    if job.status in SUCCEEDED:
+        return EventStatus.PROCESSED
+    return EventStatus.FAILED if job.status == JobStatus.FAILED else EventStatus.SKIPPED
+
+
+def event_status(session: Session, job_ids: Collection[str]) -> EventStatus:
+    """The status of an event that queued these jobs: ``pending`` until all have finished, then
+    ``failed`` if one failed, ``processed`` if one did its work, else ``skipped`` (all cancelled).
+    An event that queued nothing was processed when it was handled."""
+    outcomes = [_job_outcome(session, job_id) for job_id in job_ids]
+    if not outcomes:
+        return EventStatus.PROCESSED
+    if None in outcomes:
+        return EventStatus.PENDING
+    for status in (EventStatus.FAILED, EventStatus.PROCESSED):
+        if status in outcomes:
+            return status
+    return EventStatus.SKIPPED
+
+
+def settle_events(session: Session) -> int:
+    """Give every pending ingestion event whose jobs have all finished its final status; returns how
+    many were settled. Called when a job finishes, and by the workers' sweep for any a race left."""
+    settled = 0
+    pending = select(IngestionEvent).where(IngestionEvent.status == EventStatus.PENDING)
+    for event in session.scalars(pending.order_by(IngestionEvent.id)):
+        jobs = event.event_metadata.get("jobs") or []
+        status = event_status(session, [j for j in jobs if isinstance(j, str)])
+        if status != EventStatus.PENDING:
+            event.status, event.processed_at = status, utcnow()
+            settled += 1
+    return settled

@@ -238,7 +238,7 @@ class IngestionEvent(Base):
     event_type: Mapped[str | None] = mapped_column(String(64))  # "push", "installation.deleted", ...
     event_metadata: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     origin: Mapped[str] = mapped_column(String(16), default="manual")  # webhook|backfill|manual|api
-    status: Mapped[str] = mapped_column(String(16), default="processed", index=True)  # processed|ignored
+    status: Mapped[str] = mapped_column(String(16), default="processed", index=True)  # an EventStatus
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -271,6 +271,12 @@ class Job(Timestamps, Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # The worker (DBOS executor) running the job and until when it vouches for it: it renews the lease
+    # while it runs the job; once the lease has passed the job is interrupted and a live worker takes over.
+    worker_id: Mapped[str | None] = mapped_column(String(191))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Seconds the rest of the run should take at its rate so far, as of its last progress update.
+    eta_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class DocumentFailure(Base):

@@ -171,6 +171,8 @@ class Job(LightfastModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration_ms: float | None = None
+    eta_seconds: float | None = None  # a running job's estimate of the time it still needs
+    worker_id: str | None = None
     error: str | None = None
     output: Any = None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from lightfast.app.jobs import JobDetail, StepStatus, StepView
 from lightfast.app.schemas.common import Out, Timestamp
@@ -32,6 +32,11 @@ class JobOut(Out):
     started_at: Timestamp | None
     completed_at: Timestamp | None
     duration_ms: int | None
+    eta_seconds: float | None = Field(
+        description="Seconds the rest of a running job should take at its rate so far, as of its last "
+        "progress update; null when it is not running or no rate is known yet."
+    )
+    worker_id: str | None = Field(description="The worker running the job, or the one that last ran it.")
     error: str | None
     output: dict[str, Any] | None
 
@@ -50,6 +55,8 @@ class JobOut(Out):
             started_at=job.started_at,
             completed_at=job.completed_at,
             duration_ms=job.duration_ms,
+            eta_seconds=job.eta_seconds if job.status == JobStatus.RUNNING else None,
+            worker_id=job.worker_id,
             error=job.error_message,
             output=job.output,
         )
