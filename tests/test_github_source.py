@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from lightfast.api.app import create_app
+from lightfast.app.container import Services, build_services
+from lightfast.app.engine import JobEngine
+from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, IngestionEvent, Job, VectorEntry
 from lightfast.errors import NotFound, UpstreamError
-from lightfast.app.engine import JobEngine
-from lightfast.app.search import SearchMode, SearchRequest
-from lightfast.app.container import Services, build_services
 from lightfast.sources.github.client import GitHubApp
 from lightfast.testing.github import GitHubStandIn, generate_private_key
 from tests.conftest import make_settings
@@ -141,7 +141,7 @@ def world(tmp_path: Path, database_url: str, keys: tuple[str, str]) -> Iterator[
     services = build_services(settings, engine=make_engine(settings.resolved_database_url))
     try:
         with TestClient(create_app(services)) as client:
-            yield World(services, client, standin, repo, services.ensure_workspace_id())
+            yield World(services, client, standin, repo, services.workspaces.ensure_workspace_id())
     finally:
         services.close()
         standin.stop()
@@ -270,6 +270,28 @@ def test_a_replayed_delivery_changes_nothing(world: World) -> None:
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
     assert (world.count(Job), world.count(IngestionEvent)) == (jobs, events)
+
+
+def test_the_same_push_under_a_new_delivery_id_is_one_job(world: World) -> None:
+    source_id, _ = world.connect()
+    base = git(world.repo, "rev-parse", "HEAD")
+    one = commit(world.repo, "edit", {"README.md": "# Handbook\n\nRewritten.\n"})
+    payload = world.standin.push_payload(FULL_NAME, base, one)
+    [first] = world.deliver("push", payload, delivery="d-1").json()["jobs"]
+    [again] = world.deliver("push", payload, delivery="d-2").json()["jobs"]
+    assert again == first
+    assert world.count(Job, Job.source_id == source_id, Job.trigger == "webhook") == 1
+    assert world.run(first).status == "completed"
+    two = commit(world.repo, "edit again", {"README.md": "# Handbook\n\nAgain.\n"})
+    [forward] = world.deliver("push", world.standin.push_payload(FULL_NAME, one, two)).json()["jobs"]
+    assert world.run(forward).status == "completed"
+    # A force push back to the earlier commit is a new push (another before sha): synced, not deduped.
+    [back] = world.deliver(
+        "push", {**world.standin.push_payload(FULL_NAME, two, one), "forced": True}
+    ).json()["jobs"]
+    assert back not in (first, forward)
+    assert world.run(back).status == "completed"
+    assert world.paths(source_id)["README.md"].endswith("Rewritten.\n")
 
 
 def test_a_bad_signature_is_refused_and_stores_nothing(world: World) -> None:

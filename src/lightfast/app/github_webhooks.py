@@ -141,7 +141,10 @@ class GitHubWebhooks:
                     base=push.before if changes is not None else None,
                     trigger=JobTrigger.WEBHOOK,
                     triggered_by=f"github:{delivery}",
-                    idempotency_key=f"github:{delivery}:{source.id}",
+                    # Seed 001 dedupes pushes by (store, after sha) as well as by delivery id: the same
+                    # push redelivered under a new id is one job. The before sha is part of the key so
+                    # a later force push back to an earlier commit is a new push, and is synced.
+                    idempotency_key=f"github:push:{source.id}:{push.before}..{push.after}",
                     name=f"Push to {push.full_name}"
                     + (" (lightfast.yml changed)" if push.touches_config else ""),
                 )
