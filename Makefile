@@ -23,11 +23,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# Index this repository's documentation into the "demo" workspace, then serve the API and search page
-# on http://127.0.0.1:8000 (LIGHTFAST_HOME defaults to ~/.lightfast).
+# Index this repository's documentation into the "demo" workspace, make it the default one (what the
+# search page shows), then serve the API and search page on http://127.0.0.1:8000 (LIGHTFAST_HOME
+# defaults to ~/.lightfast).
 run: install
 	$(BIN)/lightfast ingest . --workspace demo
-	LIGHTFAST_DEFAULT_WORKSPACE=demo $(BIN)/lightfast serve
+	$(BIN)/lightfast workspaces default demo
+	$(BIN)/lightfast serve
 
 test: install-test
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

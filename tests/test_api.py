@@ -114,7 +114,7 @@ def make_api(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Api]]:
         services = build_services(settings, engine=make_engine(settings.resolved_database_url))
         result = services.ingest.ingest_path(repo, "a")
         assert result.summary.documents_added == len(DOCS)
-        workspace_id = services.workspace_id("a")
+        workspace_id = services.workspaces.workspace_id("a")
         created = services.api_keys.create(workspace_id, "test")
         client = TestClient(create_app(services), raise_server_exceptions=False)
         api = Api(services, client, created.secret, created.key.id, workspace_id, repo, roots, tmp_path)
@@ -529,7 +529,7 @@ def test_workspaces(api: Api) -> None:
     assert api.get(f"/v1/workspaces/{api.workspace_id}") == own
 
     api.services.ingest.register_local(api.repo, "b")  # another workspace of the same organization
-    other = api.services.workspace_id("b")
+    other = api.services.workspaces.workspace_id("b")
     for response in (
         api.call("GET", f"/v1/workspaces/{other}"),
         api.call("PATCH", f"/v1/workspaces/{other}", json={"name": "stolen"}),

@@ -122,7 +122,7 @@ def make_tenant(services: Services, roots: Path, name: str) -> Tenant:
     """Tenant ``name``: workspace ``name`` of the default organization, its directory ingested."""
     repo = tenant_repo(roots, name)
     result = services.ingest.ingest_path(repo, name)
-    return finish_tenant(services, name, services.workspace_id(name), result.job_id, repo)
+    return finish_tenant(services, name, services.workspaces.workspace_id(name), result.job_id, repo)
 
 
 def tenant_repo(roots: Path, name: str) -> Path:

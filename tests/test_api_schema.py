@@ -90,7 +90,7 @@ def target(tmp_path: Path, github: tuple[GitHubStandIn, str]) -> Iterator[Target
     )
     services = build_services(settings_, engine=make_engine(settings_.resolved_database_url))
     services.ingest.ingest_path(repo, "a")
-    workspace = services.workspace_id("a")
+    workspace = services.workspaces.workspace_id("a")
     source = services.sources.list(workspace)[0].id
     cancelled = services.jobs.enqueue_sync(workspace, source).job_id
     services.jobs.cancel(workspace, cancelled)

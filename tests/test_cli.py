@@ -164,9 +164,13 @@ def test_search_in_a_missing_workspace_exits_2(env: dict[str, str], repo: Path) 
     assert result.exit_code == 2
     assert "workspace 'nope' does not exist" in result.stderr
     assert result.stdout == ""
-    fresh = invoke(env | {"LIGHTFAST_DATABASE_URL": env["LIGHTFAST_DATABASE_URL"] + "2"}, "search", "widget")
+    # A fresh install has no workspace yet, and a search does not make one (it would become the default).
+    fresh_env = env | {"LIGHTFAST_DATABASE_URL": env["LIGHTFAST_DATABASE_URL"] + "2"}
+    fresh = invoke(fresh_env, "search", "widget")
     assert fresh.exit_code == 2
-    assert "workspace 'default' does not exist" in fresh.stderr
+    assert "organization 'default' has no workspace yet" in fresh.stderr
+    assert "lightfast workspaces create NAME" in fresh.stderr
+    assert as_json(ok(fresh_env, "workspaces", "list", "--json")) == []
 
 
 def test_ingest_into_a_named_workspace(env: dict[str, str], repo: Path) -> None:
@@ -174,7 +178,12 @@ def test_ingest_into_a_named_workspace(env: dict[str, str], repo: Path) -> None:
     assert summary["workspace"] == "team"
     found = as_json(ok(env, "search", "kubernetes", "--workspace", "team", "--json"))
     assert found["results"][0]["path"] == "docs/deploy.md"
-    assert invoke(env, "search", "kubernetes").exit_code == 2  # nothing in the default workspace
+    # The first workspace is the default one (issue 10 item 13): not LIGHTFAST_DEFAULT_WORKSPACE's name.
+    default = as_json(ok(env, "search", "kubernetes", "--json"))
+    assert default["results"][0]["path"] == "docs/deploy.md"
+    again = as_json(ok(env, "ingest", str(repo), "--json"))
+    assert again["workspace"] == "team"
+    assert again["documents_unchanged"] == 3
 
 
 def test_validate_reports_every_problem(tmp_path: Path) -> None:
@@ -249,3 +258,34 @@ def test_top_level_help_shows_an_example() -> None:
     assert "Example" in result.stdout
     for command in ("ingest", "search", "validate", "serve"):
         assert command in result.stdout
+
+
+def test_job_and_key_commands_find_their_workspace(env: dict[str, str], repo: Path) -> None:
+    """Issue 10 item 14: a job or key id names its own workspace; ``--workspace`` only checks it."""
+    ok(env, "ingest", str(repo))  # the default workspace
+    job_id = ok(env, "ingest", str(repo), "-w", "team", "--detach").stdout.strip()
+    key_id = as_json(ok(env, "keys", "create", "-w", "team", "--json"))["id"]
+
+    shown = as_json(ok(env, "jobs", "show", job_id, "--json"))
+    assert (shown["id"], shown["status"]) == (job_id, "queued")
+    assert job_id in ok(env, "jobs", "show", job_id, "-w", "team").stdout
+    for command in (("show", job_id), ("cancel", job_id), ("retry", job_id)):
+        wrong = invoke(env, "jobs", *command, "--workspace", "default")
+        assert wrong.exit_code == 2, command
+        assert f"job {job_id} is in workspace 'team', not 'default'" in wrong.stderr, command
+    missing = invoke(env, "jobs", "show", job_id, "-w", "nope")
+    assert missing.exit_code == 2
+    assert "workspace 'nope' does not exist" in missing.stderr
+    assert "job 'job_nope' does not exist" in invoke(env, "jobs", "show", "job_nope").stderr
+
+    assert f"{job_id}: cancelled" in ok(env, "jobs", "cancel", job_id).stdout
+    retried = ok(env, "jobs", "retry", job_id).stdout.replace("\n", " ")
+    assert f"(retry of {job_id})" in " ".join(retried.split())
+    # The default workspace's list does not show them; team's does.
+    assert job_id not in {j["id"] for j in as_json(ok(env, "jobs", "list", "--json"))}
+    assert job_id in {j["id"] for j in as_json(ok(env, "jobs", "list", "-w", "team", "--json"))}
+
+    wrong = invoke(env, "keys", "rotate", key_id, "-w", "default")
+    assert wrong.exit_code == 2
+    assert f"API key {key_id} is in workspace 'team', not 'default'" in wrong.stderr
+    assert f"{key_id}: revoked" in ok(env, "keys", "revoke", key_id).stdout

@@ -230,7 +230,7 @@ def test_add_git_errors(env: dict[str, str], tmp_path: Path, repo: Path) -> None
 def test_unknown_source_ids_do_not_exist(env: dict[str, str], repo: Path) -> None:
     fresh = invoke(env, "source", "sync", "src_nope")
     assert fresh.exit_code == 2
-    assert "workspace 'default' does not exist" in fresh.stderr
+    assert "source 'src_nope' does not exist" in fresh.stderr  # the id is looked up, not a workspace
     ok(env, "source", "add", "git", str(repo), "--detach")  # creates the workspace
     for command in (("sync", "src_nope"), ("detect-config", "src_nope"), ("remove", "src_nope")):
         result = invoke(env, "source", *command)
@@ -249,3 +249,36 @@ def test_add_github_without_an_app_names_the_settings(env: dict[str, str]) -> No
 def test_add_git_and_remove_on_postgres(tmp_path: Path, pg_url: str, repo: Path) -> None:
     add_and_remove(cli_env(tmp_path, pg_url), repo)
     assert not (tmp_path / "cli.db").exists()
+
+
+def test_source_commands_find_the_sources_workspace(env: dict[str, str], repo: Path) -> None:
+    """Issue 10 item 14: a source id names its own workspace; ``--workspace`` only checks it."""
+    ok(env, "ingest", str(repo))  # the default workspace
+    ok(env, "source", "add", "git", str(repo), "-w", "team", "--detach")
+    [row] = as_json(ok(env, "source", "list", "-w", "team", "--json"))
+    source_id = row["id"]
+
+    detected = as_json(ok(env, "source", "detect-config", source_id, "--json"))
+    assert detected["status"] == "configured"
+    scheduled = ok(env, "source", "schedule", source_id, "--every", "1h")
+    assert source_id in scheduled.stdout
+    [row] = as_json(ok(env, "source", "list", "-w", "team", "--json"))
+    assert row["schedule"]["every"] == 3600
+    job_id = ok(env, "source", "sync", source_id, "--full", "--detach").stdout.strip()
+    assert job_id.startswith("job_")
+
+    # A --workspace that is not the source's own is an error that says where the source is.
+    for command in (
+        ("detect-config", source_id),
+        ("schedule", source_id, "--off"),
+        ("sync", source_id, "--detach"),
+        ("remove", source_id, "--detach"),
+    ):
+        wrong = invoke(env, "source", *command, "--workspace", "default")
+        assert wrong.exit_code == 2, command
+        assert f"source {source_id} is in workspace 'team', not 'default'" in wrong.stderr, command
+    assert invoke(env, "source", "sync", source_id, "-w", "nope").exit_code == 2
+
+    removed = as_json(ok(env, "source", "remove", source_id, "--workspace", "team", "--json"))
+    assert removed["status"] == "completed"
+    assert as_json(ok(env, "source", "list", "-w", "team", "--json")) == []

@@ -54,7 +54,7 @@ def count(services: Services, model: Any) -> int:
 
 
 def test_a_fresh_install_creates_one_organization_and_workspace(fresh: Services) -> None:
-    results = at_once(lambda: fresh.ensure_workspace_id("team"))
+    results = at_once(lambda: fresh.workspaces.ensure_workspace_id("team"))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len(set(results)) == 1
     assert (count(fresh, Organization), count(fresh, Workspace)) == (1, 1)
@@ -69,7 +69,7 @@ def test_connecting_the_same_directory_at_once_gives_one_source(fresh: Services,
 
 
 def test_creating_the_same_store_at_once_is_one_store_and_conflicts(fresh: Services) -> None:
-    workspace = fresh.ensure_workspace_id("team")
+    workspace = fresh.workspaces.ensure_workspace_id("team")
     results = at_once(lambda: fresh.workspaces.create_store(workspace, "notes").store.id)
     created = [r for r in results if isinstance(r, str)]
     refused = [r for r in results if isinstance(r, Conflict)]
@@ -79,7 +79,7 @@ def test_creating_the_same_store_at_once_is_one_store_and_conflicts(fresh: Servi
 
 
 def test_creating_the_same_workspace_at_once_conflicts_instead_of_failing(fresh: Services) -> None:
-    parent = fresh.ensure_workspace_id("team")
+    parent = fresh.workspaces.ensure_workspace_id("team")
     results = at_once(lambda: fresh.workspaces.create(parent, "other").id)
     assert len([r for r in results if isinstance(r, str)]) == 1
     assert len([r for r in results if isinstance(r, Conflict)]) == CALLERS - 1, results

@@ -213,7 +213,7 @@ def test_a_git_blob_over_the_limit_is_refused_without_being_read(
     sparse(repo / "big.md", LIMIT + 1)
     commit(repo, "big")
     big_blob = git(repo, "rev-parse", "HEAD:big.md")
-    workspace_id = services.ensure_workspace_id()
+    workspace_id = services.workspaces.ensure_workspace_id()
     connected = services.sources.connect_git(workspace_id, repo, None)
     services.runner.run_inline(connected.job_id)
     with services.sessions() as session:

@@ -171,7 +171,7 @@ def world(tmp_path: Path, database_url: str, spy: Spy) -> Iterator[World]:
     settings = make_settings(tmp_path, database_url)
     services = build_services(settings, engine=make_engine(settings.resolved_database_url))
     try:
-        yield World(services, repo, services.ensure_workspace_id(), spy)
+        yield World(services, repo, services.workspaces.ensure_workspace_id(), spy)
     finally:
         services.close()
 
@@ -353,7 +353,7 @@ def test_a_config_moving_the_source_to_another_store_leaves_nothing_in_the_old_o
         }
     assert len(stores) == 4
     assert len({store for _, store in stores}) == 1
-    assert world.services.store_name(next(iter(stores))[1]) == "kb"
+    assert world.services.workspaces.store_name(next(iter(stores))[1]) == "kb"
     assert world.documents(source_id) == committed(world.repo, moved, INDEXED)
     assert world.source(source_id).document_count == 4
     assert world.search("canaries") == ["docs/deploy.md"]  # once, not once per store
@@ -408,7 +408,7 @@ def test_rewritten_history_ends_equal_to_a_fresh_full_sync(world: World) -> None
     assert counts(job) == (1, 2, 0, 1, 0)
     assert world.last_commit(source_id) == rewritten
 
-    fresh_ws = world.services.ensure_workspace_id("fresh")
+    fresh_ws = world.services.workspaces.ensure_workspace_id("fresh")
     fresh_id, fresh_job = world.connect(workspace_id=fresh_ws)
     assert fresh_job.input["revision"] == rewritten
     assert world.documents(source_id) == world.documents(fresh_id)
@@ -443,7 +443,7 @@ def test_rewritten_history_ends_equal_to_a_fresh_full_sync(world: World) -> None
     )
     assert world.documents(source_id) == expected
 
-    other_ws = world.services.ensure_workspace_id("fresh2")
+    other_ws = world.services.workspaces.ensure_workspace_id("fresh2")
     other_id, _ = world.connect(workspace_id=other_ws)
     assert world.documents(other_id) == expected
     assert world.search("kumquat") == []

@@ -132,7 +132,7 @@ def org_tenant(services: Services, roots: Path, name: str, org: str) -> iso.Tena
     services.organizations.create(org, workspace=name)
     repo = iso.tenant_repo(roots, name)
     services.organizations.grant_path(org, repo)
-    workspace = services.workspace_id(f"{org}/{name}")
+    workspace = services.workspaces.workspace_id(f"{org}/{name}")
     connected = services.sources.connect_local(workspace, repo)
     services.runner.run_inline(connected.job_id)
     return iso.finish_tenant(services, name, workspace, connected.job_id, repo)
@@ -399,7 +399,7 @@ def test_single_tenant_development_claims_an_installation_and_keeps_it(
     tmp_path: Path, database_url: str, app_keys: tuple[str, str]
 ) -> None:
     with installed(tmp_path, database_url, app_keys) as (services, roots, _):
-        workspace = services.ensure_workspace_id()
+        workspace = services.workspaces.ensure_workspace_id()
         assert services.organizations.single_tenant_development()
         # The one organization counts the process roots as granted, and claims an unbound installation.
         services.sources.connect_server_path(workspace, str(roots / "git-a"), git_repository=True)
@@ -415,16 +415,18 @@ def test_single_tenant_development_claims_an_installation_and_keeps_it(
             services.sources.connect_server_path(workspace, str(roots / "git-b"), git_repository=True)
         with pytest.raises(Forbidden):
             services.sources.connect_github(workspace, STRAY_REPO, STRAY_INSTALLATION)
-        services.sources.connect_github(services.ensure_workspace_id("other"), A_REPO, A_INSTALLATION)
+        other = services.workspaces.ensure_workspace_id("other")
+        services.sources.connect_github(other, A_REPO, A_INSTALLATION)
+        org_b = services.workspaces.workspace_id("org-b/default")
         with pytest.raises(Forbidden):
-            services.sources.connect_github(services.workspace_id("org-b/default"), A_REPO, A_INSTALLATION)
+            services.sources.connect_github(org_b, A_REPO, A_INSTALLATION)
 
 
 def test_a_server_on_a_public_address_claims_nothing(
     tmp_path: Path, database_url: str, app_keys: tuple[str, str]
 ) -> None:
     with installed(tmp_path, database_url, app_keys, host="0.0.0.0") as (services, roots, _):
-        workspace = services.ensure_workspace_id()
+        workspace = services.workspaces.ensure_workspace_id()
         with pytest.raises(Forbidden):
             services.sources.connect_github(workspace, A_REPO, A_INSTALLATION)
         with pytest.raises(Forbidden):

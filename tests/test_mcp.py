@@ -97,8 +97,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
         other = write(tmp_path / "other", {"notes/zebra.md": "# Zebra migration\n\nZebras migrate north.\n"})
         services.ingest.ingest_path(repo, "w")
         services.ingest.ingest_path(other, "other")
-        key = services.api_keys.create(services.workspace_id("w"), "mcp").secret
-        other_key = services.api_keys.create(services.workspace_id("other"), "mcp").secret
+        key = services.api_keys.create(services.workspaces.workspace_id("w"), "mcp").secret
+        other_key = services.api_keys.create(services.workspaces.workspace_id("other"), "mcp").secret
         with ServerThread(create_app(services)) as base_url:
             yield Api(base_url, key, other_key)
     finally:

@@ -42,7 +42,7 @@ def lexical_rows(services: Services, word: str) -> int:
 
 def search_paths(services: Services, query: str, **kwargs: object) -> list[str]:
     response = services.search.search(
-        SearchRequest(workspace_id=services.workspace_id(), query=query, **kwargs)  # type: ignore[arg-type]
+        SearchRequest(workspace_id=services.workspaces.workspace_id(), query=query, **kwargs)  # type: ignore[arg-type]
     )
     return [r.path for r in response.results]
 

@@ -64,7 +64,7 @@ def test_ingest_and_search_with_the_real_model(
         assert first.summary.chunks_embedded == 3
         again = services.ingest.ingest_path(repo)
         assert again.summary.chunks_embedded == 0
-        workspace = services.workspace_id()
+        workspace = services.workspaces.workspace_id()
         # No word of this query appears in the auth document: only the dense side can find it.
         response = services.search.search(
             SearchRequest(workspace_id=workspace, query="recover a lost login credential", mode="dense")

@@ -38,7 +38,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[tuple[str, str, Services
         },
     )
     services.ingest.ingest_path(repo, "live")
-    secret = services.api_keys.create(services.workspace_id("live"), "sdk").secret
+    secret = services.api_keys.create(services.workspaces.workspace_id("live"), "sdk").secret
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="error")

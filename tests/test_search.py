@@ -50,7 +50,7 @@ def ingested(services: Services, repo: Path) -> Services:
 
 
 def run(services: Services, query: str, workspace: str | None = None, **kwargs: object) -> SearchResponse:
-    request = SearchRequest(workspace_id=services.workspace_id(workspace), query=query, **kwargs)  # type: ignore[arg-type]
+    request = SearchRequest(workspace_id=services.workspaces.workspace_id(workspace), query=query, **kwargs)  # type: ignore[arg-type]
     return services.search.search(request)
 
 
@@ -289,7 +289,7 @@ def test_workspaces_are_isolated(services: Services, tmp_path: Path) -> None:
         assert "a.md" not in paths(services, "platypus", workspace="b", mode=mode, limit=100)
     assert paths(services, "platypus", workspace="b", mode="fast") == []
     with pytest.raises(NotFound):
-        services.workspace_id("c")
+        services.workspaces.workspace_id("c")
 
 
 @pytest.mark.parametrize("mode", ["dense", "balanced", "fast"])
@@ -323,7 +323,7 @@ def test_bm25_weighs_rare_terms_over_common_ones(services: Services, tmp_path: P
     files["docs/repeats.md"] = "# Repeats\n\nsystem system system system system system of the deployment.\n"
     files["docs/rare.md"] = "# Rare\n\nThe zeppelin system.\n"
     services.ingest.ingest_path(write(tmp_path / "idf", files))
-    workspace = services.workspace_id()
+    workspace = services.workspaces.workspace_id()
     hits = services.search.search(SearchRequest(workspace, "system zeppelin", mode=SearchMode.FAST)).results
     assert hits[0].path == "docs/rare.md"
     assert {h.path for h in hits} >= {"docs/rare.md", "docs/repeats.md"}

@@ -134,7 +134,7 @@ def authenticate(services: Services, request: Request) -> Principal:
             raise Unauthenticated("use Authorization: Bearer sk-lf-...")
         return services.api_keys.authenticate(secret.strip(), client_address(request))
     if services.settings.anonymous_allowed:
-        return Principal(services.workspace_id(), None, "anonymous")
+        return Principal(services.workspaces.workspace_id(), None, "anonymous")  # the default workspace
     raise Unauthenticated()
 
 

@@ -109,7 +109,7 @@ async def search(
                 request_id=request.state.request_id,
             )
         )
-        svc.record_search(who.workspace_id, response.latency.total, response.mode)
+        svc.usage.record_search(who.workspace_id, response.latency.total, response.mode)
         return schemas.SearchOut.from_response(response, body.include_highlights)
 
     return await run_in_threadpool(run)

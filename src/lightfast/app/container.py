@@ -1,4 +1,5 @@
-"""Wiring: builds the services every shell (CLI, API, workers) uses from one Settings object."""
+"""Wiring: builds the services every shell (CLI, API, workers) uses from one Settings object. It only
+composes: what a service does lives in that service."""
 
 from __future__ import annotations
 
@@ -8,26 +9,24 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.clock import Clock, SystemClock
-from lightfast.app.keys import ApiKeyService
-from lightfast.db.engine import make_engine, make_session_factory, migrate
-from lightfast.db.tenancy import find_store, resolve_workspace
-from lightfast.db.transactions import retry_on_conflict
-from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
-from lightfast.index import SearchIndex, make_index
-from lightfast.app.pipeline import Pipeline
-from lightfast.app.ingest import IngestService
 from lightfast.app.disconnect import DisconnectRunner
-from lightfast.app.jobs import JobService
-from lightfast.app.sync import SyncRunner
-from lightfast.app.search import DocumentService, SearchService
-from lightfast.settings import Settings
 from lightfast.app.github_webhooks import GitHubWebhooks
 from lightfast.app.idempotency import IdempotencyService
-from lightfast.app.usage import UsageService
-from lightfast.sources.registry import SourceOpener
-from lightfast.app.sources import SourceService
+from lightfast.app.ingest import IngestService
+from lightfast.app.jobs import JobService
+from lightfast.app.keys import ApiKeyService
 from lightfast.app.organizations import OrganizationService
+from lightfast.app.pipeline import Pipeline
+from lightfast.app.search import DocumentService, SearchService
+from lightfast.app.sources import SourceService
+from lightfast.app.sync import SyncRunner
+from lightfast.app.usage import UsageService
 from lightfast.app.workspaces import WorkspaceService
+from lightfast.db.engine import make_engine, make_session_factory, migrate
+from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
+from lightfast.index import SearchIndex, make_index
+from lightfast.settings import Settings
+from lightfast.sources.registry import SourceOpener
 
 
 @dataclass
@@ -54,33 +53,6 @@ class Services:
     github_webhooks: GitHubWebhooks
     idempotency: IdempotencyService
     usage: UsageService
-
-    def workspace_id(self, name: str | None = None) -> str:
-        def find() -> str:
-            with self.sessions.begin() as session:
-                ref = name or self.settings.default_workspace  # "NAME" or "ORG/NAME"
-                return resolve_workspace(session, ref, self.settings.default_organization, create=False).id
-
-        return retry_on_conflict(find)
-
-    def ensure_workspace_id(self, name: str | None = None) -> str:
-        """The workspace's id, creating it (and the organization) on first use: connecting a source
-        on a fresh install needs no separate set-up step."""
-
-        def ensure() -> str:
-            with self.sessions.begin() as session:
-                ref = name or self.settings.default_workspace  # "NAME" or "ORG/NAME"
-                return resolve_workspace(session, ref, self.settings.default_organization, create=True).id
-
-        return retry_on_conflict(ensure)
-
-    def store_name(self, store_id: str | None) -> str | None:
-        with self.sessions() as session:
-            store = find_store(session, store_id) if store_id else None
-            return store.name if store else None
-
-    def record_search(self, workspace_id: str, latency_ms: float, mode: str) -> None:
-        self.usage.record_search(workspace_id, latency_ms, mode)
 
     def close(self) -> None:
         self.jobs.close()
@@ -133,7 +105,7 @@ def build_services(
         sources=sources,
         organizations=OrganizationService(settings, sessions, sources),
         documents=DocumentService(sessions, index),
-        workspaces=WorkspaceService(settings, sessions, embedder.spec),
+        workspaces=WorkspaceService(settings, sessions, embedder.spec, jobs),
         api_keys=ApiKeyService(sessions),
         search=SearchService(sessions, embedder, index),
         github_webhooks=GitHubWebhooks(sessions, jobs),

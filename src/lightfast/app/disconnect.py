@@ -1,6 +1,10 @@
 """The steps of a disconnect job: remove everything a connected source put into the index, a bounded
 batch per transaction, then the source itself. Like the sync steps, each is idempotent: a step run again
-after a crash deletes what is still there and nothing else."""
+after a crash deletes what is still there and nothing else.
+
+A workspace's delete job (``Job.input["scope"] == WORKSPACE``, ``lightfast workspaces delete``) is a
+disconnect of everything in the workspace: the same steps remove the documents of all its stores, then
+the workspace itself with the rest of it (its sources, keys, events, and its jobs, this one included)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from collections import defaultdict
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from lightfast.db import activities
+from lightfast.db import activities, tenancy
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
@@ -16,6 +20,7 @@ from lightfast.db.statuses import JobStatus
 from lightfast.db.tenancy import bump_generation
 
 DISCONNECT = "disconnect"  # Job.input["kind"]
+WORKSPACE = "workspace"  # Job.input["scope"] of a disconnect that deletes its whole workspace
 BATCH_DOCUMENTS = 500
 
 
@@ -27,12 +32,20 @@ class DisconnectRunner:
         job = jobs_repo.get_job(session, job_id)
         return job.source_id or job.input.get("sourceId")
 
+    def _workspace_id(self, session: Session, job_id: str) -> str | None:
+        """The workspace a workspace's delete job removes; None for a source's disconnect."""
+        job = jobs_repo.get_job(session, job_id)
+        return job.workspace_id if job.input.get("scope") == WORKSPACE else None
+
     def start(self, job_id: str) -> int:
         """Mark the job running; the number of documents to remove is its progress total."""
         with self.sessions.begin() as session:
             jobs_repo.start_job(session, job_id)
             source_id = self._source_id(session, job_id)
-            total = sources_repo.count_connection_documents(session, source_id) if source_id else 0
+            if workspace_id := self._workspace_id(session, job_id):
+                total = tenancy.count_workspace_documents(session, workspace_id)
+            else:
+                total = sources_repo.count_connection_documents(session, source_id) if source_id else 0
             jobs_repo.set_progress(session, job_id, 0, total)
             return total
 
@@ -41,9 +54,12 @@ class DisconnectRunner:
         transaction. Returns (documents, chunks) deleted; (0, 0) when none are left."""
         with self.sessions.begin() as session:
             source_id = self._source_id(session, job_id)
-            if source_id is None:
+            if workspace_id := self._workspace_id(session, job_id):
+                batch = tenancy.workspace_documents(session, workspace_id, BATCH_DOCUMENTS)
+            elif source_id is None:
                 return 0, 0
-            batch = sources_repo.connection_documents(session, source_id, BATCH_DOCUMENTS)
+            else:
+                batch = sources_repo.connection_documents(session, source_id, BATCH_DOCUMENTS)
             if not batch:
                 return 0, 0
             by_store: dict[str, list[str]] = defaultdict(list)
@@ -61,7 +77,14 @@ class DisconnectRunner:
     def finish(self, job_id: str, documents: int, chunks: int) -> JobStatus:
         """Delete the source row (anything a cancelled sync wrote meanwhile goes with it) and complete."""
         with self.sessions.begin() as session:
+            if jobs_repo.find_job(session, job_id) is None:  # a workspace's delete job, run again: done
+                return JobStatus.COMPLETED
             job = jobs_repo.get_job(session, job_id)
+            if workspace_id := self._workspace_id(session, job_id):
+                output = {"documents_deleted": documents, "chunks_deleted": chunks}
+                jobs_repo.finish_job(session, job_id, status=JobStatus.COMPLETED, output=output)
+                tenancy.delete_workspace(session, workspace_id)  # this job's row goes with it
+                return JobStatus.COMPLETED
             source_id = self._source_id(session, job_id)
             source = sources_repo.find_source(session, source_id) if source_id else None
             if source is not None:

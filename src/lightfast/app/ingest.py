@@ -52,20 +52,24 @@ class IngestService:
 
         def register() -> RegisteredSource:
             with self.sessions.begin() as session:
-                org = tenancy.ensure_organization(session, self.settings.default_organization)
-                workspace = tenancy.ensure_workspace(
-                    session, org.id, workspace_name or self.settings.default_workspace
+                # "NAME", "ORG/NAME", or None: the default workspace (lightfast.app.workspaces)
+                workspace = tenancy.resolve_workspace(
+                    session,
+                    workspace_name,
+                    organization=self.settings.default_organization,
+                    default_name=self.settings.default_workspace,
+                    create=True,
                 )
                 connection = sources_repo.ensure_source(
                     session,
-                    organization_id=org.id,
+                    organization_id=workspace.organization_id,
                     workspace_id=workspace.id,
                     source_type=SOURCE_TYPE,
                     external_key=source.external_key,
                     display_name=source.name,
                     metadata={"type": SOURCE_TYPE, "path": source.external_key, "configPath": config.path},
                 )
-                return RegisteredSource(workspace.id, org.id, connection.id, config)
+                return RegisteredSource(workspace.id, workspace.organization_id, connection.id, config)
 
         return retry_on_conflict(register)
 
@@ -103,10 +107,11 @@ class IngestService:
         with self.sessions() as session:
             job = jobs_repo.get_job(session, job_id)
             store = tenancy.find_store(session, job.store_id) if job.store_id else None
+            workspace = tenancy.find_workspace_by_id(session, registered.workspace_id)
             status = job.status
         return IngestResult(
             job_id,
-            workspace_name or self.settings.default_workspace,
+            workspace.name if workspace else "",
             store.name if store else "",
             registered.config,
             summary,

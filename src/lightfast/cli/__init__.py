@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from lightfast.cli import jobs, keys, mcp, orgs, search, server, sources  # noqa: F401 - registers the commands
+from lightfast.cli import (  # noqa: F401 - registers the commands
+    jobs,
+    keys,
+    mcp,
+    orgs,
+    search,
+    server,
+    sources,
+    workspaces,
+)
 from lightfast.cli.common import app
 
 

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from lightfast.app.container import Services, build_services
 from lightfast.app.schemas import Out
 from lightfast.errors import ConfigError, InvalidInput, LightfastError, NotFound
-from lightfast.settings import Settings
+from lightfast.settings import Settings, settings_from_environment
 
 T = TypeVar("T")
 
@@ -30,19 +30,30 @@ errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole, so path
 
 WorkspaceOption = Annotated[
     str | None,
-    typer.Option("--workspace", "-w", help="Workspace name (default: LIGHTFAST_DEFAULT_WORKSPACE)."),
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace: NAME, or ORG/NAME in another organization (default: the default workspace, "
+        "marked in `lightfast workspaces list`).",
+    ),
+]
+# Commands on an id (a job, a source) act in the id's own workspace; --workspace only checks it.
+OwnerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Fail unless the id is in this workspace (NAME or ORG/NAME); default: the id's own workspace.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def load_settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as exc:
-        errors.print(f"[red]error:[/red] invalid settings: {exc}")
-        raise typer.Exit(2) from exc
-    except LightfastError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
+        return settings_from_environment()
+    except LightfastError as exc:  # one line naming the variable (a value may hold "[", not markup)
+        errors.print(f"[red]error:[/red] {escape(exc.message)}")
         raise typer.Exit(2) from exc
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +23,7 @@ from lightfast.app.engine import JobEngine, WorkerLock
 from lightfast.app.schemas import EnqueuedOut, IngestRunOut, JobDetailOut, JobOut
 from lightfast.cli.common import (
     JsonOption,
+    OwnerOption,
     WorkspaceOption,
     app,
     console,
@@ -79,9 +82,9 @@ def ingest(
                 print(enqueued.job_id)
             return
         job = follow(svc, registered.workspace_id, enqueued.job_id, show=not as_json)
-        store = svc.store_name(job.store_id)
+        store = svc.workspaces.store_name(job.store_id)
+        workspace_name = svc.workspaces.ref(registered.workspace_id)
     if as_json:
-        workspace_name = workspace or svc.settings.default_workspace
         print_json(IngestRunOut.from_job(job, workspace=workspace_name, store=store))
     else:
         print_summary(job)
@@ -89,10 +92,22 @@ def ingest(
         raise typer.Exit(1)
 
 
-def follow(svc: Services, workspace_id: str, job_id: str, *, show: bool) -> Job:
-    """Wait for a job with a progress bar, running a worker here if none holds this LIGHTFAST_HOME."""
+@contextmanager
+def local_worker(svc: Services) -> Iterator[None]:
+    """A worker in this process while the caller waits for a job, unless another one (lightfast serve,
+    lightfast worker) holds this LIGHTFAST_HOME."""
     lock = WorkerLock(svc.settings.home_dir)
     engine = JobEngine(svc).start() if lock.acquire() else None
+    try:
+        yield
+    finally:
+        if engine is not None:
+            engine.stop()
+        lock.release()
+
+
+def follow(svc: Services, workspace_id: str, job_id: str, *, show: bool) -> Job:
+    """Wait for a job with a progress bar, running a worker here if none holds this LIGHTFAST_HOME."""
     progress = Progress(
         TextColumn("[bold]indexing"),
         BarColumn(),
@@ -116,13 +131,8 @@ def follow(svc: Services, workspace_id: str, job_id: str, *, show: bool) -> Job:
             eta=eta_text(JobOut.from_row(job).eta_seconds),  # the job's own estimate, as the API shows
         )
 
-    try:
-        with progress:
-            return svc.jobs.wait(workspace_id, job_id, on_update=update)
-    finally:
-        if engine is not None:
-            engine.stop()
-        lock.release()
+    with local_worker(svc), progress:
+        return svc.jobs.wait(workspace_id, job_id, on_update=update)
 
 
 def eta_text(seconds: float | None) -> str:
@@ -170,7 +180,9 @@ def list_jobs(
     Example: lightfast jobs list --status failed
     """
     with services() as svc:
-        jobs, _ = guarded(lambda: svc.jobs.list_jobs(svc.workspace_id(workspace), status=status, limit=limit))
+        jobs, _ = guarded(
+            lambda: svc.jobs.list_jobs(svc.workspaces.workspace_id(workspace), status=status, limit=limit)
+        )
     if as_json:
         print_json([JobOut.from_row(j) for j in jobs])
         return
@@ -193,13 +205,13 @@ def list_jobs(
 
 
 @jobs_app.command("show")
-def show_job(job_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+def show_job(job_id: str, workspace: OwnerOption = None, as_json: JsonOption = False) -> None:
     """Show a job: progress, steps and per-document failures.
 
     Example: lightfast jobs show job_0123
     """
     with services() as svc:
-        detail = guarded(lambda: svc.jobs.detail(svc.workspace_id(workspace), job_id))
+        detail = guarded(lambda: svc.jobs.detail(svc.workspaces.of_job(job_id, workspace), job_id))
     if as_json:
         print_json(JobDetailOut.from_detail(detail))
         return
@@ -225,22 +237,22 @@ def show_job(job_id: str, workspace: WorkspaceOption = None, as_json: JsonOption
 
 
 @jobs_app.command("cancel")
-def cancel_job(job_id: str, workspace: WorkspaceOption = None) -> None:
+def cancel_job(job_id: str, workspace: OwnerOption = None) -> None:
     """Cancel a queued or running job; it stops at its next step boundary.
 
     Example: lightfast jobs cancel job_0123
     """
     with services() as svc:
-        job = guarded(lambda: svc.jobs.cancel(svc.workspace_id(workspace), job_id))
+        job = guarded(lambda: svc.jobs.cancel(svc.workspaces.of_job(job_id, workspace), job_id))
     console.print(f"{job.id}: {job.status}")
 
 
 @jobs_app.command("retry")
-def retry_job(job_id: str, workspace: WorkspaceOption = None) -> None:
+def retry_job(job_id: str, workspace: OwnerOption = None) -> None:
     """Re-run a failed or cancelled job as a new job, resuming after its last finished step.
 
     Example: lightfast jobs retry job_0123
     """
     with services() as svc:
-        job = guarded(lambda: svc.jobs.retry(svc.workspace_id(workspace), job_id))
+        job = guarded(lambda: svc.jobs.retry(svc.workspaces.of_job(job_id, workspace), job_id))
     console.print(f"{job.id}: queued (retry of {job_id})")

@@ -8,7 +8,16 @@ import typer
 from rich.table import Table
 
 from lightfast.app.schemas import ApiKeyOut, CreatedKeyOut
-from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, print_json, services
+from lightfast.cli.common import (
+    JsonOption,
+    OwnerOption,
+    WorkspaceOption,
+    app,
+    console,
+    guarded,
+    print_json,
+    services,
+)
 
 keys_app = typer.Typer(help="API keys (each bound to one workspace).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -28,7 +37,10 @@ def create_key(
     with services() as svc:
         created = guarded(
             lambda: svc.api_keys.create(
-                svc.workspace_id(workspace), name, expires_in_days=expires_in_days, created_by="cli"
+                svc.workspaces.workspace_id(workspace),
+                name,
+                expires_in_days=expires_in_days,
+                created_by="cli",
             )
         )
     if as_json:
@@ -46,7 +58,7 @@ def list_keys(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
     Example: lightfast keys list --workspace acme
     """
     with services() as svc:
-        keys = guarded(lambda: svc.api_keys.list(svc.workspace_id(workspace)))
+        keys = guarded(lambda: svc.api_keys.list(svc.workspaces.workspace_id(workspace)))
     rows = [ApiKeyOut.model_validate(k) for k in keys]
     if as_json:
         print_json(rows)
@@ -66,23 +78,25 @@ def list_keys(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
 
 
 @keys_app.command("revoke")
-def revoke_key(key_id: str, workspace: WorkspaceOption = None) -> None:
+def revoke_key(key_id: str, workspace: OwnerOption = None) -> None:
     """Revoke an API key at once.
 
     Example: lightfast keys revoke key_0123
     """
     with services() as svc:
-        key = guarded(lambda: svc.api_keys.revoke(svc.workspace_id(workspace), key_id))
+        key = guarded(lambda: svc.api_keys.revoke(svc.workspaces.of_key(key_id, workspace), key_id))
     console.print(f"{key.id}: revoked")
 
 
 @keys_app.command("rotate")
-def rotate_key(key_id: str, workspace: WorkspaceOption = None) -> None:
+def rotate_key(key_id: str, workspace: OwnerOption = None) -> None:
     """Replace an API key with a new secret; the old one stops working.
 
     Example: lightfast keys rotate key_0123
     """
     with services() as svc:
-        created = guarded(lambda: svc.api_keys.rotate(svc.workspace_id(workspace), key_id, created_by="cli"))
+        created = guarded(
+            lambda: svc.api_keys.rotate(svc.workspaces.of_key(key_id, workspace), key_id, created_by="cli")
+        )
     console.print(f"{created.key.id} replaces {key_id}")
     console.print(created.secret, soft_wrap=True)

@@ -55,7 +55,7 @@ def search(
 
         def run() -> SearchResponse:
             request = SearchRequest(
-                workspace_id=svc.workspace_id(workspace),
+                workspace_id=svc.workspaces.workspace_id(workspace),
                 query=query,
                 limit=limit,
                 offset=offset,

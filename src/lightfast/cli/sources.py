@@ -13,7 +13,16 @@ from rich.table import Table
 
 from lightfast.app.container import Services
 from lightfast.app.schemas import CliSourceOut, DetectConfigOut, EnqueuedOut, JobRunOut
-from lightfast.cli.common import JsonOption, WorkspaceOption, app, console, guarded, print_json, services
+from lightfast.cli.common import (
+    JsonOption,
+    OwnerOption,
+    WorkspaceOption,
+    app,
+    console,
+    guarded,
+    print_json,
+    services,
+)
 from lightfast.cli.jobs import follow, print_summary
 from lightfast.db.statuses import SUCCEEDED
 
@@ -56,7 +65,7 @@ def add_github(
     POST /webhooks/github. Example: lightfast source add github acme/handbook --installation 123456
     """
     with services() as svc:
-        workspace_id = guarded(lambda: svc.ensure_workspace_id(workspace))
+        workspace_id = guarded(lambda: svc.workspaces.ensure_workspace_id(workspace))
         connected = guarded(lambda: svc.sources.connect_github(workspace_id, repository, installation))
         if not as_json:
             console.print(f"{connected.source.id}: connected {connected.source.display_name}")
@@ -76,7 +85,7 @@ def add_git(
     Only committed content is indexed. Example: lightfast source add git ~/src/handbook --branch main
     """
     with services() as svc:
-        workspace_id = guarded(lambda: svc.ensure_workspace_id(workspace))
+        workspace_id = guarded(lambda: svc.workspaces.ensure_workspace_id(workspace))
         connected = guarded(lambda: svc.sources.connect_git(workspace_id, path, branch))
         if not as_json:
             console.print(f"{connected.source.id}: connected {connected.source.display_name}")
@@ -87,7 +96,7 @@ def add_git(
 def sync_source(
     source_id: str,
     full: Annotated[bool, typer.Option("--full", help="Re-read every file, not only what changed.")] = False,
-    workspace: WorkspaceOption = None,
+    workspace: OwnerOption = None,
     detach: DetachOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -96,7 +105,7 @@ def sync_source(
     Example: lightfast source sync src_0123 --full
     """
     with services() as svc:
-        workspace_id = guarded(lambda: svc.workspace_id(workspace))
+        workspace_id = guarded(lambda: svc.workspaces.of_source(source_id, workspace))
         enqueued = guarded(
             lambda: svc.jobs.enqueue_sync(workspace_id, source_id, mode="full" if full else "incremental")
         )
@@ -104,13 +113,15 @@ def sync_source(
 
 
 @source_app.command("detect-config")
-def detect_config(source_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+def detect_config(source_id: str, workspace: OwnerOption = None, as_json: JsonOption = False) -> None:
     """Read and validate the source's lightfast.yml now and record the result.
 
     Example: lightfast source detect-config src_0123
     """
     with services() as svc:
-        report = guarded(lambda: svc.sources.detect_config(svc.workspace_id(workspace), source_id))
+        report = guarded(
+            lambda: svc.sources.detect_config(svc.workspaces.of_source(source_id, workspace), source_id)
+        )
     result = DetectConfigOut.from_report(source_id, report)
     if as_json:
         print_json(result)
@@ -125,7 +136,7 @@ def detect_config(source_id: str, workspace: WorkspaceOption = None, as_json: Js
 @source_app.command("remove")
 def remove_source(
     source_id: str,
-    workspace: WorkspaceOption = None,
+    workspace: OwnerOption = None,
     detach: DetachOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -134,7 +145,7 @@ def remove_source(
     Example: lightfast source remove src_0123
     """
     with services() as svc:
-        workspace_id = guarded(lambda: svc.workspace_id(workspace))
+        workspace_id = guarded(lambda: svc.workspaces.of_source(source_id, workspace))
         enqueued = guarded(lambda: svc.sources.disconnect(workspace_id, source_id))
         _finish(svc, workspace_id, enqueued.job_id, detach=detach, as_json=as_json)
 
@@ -146,7 +157,7 @@ def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False)
     Example: lightfast source list
     """
     with services() as svc:
-        sources = guarded(lambda: svc.sources.list(svc.workspace_id(workspace)))
+        sources = guarded(lambda: svc.sources.list(svc.workspaces.workspace_id(workspace)))
     rows = [CliSourceOut.from_row(s) for s in sources]
     if as_json:
         print_json(rows)
@@ -184,7 +195,7 @@ def schedule_source(
     every: Annotated[str | None, typer.Option(help="Interval, e.g. 15m, 1h, 1d.")] = None,
     cron: Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 * * * *'.")] = None,
     off: Annotated[bool, typer.Option("--off", help="Remove the schedule.")] = False,
-    workspace: WorkspaceOption = None,
+    workspace: OwnerOption = None,
 ) -> None:
     """Sync a source on a schedule (a running worker enqueues each due sync).
 
@@ -194,7 +205,7 @@ def schedule_source(
     with services() as svc:
         source = guarded(
             lambda: svc.sources.set_schedule(
-                svc.workspace_id(workspace),
+                svc.workspaces.of_source(source_id, workspace),
                 source_id,
                 every_seconds=seconds,
                 cron=cron,

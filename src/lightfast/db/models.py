@@ -79,8 +79,12 @@ class Workspace(Timestamps, Base):
     )
     name: Mapped[str] = mapped_column(String(191))
     slug: Mapped[str] = mapped_column(String(191))
+    # The organization's default workspace (one per organization, lightfast.db.tenancy.default_workspace):
+    # commands without --workspace and API requests without a key act on it.
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # When a delete was asked: the workspace takes nothing new while its delete job removes it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Store(Timestamps, Base):

@@ -83,7 +83,7 @@ def lightfast_services(lightfast_settings: Settings, lightfast_clock: FakeClock)
 @pytest.fixture
 def lightfast_api_key(lightfast_services: Services) -> str:
     """The secret of an API key of the default workspace (created, with its organization, on first use)."""
-    workspace_id = lightfast_services.ensure_workspace_id()
+    workspace_id = lightfast_services.workspaces.ensure_workspace_id()
     return lightfast_services.api_keys.create(workspace_id, "pytest").secret
 
 

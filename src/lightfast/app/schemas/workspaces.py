@@ -7,7 +7,7 @@ from typing import Self
 from pydantic import Field
 
 from lightfast.app.schemas.common import Body, Out, Timestamp
-from lightfast.app.workspaces import StoreView
+from lightfast.app.workspaces import Deletion, StoreView
 
 
 # The services check these names with their own messages; the patterns only document the rules.
@@ -64,3 +64,31 @@ class StoreOut(Out):
 
 class StoreListOut(Out):
     items: list[StoreOut]
+
+
+class WorkspaceDeletionOut(Out):
+    """``lightfast workspaces delete --json``: the delete job, what it removes, and how it ended
+    (``queued`` with ``--detach``; the job's record goes with the workspace once it completes)."""
+
+    workspace: str
+    job_id: str
+    status: str
+    stores: int
+    sources: int
+    documents: int
+    keys: int
+    error: str | None = None
+
+    @classmethod
+    def from_deletion(cls, deletion: Deletion, status: str, error: str | None = None) -> Self:
+        found = deletion.contents
+        return cls(
+            workspace=deletion.ref,
+            job_id=deletion.job_id,
+            status=status,
+            stores=found.stores,
+            sources=found.sources,
+            documents=found.documents,
+            keys=found.keys,
+            error=error,
+        )
