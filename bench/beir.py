@@ -24,10 +24,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from lightfast.app.sync import chunk_settings
+from lightfast.app.container import build_services
 from lightfast.app.schemas import MODE_ALIASES, search_mode
 from lightfast.app.search import FusionConfig, SearchMode, SearchRequest, SearchService
-from lightfast.app.container import build_services
+from lightfast.app.sync import chunk_settings
 from lightfast.settings import Settings
 
 HERE = Path(__file__).resolve().parent

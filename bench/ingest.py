@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from lightfast.db.models import VectorEntry
 from lightfast.app.container import build_services
+from lightfast.db.models import VectorEntry
 from lightfast.settings import Settings
 
 

@@ -35,8 +35,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lightfast.db.models import Job
 from lightfast.app.container import Services, build_services
+from lightfast.db.models import Job
 from lightfast.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "jobs.md"

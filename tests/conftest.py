@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from lightfast.db.engine import make_engine
 from lightfast.app.container import Services, build_services
+from lightfast.db.engine import make_engine
 from lightfast.settings import Settings
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

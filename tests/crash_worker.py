@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from lightfast.embed.fake import FakeEmbedder
-from lightfast.app.engine import JobEngine, WorkerLock
 from lightfast.app.container import build_services
+from lightfast.app.engine import JobEngine, WorkerLock
+from lightfast.embed.fake import FakeEmbedder
 from lightfast.settings import Settings
 
 

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 
 from lightfast import __version__
 from lightfast.api.app import create_app
+from lightfast.app.container import Services, build_services
 from lightfast.db import documents as docs_repo
 from lightfast.db.engine import make_engine
 from lightfast.db.models import Activity, Document, IdempotencyRecord, Job, Metric, Store, VectorEntry
-from lightfast.app.container import Services, build_services
 from tests.conftest import make_settings, write
 
 # What the test client answers (an httpx or httpx2 Response, depending on the installed Starlette).

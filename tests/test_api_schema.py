@@ -27,10 +27,10 @@ from sqlalchemy import select
 
 from lightfast.api.app import create_app
 from lightfast.api.routes import router
+from lightfast.app.container import Services, build_services
+from lightfast.app.jobs import encode_cursor
 from lightfast.db.engine import make_engine
 from lightfast.db.models import Document, Job, Store
-from lightfast.app.jobs import encode_cursor
-from lightfast.app.container import Services, build_services
 from lightfast.testing.github import GitHubStandIn, generate_private_key
 from tests.conftest import make_settings, write
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from lightfast.app.container import Services, build_services
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Organization, Store, Workspace
 from lightfast.errors import Conflict
-from lightfast.app.container import Services, build_services
 from tests.conftest import make_settings, write
 
 CALLERS = 6

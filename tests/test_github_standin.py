@@ -22,8 +22,8 @@ from githubkit import AppAuthStrategy, GitHub
 from githubkit.exception import PrimaryRateLimitExceeded, RequestFailed, SecondaryRateLimitExceeded
 from githubkit_schemas.latest.models import ContentFile, ContentSubmodule
 
-from lightfast.testing.github import GitHubStandIn, generate_private_key
 from lightfast.sources.github.webhooks import classify_push, parse_push
+from lightfast.testing.github import GitHubStandIn, generate_private_key
 
 APP_ID = 4242
 INSTALLATION = 77

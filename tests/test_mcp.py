@@ -28,9 +28,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
 from lightfast.api.app import create_app
+from lightfast.app.container import build_services
 from lightfast.db.engine import make_engine
 from lightfast.mcp.server import http_app
-from lightfast.app.container import build_services
 from tests.conftest import make_settings, write
 
 TOOLS = {"lightfast_search", "lightfast_contents", "lightfast_find_similar"}

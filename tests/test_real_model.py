@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lightfast.app.container import build_services
+from lightfast.app.search import SearchRequest
 from lightfast.db.engine import make_engine
 from lightfast.embed.local import MINILM_SPEC, LocalEmbedder, WordPieceTokenizer
-from lightfast.app.search import SearchRequest
-from lightfast.app.container import build_services
 from tests.conftest import DATABASES, make_settings, write
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from lightfast.app.container import Services
+from lightfast.app.search import SearchMode, SearchRequest, SearchResponse
 from lightfast.db.models import Document, VectorEntry
 from lightfast.errors import InvalidInput, NotFound
-from lightfast.app.search import SearchMode, SearchRequest, SearchResponse
-from lightfast.app.container import Services
 from tests.conftest import write
 
 CONFIG = "version: 1\nstore: {store}\ninclude:\n  - '**/*.md'\n"
