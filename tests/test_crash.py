@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from lightfast.db.models import Document, Job, VectorEntry
 from lightfast.app.container import Services, build_services
+from lightfast.db.models import Document, Job, VectorEntry
 from lightfast.settings import Settings
 from tests.conftest import DATABASES, _pg_url, make_settings, write
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from lightfast.app.container import Services, build_services
+from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, DocumentFailure, Job, VectorEntry
 from lightfast.errors import ConfigError, NotFound
-from lightfast.app.search import SearchMode, SearchRequest
-from lightfast.app.container import Services, build_services
 from lightfast.sources.git import GitSource
 from tests.conftest import make_settings, write
 from tests.gitrepo import commit, git, isolate_git, make_repo
@@ -580,3 +580,34 @@ def test_disconnect_removes_the_source_its_documents_and_vectors_only(world: Wor
     assert world.search("flux capacitor") == ["README.md"]
     with pytest.raises(NotFound):
         world.services.jobs.enqueue_sync(world.workspace_id, source_id)
+
+
+def test_a_path_too_long_to_store_fails_that_file_only(world: World) -> None:
+    """A committed path longer than the documents table holds (1,138 characters; git has no limit):
+    recorded as that file's failure, the sync goes on, and no database text reaches the job."""
+    long_path = "docs/" + "/".join(["d" * 100] * 11) + "/" + "n" * 19 + ".md"
+    assert len(long_path) == 1138
+    blob = (
+        subprocess.run(
+            ["git", "-C", str(world.repo), "hash-object", "-w", "--stdin"],
+            input=b"# Deep\n\nfar down\n",
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    git(world.repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{long_path}")
+    git(world.repo, "commit", "-q", "-m", "a long path")
+    connected = world.services.sources.connect_git(world.workspace_id, world.repo)
+    world.services.runner.run_inline(connected.job_id)
+    job = world.job(connected.job_id)
+    assert job.status == "completed_with_errors", job.error_message
+    assert job.error_message is None
+    assert set(world.documents(connected.source.id)) == INDEXED
+    with world.services.sessions() as session:
+        [failure] = session.scalars(select(DocumentFailure)).all()
+    assert failure.reason == "path_too_long"
+    assert failure.path.endswith(".md")
+    assert "1,138 characters" in failure.message
+    assert "INSERT" not in failure.message

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from lightfast.app.container import Services
+from lightfast.app.search import SearchRequest
 from lightfast.db.models import Document, DocumentFailure, Job, Metric, VectorEntry
 from lightfast.embed.fake import FakeEmbedder
 from lightfast.errors import ConfigError
-from lightfast.app.search import SearchRequest
-from lightfast.app.container import Services
 from tests.conftest import write
 
 
@@ -203,11 +203,14 @@ def test_a_file_that_turns_bad_keeps_its_last_good_version(services: Services, r
 def test_changed_chunking_config_reembeds_the_store(services: Services, repo: Path) -> None:
     services.ingest.ingest_path(repo)
     _, chunks = counts(services)
-    services.runner.settings = services.settings.model_copy(update={"chunk_size": 100, "chunk_overlap": 10})
+    # Asked for by the process that queues the job (its settings), not decided by the one that runs it.
+    services.ingest.settings = services.settings.model_copy(update={"chunk_size": 100, "chunk_overlap": 10})
     summary = services.ingest.ingest_path(repo).summary
     assert summary.documents_updated == 3
     assert summary.chunks_reused == 0
     assert counts(services)[1] > chunks
+    [warning] = summary.warnings
+    assert "chunks of 100 tokens overlapping by 10" in warning
 
 
 def test_malformed_config_is_refused_with_line_and_reason(services: Services, tmp_path: Path) -> None:

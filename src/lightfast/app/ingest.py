@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.pipeline import Progress, SyncSummary
+from lightfast.app.store_settings import store_input, store_request
 from lightfast.app.sync import SyncRunner
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
@@ -84,7 +85,7 @@ class IngestService:
                 source_id=registered.connection_id,
                 name=name,
                 trigger=JobTrigger.MANUAL,
-                input={"mode": "full"},
+                input={"mode": "full", **store_input(store_request(self.settings))},
             )
             job.engine_run_id = f"inline:{job.id}"
             return job.id

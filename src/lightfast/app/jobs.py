@@ -91,7 +91,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def _sync_input(
-    mode: str, changes: dict[str, str] | None, revision: str | None, base: str | None
+    mode: str,
+    changes: dict[str, str] | None,
+    revision: str | None,
+    base: str | None,
+    store_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     job_input: dict[str, Any] = {"mode": mode}
     if mode == "incremental" and changes is not None:
@@ -100,6 +104,8 @@ def _sync_input(
             job_input["base"] = base
     if revision:
         job_input["revision"] = revision
+    if store_settings:  # what the asking process wants of the store (lightfast.app.sync.store_request)
+        job_input["storeSettings"] = dict(store_settings)
     return job_input
 
 
@@ -128,6 +134,7 @@ class JobService:
         name: str | None = None,
         revision: str | None = None,
         base: str | None = None,
+        store_settings: dict[str, Any] | None = None,
     ) -> Enqueued:
         """Queue a sync of a source. Queued (unclaimed) syncs of the same source are superseded: an
         incremental one merges their changes (newest wins per path); a queued full sync, or an incremental
@@ -136,7 +143,9 @@ class JobService:
 
         ``changes`` is a pushed change set from commit ``base`` to ``revision``; an incremental sync without
         one (or whose ``base`` is not the last indexed commit) indexes the difference between the source's
-        last indexed commit and ``revision`` (default: its head when the job runs)."""
+        last indexed commit and ``revision`` (default: its head when the job runs). ``store_settings`` is
+        what the asking process wants of the store (``lightfast.app.sync.store_request``); it travels with
+        the job to whichever worker runs it, and a job that supersedes another keeps the other's."""
         if mode not in ("full", "incremental"):
             raise InvalidInput("mode must be full or incremental", field="mode")
         if idempotency_key:
@@ -159,7 +168,10 @@ class JobService:
                     covers = queued.input.get("mode") == "full" or "changes" not in queued.input
                     if covers and mode == "incremental":
                         return Enqueued(queued.id, False)
-                    if jobs_repo.supersede(session, queued, job_id) and changes is not None:
+                    if not jobs_repo.supersede(session, queued, job_id):
+                        continue
+                    store_settings = store_settings or queued.input.get("storeSettings")
+                    if changes is not None:
                         merged = merge_changes(queued.input.get("changes", {}), merged)
                         if not merged_any:  # the merged set starts where the oldest queued push started
                             base, merged_any = queued.input.get("base"), True
@@ -172,7 +184,9 @@ class JobService:
                     trigger=trigger,
                     triggered_by=triggered_by,
                     idempotency_key=idempotency_key,
-                    input=_sync_input(mode, merged if changes is not None else None, revision, base),
+                    input=_sync_input(
+                        mode, merged if changes is not None else None, revision, base, store_settings
+                    ),
                     job_id=job_id,
                 )
                 return Enqueued(job.id, True)

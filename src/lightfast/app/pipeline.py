@@ -4,16 +4,23 @@ Work goes in batches of documents. Each batch embeds all its new chunks in one c
 cost; batching across documents keeps it busy) and writes in one transaction, so a reader sees each
 document either in its old version or in its new one, and a crash loses at most the batch in flight,
 which a re-run redoes without embedding anything already written.
+
+Inside that transaction each document is written under a SAVEPOINT: a document the database refuses is
+rolled back alone and recorded as a failure of its own (the database's message goes to the server log,
+never to a user), and the batch goes on. Identifiers longer than their columns are refused before the
+document is even read.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import documents as docs_repo
@@ -21,12 +28,19 @@ from lightfast.db.models import Store
 from lightfast.db.statuses import JobStatus
 from lightfast.db.tenancy import bump_generation
 from lightfast.embed.base import Embedder, Tokenizer
-from lightfast.errors import NotFound
+from lightfast.errors import DocumentRejected, NotFound
 from lightfast.ingest.chunking import chunk_markdown
 from lightfast.ingest.files import Rejection, decode_text
 from lightfast.ingest.hashing import chunk_hash, config_hash, content_hash, document_id
 from lightfast.ingest.markdown import parse_document, slugify
 from lightfast.sources.base import SourceFile
+
+log = logging.getLogger("lightfast.sync")
+
+# What a database says when it refuses one document's rows (a value it cannot hold, a constraint): that
+# document fails. Other database errors (a lost connection, a lock timeout) fail the batch, to be retried.
+DOCUMENT_DB_ERRORS = (DataError, IntegrityError, ProgrammingError)
+DATABASE_ERROR_MESSAGE = "the database could not store this document; the server log has the details"
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class SyncSummary:
     tokens_embedded: int = 0
     embedding_seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # things a user should know, e.g. settings not used
 
     @property
     def status(self) -> JobStatus:
@@ -60,6 +75,7 @@ class SyncSummary:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.embedding_seconds += other.embedding_seconds
         self.failures.extend(other.failures)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -71,6 +87,7 @@ class SyncSummary:
             setattr(summary, name, int(data.get(name, 0)))
         summary.embedding_seconds = float(data.get("embedding_seconds", 0.0))
         summary.failures = [Failure(**f) for f in data.get("failures", [])]
+        summary.warnings = [str(w) for w in data.get("warnings", [])]
         return summary
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +95,7 @@ class SyncSummary:
             **self.counts(),
             "embedding_seconds": round(self.embedding_seconds, 3),
             "failures": [asdict(f) for f in self.failures],
+            "warnings": list(self.warnings),
         }
 
 
@@ -86,6 +104,11 @@ class Progress:
     documents_done: int
     documents_total: int
     chunks_done: int
+
+
+# Called inside a batch's write transaction, after its documents and failures, before it commits: the
+# caller stores the batch's result and progress with its writes (``SyncRunner.run_batch``).
+OnCommit = Callable[[Session, "SyncSummary"], None]
 
 
 @dataclass(frozen=True)
@@ -164,27 +187,37 @@ class Pipeline:
 
     # -- a run is driven by lightfast.app.sync.SyncRunner, one batch at a time ------------------
 
-    def delete(self, target: SyncTarget, document_ids: Sequence[str]) -> SyncSummary:
+    def delete(
+        self, target: SyncTarget, document_ids: Sequence[str], on_commit: OnCommit | None = None
+    ) -> SyncSummary:
         summary = SyncSummary()
-        if not document_ids:
+        if not document_ids and on_commit is None:
             return summary
         with self.sessions.begin() as session:
-            # A source whose lightfast.yml moved it to another store leaves documents in the old one.
-            stores = docs_repo.stores_of(session, document_ids) | {target.store.id}
-            summary.documents_deleted, summary.chunks_deleted = docs_repo.delete_documents(
-                session, document_ids
-            )
-            for store_id in sorted(stores):
-                bump_generation(session, store_id)
+            if document_ids:
+                # A source whose lightfast.yml moved it to another store leaves documents in the old one.
+                stores = docs_repo.stores_of(session, document_ids) | {target.store.id}
+                summary.documents_deleted, summary.chunks_deleted = docs_repo.delete_documents(
+                    session, document_ids
+                )
+                for store_id in sorted(stores):
+                    bump_generation(session, store_id)
+            if on_commit is not None:
+                on_commit(session, summary)
         return summary
 
     # -- one batch --------------------------------------------------------------------------------
 
     def process_batch(
-        self, target: SyncTarget, files: Sequence[SourceFile], should_stop: Callable[[], bool] | None = None
+        self,
+        target: SyncTarget,
+        files: Sequence[SourceFile],
+        should_stop: Callable[[], bool] | None = None,
+        on_commit: OnCommit | None = None,
     ) -> SyncSummary:
         """Index one batch; writes all of it in one transaction, or nothing if ``should_stop`` says so
-        before the write (a cancel then leaves every document of the batch in its old version)."""
+        before the write (a cancel then leaves every document of the batch in its old version, and
+        ``on_commit`` is not called). ``on_commit`` runs inside that transaction, last."""
         store = target.store
         summary = SyncSummary()
         config = store_config_hash(store)
@@ -206,7 +239,7 @@ class Pipeline:
                 summary.documents_unchanged += 1
             else:
                 prepared.append(outcome)
-        if not prepared and not summary.failures:
+        if not prepared and not summary.failures and on_commit is None:
             return summary
 
         with self.sessions() as session:
@@ -219,6 +252,7 @@ class Pipeline:
             return SyncSummary()
 
         with self.sessions.begin() as session:
+            written = 0
             for item in prepared:
                 entries = [
                     docs_repo.EntryWrite(
@@ -230,7 +264,19 @@ class Pipeline:
                     )
                     for index, text, digest, tokens in item.chunks
                 ]
-                docs_repo.write_document(session, self._document_row(target, item, config), entries)
+                try:
+                    with docs_repo.savepoint(session):
+                        docs_repo.write_document(session, self._document_row(target, item, config), entries)
+                except DOCUMENT_DB_ERRORS:
+                    # The database's own message may quote the SQL and the row: the server log only.
+                    log.exception("the database refused document %s (%s)", item.doc_id, item.file.path)
+                    failure = Failure(
+                        item.file.source_id, item.file.path, "database_error", DATABASE_ERROR_MESSAGE
+                    )
+                    summary.documents_failed += 1
+                    summary.failures.append(failure)
+                    continue
+                written += 1
                 new_hashes = {digest for _, _, digest, _ in item.chunks}
                 summary.chunks_deleted += sum(
                     1 for h in old_hashes.get(item.doc_id, []) if h not in new_hashes
@@ -250,14 +296,19 @@ class Pipeline:
                     reason=failure.reason,
                     message=failure.message,
                 )
-            if prepared:
+            if written:
                 bump_generation(session, store.id)
+            if on_commit is not None:
+                on_commit(session, summary)
         return summary
 
     def _prepare(
         self, store: Store, file: SourceFile, doc_id: str, state: docs_repo.DocumentState | None, config: str
     ) -> _Prepared | Failure | None:
         """The parsed and chunked document, a failure, or None when it is unchanged."""
+        too_long = docs_repo.unstorable(file.source_id, file.path, file.url)
+        if too_long is not None:
+            return Failure(file.source_id, file.path, "path_too_long", f"cannot be stored: {too_long}")
         if file.size is not None and file.size > self.max_file_bytes:
             # The source knows the size up front: refuse without downloading the content.
             return Failure(
@@ -274,6 +325,8 @@ class Pipeline:
             )
         except NotFound as exc:  # gone from the source between listing and reading
             return Failure(file.source_id, file.path, "unreadable", exc.message)
+        except DocumentRejected as exc:  # past the size limit after all (a local file that grew)
+            return Failure(file.source_id, file.path, exc.reason, exc.message)
         digest = content_hash(data)
         if (
             state is not None
@@ -285,7 +338,10 @@ class Pipeline:
         text = decode_text(data, self.max_file_bytes)
         if isinstance(text, Rejection):
             return Failure(file.source_id, file.path, text.reason, text.message)
-        parsed = parse_document(text, file.path)
+        try:
+            parsed = parse_document(text, file.path)
+        except DocumentRejected as exc:  # front matter past its limits: this document only is skipped
+            return Failure(file.source_id, file.path, exc.reason, exc.message)
         store_chunks = chunk_markdown(
             parsed.body, store.chunk_max_tokens, store.chunk_overlap, self.tokenizer.count
         )

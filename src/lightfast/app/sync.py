@@ -1,32 +1,78 @@
 """The steps of a sync, as plain functions over a job id: plan, index a batch, delete what was removed,
-finish (or fail). A durable workflow (``lightfast.app.workflows``) runs them as recorded steps; tests and
-benchmarks can run them in a plain loop. Each step is idempotent: running it again after a crash writes
-nothing twice, because documents have deterministic ids and unchanged content is skipped."""
+finish (or fail), and ``run_sync``, the one body that runs them: the durable workflow
+(``lightfast.app.workflows``) hands it steps the workflow engine records, ``SyncRunner.run_inline`` steps
+that run in this thread.
+
+Every step may run again after a crash, and its second run changes nothing a user sees:
+
+* the plan writes only what it would write again (the store, the source's config, its listing failures);
+* a batch (and the deletion step) stores its result in the transaction of its writes, with the job's
+  progress; run again once that committed, it returns the stored result instead of counting its own
+  documents as unchanged;
+* failure records are one per job and path (written again, they are updated, not added);
+* finish and fail do nothing to a job that already ended (no second set of metrics).
+
+The store a sync writes to, and its settings: ``lightfast.app.store_settings``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lightfast.app.pipeline import Pipeline, SyncSummary, SyncTarget, store_config_hash
+from lightfast.app.pipeline import Failure, Pipeline, SyncSummary, SyncTarget, store_config_hash
+from lightfast.app.store_settings import chunk_settings as chunk_settings  # for lightfast.app.workspaces
+from lightfast.app.store_settings import store_for
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import metrics, tenancy
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource, Store
-from lightfast.db.statuses import JobStatus
+from lightfast.db.statuses import TERMINAL, JobStatus
 from lightfast.db.types import utcnow
 from lightfast.embed.base import ModelSpec
-from lightfast.errors import ConfigError, Conflict, NotFound
+from lightfast.errors import ConfigError, Conflict, LightfastError, NotFound
 from lightfast.ingest.changes import split_changes
 from lightfast.ingest.config import CONFIG_FILENAMES, path_matches
 from lightfast.settings import Settings
-from lightfast.sources.base import Source
+from lightfast.sources.base import Source, Unlisted
 from lightfast.sources.registry import SourceOpener
+
+log = logging.getLogger("lightfast.sync")
+
+DATABASE_ERROR = "a database error stopped this sync; the server log has the details"
+DELETE_STEP = "delete"
+
+
+def batch_step(start: int) -> str:
+    return f"batch:{start}"
+
+
+def public_message(exc: BaseException) -> str:
+    """What a user may read of an error that ended a run: never a database's message, which quotes SQL
+    and row values (that goes to the server log)."""
+    if isinstance(exc, LightfastError):
+        return exc.message
+    if isinstance(exc, SQLAlchemyError):
+        return DATABASE_ERROR
+    return str(exc) or type(exc).__name__
+
+
+@contextmanager
+def database_errors_hidden(job_id: str) -> Iterator[None]:
+    """Turn a database error leaving a step into one whose text is safe to show (a step's error is
+    recorded by the workflow engine and shown in the job's step trace)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        log.exception("job %s: a database error stopped the sync", job_id)
+        raise LightfastError(DATABASE_ERROR) from exc
 
 
 @dataclass(frozen=True)
@@ -39,6 +85,8 @@ class SyncPlan:
     upserts: list[str]  # paths to (re)index
     removals: list[str]  # document ids to delete
     revision: str | None = None  # the commit every batch reads, for versioned sources
+    failures: list[Failure] = field(default_factory=list)  # what the listing could not enter
+    warnings: list[str] = field(default_factory=list)  # about the store's settings
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +96,8 @@ class SyncPlan:
             "upserts": self.upserts,
             "removals": self.removals,
             "revision": self.revision,
+            "failures": [asdict(f) for f in self.failures],
+            "warnings": self.warnings,
         }
 
     @classmethod
@@ -59,15 +109,109 @@ class SyncPlan:
             list(data["upserts"]),
             list(data["removals"]),
             data.get("revision"),
+            [Failure(**f) for f in data.get("failures", [])],  # absent from plans recorded before them
+            list(data.get("warnings", [])),
+        )
+
+    def summary(self) -> SyncSummary:
+        """What the plan itself contributes to the run's summary: the listing's failures, the warnings."""
+        return SyncSummary(
+            documents_failed=len(self.failures), failures=list(self.failures), warnings=list(self.warnings)
         )
 
 
-def chunk_settings(settings: Settings, spec: ModelSpec) -> tuple[int, int]:
-    """The store's chunk size: the settings' override, else the model's measured default, never more
-    than the model reads (its window less the two special tokens)."""
-    tokens = min(settings.chunk_size or spec.default_chunk_tokens, spec.max_input_tokens - 2)
-    overlap = spec.default_chunk_overlap if settings.chunk_overlap is None else settings.chunk_overlap
-    return tokens, min(overlap, tokens // 2)
+class SyncSteps(Protocol):
+    """The steps of one sync job, over plain data (what a workflow engine records and replays)."""
+
+    def plan(self) -> dict[str, Any]:
+        """The ``SyncPlan`` as a dict, with ``batch``: documents per batch, fixed for the run."""
+
+    def index_batch(self, plan: dict[str, Any], start: int) -> dict[str, Any]:
+        """``{"cancelled": bool, "summary": ...}``; no summary when cancelled before the batch began."""
+
+    def delete_removed(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """``{"cancelled": bool, "summary": ...}``, like ``index_batch``."""
+
+    def finish(self, summary: dict[str, Any]) -> str:
+        """The job's final status."""
+
+    def fail(self, message: str) -> None:
+        """Mark the job failed with ``message`` (safe to show: see ``public_message``)."""
+
+
+def run_sync(steps: SyncSteps) -> dict[str, Any]:
+    """The body of a sync: plan, every batch, the deletions, finish; fail on an error. Deterministic in
+    the steps' outputs, as a workflow engine's replay after a crash requires."""
+    try:
+        plan = steps.plan()
+        total = SyncPlan.from_dict(plan).summary()
+        for start in range(0, len(plan["upserts"]), plan["batch"]):
+            result = steps.index_batch(plan, start)
+            if "summary" in result:
+                total.merge(SyncSummary.from_dict(result["summary"]))
+            if result["cancelled"]:
+                return {"status": JobStatus.CANCELLED, **total.to_dict()}
+        result = steps.delete_removed(plan)
+        if result["cancelled"]:
+            return {"status": JobStatus.CANCELLED, **total.to_dict()}
+        total.merge(SyncSummary.from_dict(result["summary"]))
+        status = steps.finish(total.to_dict())
+        return {"status": status, **total.to_dict()}
+    except Exception as exc:
+        # A cancel through the engine raises a BaseException subclass, which is not caught here.
+        steps.fail(public_message(exc))
+        raise
+
+
+class RunnerSteps:
+    """The steps of one job run by a ``SyncRunner`` in this thread; database errors leave them with a
+    message safe to show. ``on_batch(done, total, chunks)`` hears of every finished batch."""
+
+    def __init__(
+        self, runner: SyncRunner, job_id: str, on_batch: Callable[[int, int, int], None] | None = None
+    ) -> None:
+        self.runner, self.job_id, self.on_batch = runner, job_id, on_batch
+        self._chunks = 0
+
+    def plan(self) -> dict[str, Any]:
+        with database_errors_hidden(self.job_id):
+            plan = self.runner.plan(self.job_id).to_dict()
+        plan["batch"] = self.runner.settings.ingest_batch_documents  # fixed for the life of the run
+        return plan
+
+    def index_batch(self, plan: dict[str, Any], start: int) -> dict[str, Any]:
+        runner, job_id = self.runner, self.job_id
+        with database_errors_hidden(job_id):
+            if runner.is_cancelled(job_id):
+                return {"cancelled": True}
+            paths = plan["upserts"][start : start + plan["batch"]]
+            summary = runner.run_batch(
+                job_id,
+                SyncPlan.from_dict(plan),
+                paths,
+                start,
+                should_stop=lambda: runner.is_cancelled(job_id),
+            )
+            cancelled = runner.is_cancelled(job_id)
+        if self.on_batch is not None:
+            self._chunks += summary.chunks_embedded + summary.chunks_reused
+            self.on_batch(min(start + len(paths), len(plan["upserts"])), len(plan["upserts"]), self._chunks)
+        return {"cancelled": cancelled, "summary": summary.to_dict()}
+
+    def delete_removed(self, plan: dict[str, Any]) -> dict[str, Any]:
+        with database_errors_hidden(self.job_id):
+            if self.runner.is_cancelled(self.job_id):
+                return {"cancelled": True}
+            summary = self.runner.delete_removed(self.job_id, SyncPlan.from_dict(plan))
+        return {"cancelled": False, "summary": summary.to_dict()}
+
+    def finish(self, summary: dict[str, Any]) -> str:
+        with database_errors_hidden(self.job_id):
+            return str(self.runner.finish(self.job_id, SyncSummary.from_dict(summary)))
+
+    def fail(self, message: str) -> None:
+        with database_errors_hidden(self.job_id):
+            self.runner.fail(self.job_id, message)
 
 
 class SyncRunner:
@@ -86,6 +230,11 @@ class SyncRunner:
     @property
     def spec(self) -> ModelSpec:
         return self.pipeline.embedder.spec
+
+    def steps(self, job_id: str, on_batch: Callable[[int, int, int], None] | None = None) -> RunnerSteps:
+        return RunnerSteps(self, job_id, on_batch)
+
+    # -- plan -------------------------------------------------------------------------------------
 
     def plan(self, job_id: str) -> SyncPlan:
         try:
@@ -117,25 +266,23 @@ class SyncRunner:
             report = source.inspect_config(revision)
             sources_repo.record_config(session, connection, report, at=utcnow())
             config = report.require()  # ConfigError: recorded on the source by plan()
-            chunk_tokens, overlap = chunk_settings(self.settings, self.spec)
-            store = tenancy.ensure_store(
-                session,
-                job.workspace_id,
-                config.store,
-                provider=self.spec.provider,
-                model=self.spec.name,
-                dimension=self.spec.dimension,
-                chunk_tokens=chunk_tokens,
-                chunk_overlap=overlap,
-            )
+            store, warnings = store_for(session, job, config, self.spec)
             sources_repo.link_store(session, store.id, connection.id)
             job.store_id = store.id
             existing = docs_repo.source_documents(session, store.id, connection.id)
             changes = self._changes(job.input, connection, source, revision)
+            unlisted: list[Unlisted] = []
             if changes is None:
                 listed_paths = source.paths(config, revision)
+                unlisted = source.unlisted(revision)
                 listed = {source.source_id(p) for p in listed_paths}
-                removals = [doc for source_id, doc in existing.items() if source_id not in listed]
+                # What lies under a place the listing could not enter is not known to be gone: kept.
+                hidden = tuple(source.source_id(u.path.rstrip("/") + "/") for u in unlisted)
+                removals = [
+                    doc
+                    for source_id, doc in existing.items()
+                    if source_id not in listed and not source_id.startswith(hidden)
+                ]
                 removals += docs_repo.documents_outside(session, connection.id, store.id)
                 upserts = self._skip_unchanged(session, store, connection.id, source, listed_paths, revision)
             else:
@@ -143,8 +290,29 @@ class SyncRunner:
                 upserts = [p for p in changed if path_matches(p, config)]
                 gone = [*removed, *(p for p in changed if not path_matches(p, config))]
                 removals = [existing[source.source_id(p)] for p in gone if source.source_id(p) in existing]
+            failures = [Failure(source.source_id(u.path), u.path, u.reason, u.message) for u in unlisted]
+            for failure in failures:
+                docs_repo.record_failure(
+                    session,
+                    store_id=store.id,
+                    job_id=job_id,
+                    source_type=connection.source_type,
+                    source_id=failure.source_id,
+                    path=failure.path,
+                    reason=failure.reason,
+                    message=failure.message,
+                )
             jobs_repo.set_progress(session, job_id, 0, len(upserts))
-            return SyncPlan(store.id, connection.id, connection.source_type, upserts, removals, revision)
+            return SyncPlan(
+                store.id,
+                connection.id,
+                connection.source_type,
+                upserts,
+                removals,
+                revision,
+                failures,
+                warnings,
+            )
 
     def _changes(
         self, job_input: dict[str, Any], connection: ConnectedSource, source: Source, revision: str | None
@@ -184,6 +352,8 @@ class SyncRunner:
         stored = docs_repo.stored_versions(session, store.id, connection_id, store_config_hash(store))
         return [p for p in paths if not versions.get(p) or stored.get(source.source_id(p)) != versions[p]]
 
+    # -- batches and deletions --------------------------------------------------------------------
+
     def run_batch(
         self,
         job_id: str,
@@ -192,7 +362,13 @@ class SyncRunner:
         done_before: int,
         should_stop: Callable[[], bool] | None = None,
     ) -> SyncSummary:
+        """Index ``paths``; the batch's result and the job's progress are written with its documents, in
+        one transaction. Run again once that committed, it returns the stored result."""
+        step = batch_step(done_before)
         with self.sessions() as session:
+            stored = jobs_repo.step_result(session, job_id, step)
+            if stored is not None:
+                return SyncSummary.from_dict(stored)
             store = self._store(session, plan.store_id)
             source = self.opener.open(self._connection(session, plan.connection_id))
         target = SyncTarget(
@@ -201,8 +377,9 @@ class SyncRunner:
         with self.sessions.begin() as session:
             # A retried run forked past the plan step starts here: mark it running and attach its store.
             jobs_repo.start_job(session, job_id, store_id=plan.store_id)
-        summary = self.pipeline.process_batch(target, source.files(paths, plan.revision), should_stop)
-        with self.sessions.begin() as session:
+
+        def record(session: Session, summary: SyncSummary) -> None:
+            jobs_repo.save_step_result(session, job_id, step, summary.to_dict())
             jobs_repo.set_progress(
                 session,
                 job_id,
@@ -210,21 +387,35 @@ class SyncRunner:
                 len(plan.upserts),
                 chunks_added=summary.chunks_embedded + summary.chunks_reused,
             )
-        return summary
+
+        files = source.files(paths, plan.revision)
+        return self.pipeline.process_batch(target, files, should_stop, on_commit=record)
 
     def delete_removed(self, job_id: str, plan: SyncPlan) -> SyncSummary:
         with self.sessions() as session:
+            stored = jobs_repo.step_result(session, job_id, DELETE_STEP)
+            if stored is not None:
+                return SyncSummary.from_dict(stored)
             store = self._store(session, plan.store_id)
         target = SyncTarget(
             store=store, connection_id=plan.connection_id, source_type=plan.source_type, job_id=job_id
         )
-        return self.pipeline.delete(target, plan.removals)
+
+        def record(session: Session, summary: SyncSummary) -> None:
+            jobs_repo.save_step_result(session, job_id, DELETE_STEP, summary.to_dict())
+
+        return self.pipeline.delete(target, plan.removals, on_commit=record)
+
+    # -- the end ----------------------------------------------------------------------------------
 
     def finish(self, job_id: str, summary: SyncSummary) -> JobStatus:
         status = summary.status
         with self.sessions.begin() as session:
-            if jobs_repo.job_status(session, job_id) == JobStatus.CANCELLED:
-                return JobStatus.CANCELLED  # a cancel acknowledged while the run ended stands
+            current = jobs_repo.job_status(session, job_id)
+            if current in TERMINAL:
+                # A cancel acknowledged while the run ended stands; a finish run again after a crash
+                # records nothing twice.
+                return JobStatus(current)
             job = jobs_repo.finish_job(session, job_id, status=status, output=summary.to_dict())
             workspace_id, source_id = job.workspace_id, job.source_id
             if source_id:
@@ -261,6 +452,8 @@ class SyncRunner:
 
     def fail(self, job_id: str, message: str) -> None:
         with self.sessions.begin() as session:
+            if jobs_repo.job_status(session, job_id) in TERMINAL:
+                return  # cancelled meanwhile, or failed by an earlier run of this step
             job = jobs_repo.finish_job(session, job_id, status=JobStatus.FAILED, error_message=message)
             metrics.record_metric(
                 session,
@@ -287,22 +480,10 @@ class SyncRunner:
     def run_inline(
         self, job_id: str, on_progress: Callable[[int, int, int], None] | None = None
     ) -> SyncSummary:
-        """Run every step in this thread, without the workflow engine (tests, benchmarks)."""
-        try:
-            plan = self.plan(job_id)
-            total = SyncSummary()
-            size = self.settings.ingest_batch_documents
-            for start in range(0, len(plan.upserts), size):
-                total.merge(self.run_batch(job_id, plan, plan.upserts[start : start + size], start))
-                if on_progress:
-                    done = min(start + size, len(plan.upserts))
-                    on_progress(done, len(plan.upserts), total.chunks_embedded + total.chunks_reused)
-            total.merge(self.delete_removed(job_id, plan))
-            self.finish(job_id, total)
-            return total
-        except Exception as exc:
-            self.fail(job_id, str(exc) or type(exc).__name__)
-            raise
+        """Run every step in this thread, without the workflow engine (the CLI's inline ingest, tests,
+        benchmarks). ``on_progress(done, total, chunks)`` hears of every finished batch."""
+        result = run_sync(self.steps(job_id, on_progress))
+        return SyncSummary.from_dict(result)
 
     def _connection(self, session: Session, source_id: str | None) -> ConnectedSource:
         connection = sources_repo.find_source(session, source_id) if source_id else None

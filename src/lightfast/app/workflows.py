@@ -11,10 +11,8 @@ from typing import Any
 
 from dbos import DBOS
 
-from lightfast.app.pipeline import SyncSummary
 from lightfast.app import runtime
-from lightfast.app.sync import SyncPlan
-from lightfast.db.statuses import JobStatus
+from lightfast.app.sync import run_sync
 
 WORKFLOW_NAME = "lightfast.sync"
 
@@ -26,67 +24,57 @@ def _job_id() -> str:
     return job_id
 
 
+# Each step runs ``SyncRunner.steps(job_id)``'s step of the same name, whose database errors leave it
+# with a message safe to show (DBOS records a step's error and the job's step trace shows it).
+
+
 @DBOS.step(name="lightfast.plan")
 def plan_step() -> dict[str, Any]:
-    services = runtime.current()
-    plan = services.runner.plan(_job_id()).to_dict()
-    plan["batch"] = services.settings.ingest_batch_documents  # fixed for the life of the run
-    return plan
+    return runtime.current().runner.steps(_job_id()).plan()
 
 
 @DBOS.step(name="lightfast.index_batch")
 def index_batch_step(plan: dict[str, Any], start: int) -> dict[str, Any]:
-    runner = runtime.current().runner
-    job_id = _job_id()
-    if runner.is_cancelled(job_id):
-        return {"cancelled": True}
-    paths = plan["upserts"][start : start + plan["batch"]]
-    summary = runner.run_batch(
-        job_id, SyncPlan.from_dict(plan), paths, start, should_stop=lambda: runner.is_cancelled(job_id)
-    )
-    return {"cancelled": runner.is_cancelled(job_id), "summary": summary.to_dict()}
+    return runtime.current().runner.steps(_job_id()).index_batch(plan, start)
 
 
 @DBOS.step(name="lightfast.delete_removed")
 def delete_removed_step(plan: dict[str, Any]) -> dict[str, Any]:
-    runner = runtime.current().runner
-    job_id = _job_id()
-    if runner.is_cancelled(job_id):
-        return {"cancelled": True}
-    return {"cancelled": False, "summary": runner.delete_removed(job_id, SyncPlan.from_dict(plan)).to_dict()}
+    return runtime.current().runner.steps(_job_id()).delete_removed(plan)
 
 
 @DBOS.step(name="lightfast.finish")
 def finish_step(summary: dict[str, Any]) -> str:
-    return runtime.current().runner.finish(_job_id(), SyncSummary.from_dict(summary))
+    return runtime.current().runner.steps(_job_id()).finish(summary)
 
 
 @DBOS.step(name="lightfast.fail")
 def fail_step(message: str) -> None:
-    runtime.current().runner.fail(_job_id(), message)
+    runtime.current().runner.steps(_job_id()).fail(message)
+
+
+class _RecordedSteps:
+    """The sync's steps as DBOS steps: each output is recorded, and a recovery replays them."""
+
+    def plan(self) -> dict[str, Any]:
+        return plan_step()
+
+    def index_batch(self, plan: dict[str, Any], start: int) -> dict[str, Any]:
+        return index_batch_step(plan, start)
+
+    def delete_removed(self, plan: dict[str, Any]) -> dict[str, Any]:
+        return delete_removed_step(plan)
+
+    def finish(self, summary: dict[str, Any]) -> str:
+        return finish_step(summary)
+
+    def fail(self, message: str) -> None:
+        fail_step(message)
 
 
 @DBOS.workflow(name=WORKFLOW_NAME, max_recovery_attempts=10)
 def sync_workflow() -> dict[str, Any]:
-    try:
-        plan = plan_step()
-        total = SyncSummary()
-        for start in range(0, len(plan["upserts"]), plan["batch"]):
-            result = index_batch_step(plan, start)
-            if "summary" in result:
-                total.merge(SyncSummary.from_dict(result["summary"]))
-            if result["cancelled"]:
-                return {"status": JobStatus.CANCELLED, **total.to_dict()}
-        result = delete_removed_step(plan)
-        if result["cancelled"]:
-            return {"status": JobStatus.CANCELLED, **total.to_dict()}
-        total.merge(SyncSummary.from_dict(result["summary"]))
-        status = finish_step(total.to_dict())
-        return {"status": status, **total.to_dict()}
-    except Exception as exc:
-        # A cancel through the engine raises a BaseException subclass, which is not caught here.
-        fail_step(str(exc) or type(exc).__name__)
-        raise
+    return run_sync(_RecordedSteps())
 
 
 DISCONNECT_WORKFLOW_NAME = "lightfast.disconnect"

@@ -21,6 +21,7 @@ from rich.table import Table
 from lightfast.app.container import Services
 from lightfast.app.engine import JobEngine, WorkerLock
 from lightfast.app.schemas import EnqueuedOut, IngestRunOut, JobDetailOut, JobOut
+from lightfast.app.store_settings import store_request
 from lightfast.cli.common import (
     JsonOption,
     OwnerOption,
@@ -73,6 +74,8 @@ def ingest(
                 registered.workspace_id,
                 registered.connection_id,
                 name=f"Ingest {path.resolve().name}",
+                # LIGHTFAST_CHUNK_SIZE and the like set here go with the job to whichever worker runs it.
+                store_settings=store_request(svc.settings),
             )
         )
         if detach:
@@ -162,6 +165,8 @@ def print_summary(job: Job) -> None:
     console.print(table)
     for failure in output.get("failures", []):
         console.print(f"[yellow]skipped[/yellow] {failure['path']}: {failure['message']}")
+    for warning in output.get("warnings", []):
+        console.print(f"[yellow]warning[/yellow] {warning}")
     if job.error_message:
         console.print(f"[red]{job.error_message}[/red]")
 

@@ -2,17 +2,84 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Document, DocumentFailure, Store, VectorEntry
+from lightfast.db.models import Document, DocumentFailure, Store, VectorEntry, new_id
 from lightfast.db.types import utcnow
-from lightfast.ingest.hashing import vector_id
+from lightfast.ingest.hashing import sha256_hex, vector_id
+
+
+def _length(column: ColumnElement[Any]) -> int:
+    length = getattr(column.type, "length", None)
+    if not isinstance(length, int):  # pragma: no cover - the columns below are all String(n)
+        raise TypeError(f"{column} has no length")
+    return length
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    """The most characters the documents table holds in each bounded column a source decides."""
+
+    source_id: int
+    path: int
+    url: int
+
+
+LIMITS = DocumentLimits(
+    source_id=_length(Document.__table__.c.source_id),
+    path=_length(Document.__table__.c.path),
+    url=_length(Document.__table__.c.url),
+)
+_FAILURE_PATH = _length(DocumentFailure.__table__.c.path)
+_FAILURE_SOURCE_ID = _length(DocumentFailure.__table__.c.source_id)
+
+
+def unstorable(source_id: str, path: str, url: str | None) -> str | None:
+    """Why a document with these identifiers cannot be stored (a column would overflow), or None. Checked
+    before anything is read or embedded: PostgreSQL refuses the row, SQLite would store it whole."""
+    for what, value, limit in (
+        ("path", path, LIMITS.path),
+        ("id within its source", source_id, LIMITS.source_id),
+        ("URL", url or "", LIMITS.url),
+    ):
+        if len(value) > limit:
+            return f"its {what} is {len(value):,} characters long; at most {limit:,} can be stored"
+    return None
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut in the middle to at most ``limit`` characters, its start and end (a file name) kept."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return f"{text[: keep // 2]}\u2026{text[len(text) - (keep - keep // 2) :]}"
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT: an error inside rolls back only what was written inside, and the session's
+    transaction goes on. The error propagates; the caller decides what it means.
+
+    SQLite's Python driver opens its transaction only at the first INSERT/UPDATE/DELETE, and a SAVEPOINT
+    issued before that would itself become the outermost transaction (its RELEASE would commit). So on
+    SQLite the transaction is begun explicitly first, IMMEDIATE: it takes the write lock at once (waiting
+    for it up to the busy timeout), as a write transaction must; a deferred one that read first could
+    not upgrade once another writer committed."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.dbapi_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with session.begin_nested():
+        yield
 
 
 @dataclass(frozen=True)
@@ -215,15 +282,28 @@ def record_failure(
     reason: str,
     message: str,
 ) -> None:
-    session.add(
-        DocumentFailure(
-            store_id=store_id,
-            job_id=job_id,
-            source_type=source_type,
-            source_id=source_id,
-            path=path,
-            reason=reason,
-            message=message,
+    """Record (or, for the same job and path, replace) a document failure. Identifiers too long for
+    their columns are shortened in the middle; the key is the whole path's hash."""
+    values = {
+        "store_id": store_id,
+        "job_id": job_id,
+        "source_type": source_type,
+        "source_id": shorten(source_id, _FAILURE_SOURCE_ID),
+        "path": shorten(path, _FAILURE_PATH),
+        "path_key": sha256_hex(path.encode("utf-8", "surrogateescape")),
+        "reason": reason,
+        "message": message,
+    }
+    if job_id is None:
+        session.add(DocumentFailure(**values))
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(DocumentFailure).values(id=new_id("fail"), created_at=utcnow(), **values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[DocumentFailure.job_id, DocumentFailure.path_key],
+            set_={"reason": reason, "message": message, "source_id": values["source_id"]},
         )
     )
 

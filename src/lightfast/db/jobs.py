@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import IngestionEvent, Job, Workspace, new_id
+from lightfast.db.models import IngestionEvent, Job, JobStepResult, Workspace, new_id
 from lightfast.db.statuses import ACTIVE, SUCCEEDED, EventStatus, JobStatus, JobTrigger
 from lightfast.db.types import utcnow
 from lightfast.errors import NotFound
@@ -260,6 +260,18 @@ def detach_from_source(session: Session, source_id: str) -> None:
     """Keep a source's jobs listed once the source row is gone: they point at nothing."""
     for job in session.scalars(select(Job).where(Job.source_id == source_id)):
         job.source_id = None
+
+
+def step_result(session: Session, job_id: str, step: str) -> dict[str, Any] | None:
+    """What a step of the job wrote, if its writes committed (see ``JobStepResult``)."""
+    return session.scalar(
+        select(JobStepResult.result).where(JobStepResult.job_id == job_id, JobStepResult.step == step)
+    )
+
+
+def save_step_result(session: Session, job_id: str, step: str, result: dict[str, Any]) -> None:
+    """Store a step's result in the transaction of its writes (a step commits once: no upsert needed)."""
+    session.add(JobStepResult(job_id=job_id, step=step, result=result))
 
 
 # -- leases: which worker runs a job, and whether it still lives --------------------------------------

@@ -284,20 +284,37 @@ class Job(Timestamps, Base):
 
 
 class DocumentFailure(Base):
-    """A document a job could not index, and why; the run went on without it."""
+    """A document a job could not index, and why; the run went on without it. One row per job and path:
+    a step run again after a crash updates its row instead of adding one."""
 
     __tablename__ = "document_failures"
+    __table_args__ = (UniqueConstraint("job_id", "path_key"),)
 
     id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("fail"))
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
     source_type: Mapped[str] = mapped_column(String(32))
-    source_id: Mapped[str] = mapped_column(String(1024))
-    path: Mapped[str] = mapped_column(String(1024))
-    reason: Mapped[str] = mapped_column(
-        String(64)
-    )  # binary|invalid_utf8|invalid_path|too_large|unreadable|error
+    source_id: Mapped[str] = mapped_column(String(1024))  # shortened in the middle when longer
+    path: Mapped[str] = mapped_column(String(1024))  # shortened in the middle when longer
+    path_key: Mapped[str | None] = mapped_column(String(64))  # sha256 of the whole path
+    # binary|invalid_utf8|invalid_path|path_too_long|too_large|unreadable|database_error|...
+    reason: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class JobStepResult(Base):
+    """What one step of a sync wrote (a batch, the deletions), stored in the transaction that wrote it. A
+    step run again after a crash, once its writes committed, returns this instead of redoing its work and
+    counting its own documents as unchanged."""
+
+    __tablename__ = "job_step_results"
+    __table_args__ = (UniqueConstraint("job_id", "step"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("jstep"))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(64))  # "batch:0", "batch:32", ..., "delete"
+    result: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -48,6 +48,17 @@ class SourceFile:
     size: int | None = None
 
 
+@dataclass(frozen=True)
+class Unlisted:
+    """A place under a source that its listing could not enter (a directory whose path is longer than the
+    system allows, one that may not be read): its files are neither indexed nor removed, and the sync
+    records it as a failure with ``reason`` ("path_too_long", "unreadable")."""
+
+    path: str
+    reason: str
+    message: str
+
+
 class Source(Protocol):
     """A source of documents. A ``revision`` is a commit sha for versioned sources and ``None`` for a
     plain directory, which is always read as it is now."""
@@ -72,6 +83,9 @@ class Source(Protocol):
 
     def paths(self, config: SourceConfig, revision: str | None) -> list[str]:
         """Every path the configuration selects at ``revision``, sorted."""
+
+    def unlisted(self, revision: str | None) -> list[Unlisted]:
+        """What a listing at ``revision`` could not enter, sorted by path; empty when it saw everything."""
 
     def versions(self, revision: str | None) -> dict[str, str]:
         """{path: version id} (a git blob sha) of every file at ``revision``, when the source knows them

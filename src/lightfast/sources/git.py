@@ -23,7 +23,7 @@ from typing import NamedTuple
 from lightfast.errors import InvalidInput, LightfastError
 from lightfast.ingest.config import ConfigReport, SourceConfig, config_file_name, path_matches
 from lightfast.ingest.config import inspect_config as detect_config
-from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, oversized_config
+from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, Unlisted, oversized_config
 
 SOURCE_TYPE = "git"
 REGULAR_MODES = frozenset({"100644", "100755"})  # symlinks (120000) and submodules (160000) are no documents
@@ -213,6 +213,9 @@ class GitSource:
         """Every regular file at ``revision`` the configuration selects, sorted."""
         _, blobs = self._tree(revision)
         return sorted(path for path in blobs if path_matches(path, config))
+
+    def unlisted(self, revision: str | None) -> list[Unlisted]:
+        return []  # a commit's tree lists every path, however long or deep
 
     def versions(self, revision: str | None) -> dict[str, str]:
         """{path: blob sha} at ``revision``: a document stored with the same blob is unchanged."""

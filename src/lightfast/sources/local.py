@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from lightfast.errors import ConfigError, DocumentRejected, InvalidInput
 from lightfast.ingest.config import (
+    VCS_DIRS,
     ConfigReport,
     SourceConfig,
     find_config_file,
@@ -17,9 +19,19 @@ from lightfast.ingest.config import (
     load_config,
     validate_config,
 )
-from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, oversized_config, too_large
+from lightfast.sources.base import (
+    DEFAULT_MAX_FILE_BYTES,
+    SourceFile,
+    Unlisted,
+    oversized_config,
+    too_large,
+)
 
 SOURCE_TYPE = "local"
+_PATH_MAX = 4096  # Linux's limit on a path handed to the kernel, in bytes
+_TOO_LONG = f"path is longer than this system allows ({_PATH_MAX:,} bytes)"
+_TOO_LONG_DIR = f"the directory's {_TOO_LONG}: its files cannot be read"
+_TOO_LONG_FILE = f"the file's {_TOO_LONG}: it cannot be read"
 
 
 def _size(path: Path) -> int | None:
@@ -116,6 +128,31 @@ class LocalSource:
     def paths(self, config: SourceConfig, revision: str | None = None) -> list[str]:
         """Every path the configuration includes, relative and sorted."""
         return list_matching_files(self.root, config)
+
+    def unlisted(self, revision: str | None = None) -> list[Unlisted]:
+        """Directories the listing could not enter and files whose absolute path is longer than the
+        system allows (PATH_MAX): the walk of ``paths`` passes over them without a word."""
+        found: list[Unlisted] = []
+
+        def relative(path: str) -> str:
+            return Path(os.path.relpath(path, self.root)).as_posix()
+
+        def record(error: OSError) -> None:
+            if error.filename is None:  # pragma: no cover - os.walk always names the directory
+                return
+            if error.errno == errno.ENAMETOOLONG:
+                found.append(Unlisted(relative(error.filename), "path_too_long", _TOO_LONG_DIR))
+            else:
+                message = f"the directory cannot be listed: {error.strerror or error}"
+                found.append(Unlisted(relative(error.filename), "unreadable", message))
+
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=record, followlinks=False):
+            dirnames[:] = [d for d in dirnames if d not in VCS_DIRS]
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                if len(os.fsencode(full)) >= _PATH_MAX:
+                    found.append(Unlisted(relative(full), "path_too_long", _TOO_LONG_FILE))
+        return sorted(found, key=lambda u: u.path)
 
     def source_id(self, path: str) -> str:
         return f"{self.root}:{path}"

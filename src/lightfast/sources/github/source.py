@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from lightfast.errors import NotFound, UpstreamError
 from lightfast.ingest.config import ConfigReport, SourceConfig, config_file_name, inspect_config, path_matches
-from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, oversized_config
+from lightfast.sources.base import DEFAULT_MAX_FILE_BYTES, SourceFile, Unlisted, oversized_config
 from lightfast.sources.github.client import RepositoryClient, TreeEntry
 
 SOURCE_TYPE = "github"
@@ -132,6 +132,9 @@ class GitHubSource:
 
     def paths(self, config: SourceConfig, revision: str | None) -> list[str]:
         return sorted(path for path in self._tree(revision) if path_matches(path, config))
+
+    def unlisted(self, revision: str | None) -> list[Unlisted]:
+        return []  # a truncated tree listing is walked directory by directory: nothing is left out
 
     def versions(self, revision: str | None) -> dict[str, str]:
         """{path: blob sha}: a document whose stored blob sha matches is unchanged without a download."""
