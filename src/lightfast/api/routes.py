@@ -243,8 +243,10 @@ def rename_store(
 
 @router.get("/sources", tags=["sources"])
 def list_sources(who: Principal = Caller, svc: Services = Svc) -> schemas.SourceListOut:
+    sources = svc.sources.list(who.workspace_id)
+    ingesting = svc.sources.ingesting([s.id for s in sources])
     return schemas.SourceListOut(
-        items=[schemas.SourceOut.from_row(s) for s in svc.sources.list(who.workspace_id)]
+        items=[schemas.SourceOut.from_row(s, ingesting=s.id in ingesting) for s in sources]
     )
 
 

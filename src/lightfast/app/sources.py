@@ -7,7 +7,7 @@ any local directory; the API only a granted one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,11 @@ class SourceService:
     def list(self, workspace_id: str) -> list[ConnectedSource]:
         with self.sessions() as session:
             return sources_repo.workspace_sources(session, workspace_id)
+
+    def ingesting(self, source_ids: Collection[str]) -> set[str]:
+        """Which of these sources a sync is running for now (their config status reads ``ingesting``)."""
+        with self.sessions() as session:
+            return jobs_repo.sources_with_running_jobs(session, source_ids)
 
     def get(self, workspace_id: str, source_id: str) -> ConnectedSource:
         with self.sessions() as session:

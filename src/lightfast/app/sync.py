@@ -420,7 +420,12 @@ class SyncRunner:
             workspace_id, source_id = job.workspace_id, job.source_id
             if source_id:
                 sources_repo.record_sync(
-                    session, source_id, at=utcnow(), ingested=True, commit=job.input.get("revision")
+                    session,
+                    source_id,
+                    at=utcnow(),
+                    ingested=True,
+                    commit=job.input.get("revision"),
+                    error=failures_summary(summary),
                 )
             metrics.record_metric(
                 session,
@@ -455,6 +460,8 @@ class SyncRunner:
             if jobs_repo.job_status(session, job_id) in TERMINAL:
                 return  # cancelled meanwhile, or failed by an earlier run of this step
             job = jobs_repo.finish_job(session, job_id, status=JobStatus.FAILED, error_message=message)
+            if job.source_id:
+                sources_repo.record_sync_error(session, job.source_id, message)
             metrics.record_metric(
                 session,
                 workspace_id=job.workspace_id,
@@ -496,3 +503,13 @@ class SyncRunner:
         if store is None:
             raise NotFound(f"store {store_id!r} does not exist")
         return store
+
+
+def failures_summary(summary: SyncSummary) -> str | None:
+    """What a source's ``last_error`` says after a sync that ended with document failures (seed 000:
+    a recent ingestion failure summary), or None after a clean one."""
+    if not summary.documents_failed:
+        return None
+    first = summary.failures[0] if summary.failures else None
+    example = f"; first: {first.path}: {first.message}" if first else ""
+    return f"{summary.documents_failed} document(s) could not be indexed{example}"[:1000]

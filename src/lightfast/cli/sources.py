@@ -158,7 +158,8 @@ def list_sources(workspace: WorkspaceOption = None, as_json: JsonOption = False)
     """
     with services() as svc:
         sources = guarded(lambda: svc.sources.list(svc.workspaces.workspace_id(workspace)))
-    rows = [CliSourceOut.from_row(s) for s in sources]
+        ingesting = svc.sources.ingesting([s.id for s in sources])
+    rows = [CliSourceOut.from_row(s, ingesting=s.id in ingesting) for s in sources]
     if as_json:
         print_json(rows)
         return

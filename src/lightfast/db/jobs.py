@@ -396,3 +396,18 @@ def settle_events(session: Session) -> int:
             event.status, event.processed_at = status, utcnow()
             settled += 1
     return settled
+
+
+def sources_with_running_jobs(session: Session, source_ids: Collection[str]) -> set[str]:
+    """Which of these sources have a job under way (running, or interrupted until a worker takes it
+    over): the sources whose config status reads ``ingesting`` (seed 002)."""
+    if not source_ids:
+        return set()
+    rows = session.scalars(
+        select(Job.source_id)
+        .where(
+            Job.source_id.in_(list(source_ids)), Job.status.in_([JobStatus.RUNNING, JobStatus.INTERRUPTED])
+        )
+        .distinct()
+    )
+    return {source_id for source_id in rows if source_id is not None}

@@ -124,6 +124,8 @@ class ConnectedSource(Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     config_status: Mapped[str] = mapped_column(String(16), default="pending")
     config_message: Mapped[str | None] = mapped_column(Text)
+    # The last sync's failure (or its documents' failures), cleared by a clean sync: seed 000.
+    last_error: Mapped[str | None] = mapped_column(Text)
     document_count: Mapped[int] = mapped_column(Integer, default=0)
     last_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_ingested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -132,16 +132,24 @@ def record_sync(
     at: datetime,
     ingested: bool,
     commit: str | None = None,
+    error: str | None = None,
 ) -> None:
     source = find_source(session, source_id)
     if source is None:
         return
+    source.last_error = error
     if commit:  # the next incremental sync starts from here
         source.source_metadata = {**(source.source_metadata or {}), "lastCommit": commit}
     source.last_synced_at = at
     if ingested:
         source.last_ingested_at = at
     source.document_count = count_connection_documents(session, source_id)
+
+
+def record_sync_error(session: Session, source_id: str, message: str) -> None:
+    source = find_source(session, source_id)
+    if source is not None:
+        source.last_error = message
 
 
 def connection_documents(session: Session, source_id: str, limit: int | None = None) -> list[tuple[str, str]]:

@@ -47,6 +47,12 @@ class SyncBody(Body):
     full: bool = False
 
 
+def config_status(source: ConnectedSource, *, ingesting: bool) -> str:
+    """Seed 002's ``configStatus``: ``ingesting`` while a sync of an active source runs, else what
+    config detection recorded (``pending``, ``configured``, ``unconfigured``, ``error``)."""
+    return "ingesting" if ingesting and source.is_active else source.config_status
+
+
 class SourceOut(Out):
     id: str
     type: str
@@ -59,15 +65,17 @@ class SourceOut(Out):
     config_message: str | None = None
     last_commit: str | None = None
     external_key: str | None = None
+    last_error: str | None = None
 
     @classmethod
-    def from_row(cls, source: ConnectedSource, **extra: Any) -> Self:
+    def from_row(cls, source: ConnectedSource, *, ingesting: bool = False, **extra: Any) -> Self:
         return cls(
             id=source.id,
             type=source.source_type,
             name=source.display_name,
             is_active=source.is_active,
-            config_status=source.config_status,
+            config_status=config_status(source, ingesting=ingesting),
+            last_error=source.last_error,
             document_count=source.document_count,
             last_synced_at=source.last_synced_at,
             created_at=source.created_at,
@@ -124,9 +132,10 @@ class CliSourceOut(Out):
     last_commit: str | None
     schedule: dict[str, Any] | None
     last_synced_at: Timestamp | None
+    last_error: str | None = None
 
     @classmethod
-    def from_row(cls, source: ConnectedSource) -> Self:
+    def from_row(cls, source: ConnectedSource, *, ingesting: bool = False) -> Self:
         metadata = source.source_metadata or {}
         return cls(
             id=source.id,
@@ -134,7 +143,8 @@ class CliSourceOut(Out):
             name=source.display_name,
             active=source.is_active,
             documents=source.document_count,
-            config=source.config_status,
+            config=config_status(source, ingesting=ingesting),
+            last_error=source.last_error,
             config_message=source.config_message,
             last_commit=metadata.get("lastCommit"),
             schedule=metadata.get("schedule"),
