@@ -18,6 +18,8 @@ from lightfast.app.container import Services
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Document, DocumentFailure, Job
 from lightfast.errors import LightfastError
+from lightfast.sources.base import Unlisted
+from lightfast.sources.local import LocalSource
 from tests.conftest import write
 
 # Words of a database error message; none may reach a user.
@@ -183,3 +185,31 @@ def test_a_batch_stopped_by_a_cancel_does_not_count_as_progress(services: Servic
         stored = session.scalar(select(func.count()).select_from(Document)) or 0
     assert stored == size
     assert (job.progress_processed, job.progress_total) == (stored, 8)
+
+
+def test_documents_under_a_directory_the_listing_cannot_enter_are_kept(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory that cannot be listed this time (permissions changed, say) is not proof that its files
+    are gone: its documents stay, and the directory is recorded."""
+    repo = write(tmp_path / "repo", {"good.md": "# Good\n\nfine\n", "team/notes.md": "# Notes\n\nkept\n"})
+    services.ingest.ingest_path(repo)
+    assert stored_paths(services) == {"good.md", "team/notes.md"}
+
+    real_paths = LocalSource.paths
+
+    def paths_without_team(self: LocalSource, config: Any, revision: str | None = None) -> list[str]:
+        return [p for p in real_paths(self, config, revision) if not p.startswith("team/")]
+
+    def team_unreadable(self: LocalSource, revision: str | None = None) -> list[Unlisted]:
+        return [Unlisted("team", "unreadable", "the directory cannot be listed: Permission denied")]
+
+    monkeypatch.setattr(LocalSource, "paths", paths_without_team)
+    monkeypatch.setattr(LocalSource, "unlisted", team_unreadable)
+    result = services.ingest.ingest_path(repo)
+    assert result.status == "completed_with_errors"
+    assert result.summary.documents_deleted == 0
+    assert stored_paths(services) == {"good.md", "team/notes.md"}
+    assert failures(services, result.job_id) == {
+        "team": ("unreadable", "the directory cannot be listed: Permission denied")
+    }
