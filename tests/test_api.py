@@ -619,6 +619,7 @@ def test_list_sources(api: Api) -> None:
         "configMessage",
         "lastCommit",
         "externalKey",
+        "lastError",
         "lastSyncedAt",
         "createdAt",
     }

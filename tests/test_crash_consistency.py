@@ -26,7 +26,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from lightfast.app.container import Services
-from lightfast.app.sync import SyncSteps, run_sync
+from lightfast.app.sync_steps import SyncSteps, run_sync
 from lightfast.db.models import Document, DocumentFailure, Job, Metric, VectorEntry
 from lightfast.settings import Settings
 from tests.conftest import make_settings, write

@@ -125,3 +125,27 @@ def test_a_webhook_body_that_is_not_plain_utf8_is_refused(
 def test_a_webhook_body_in_utf8_is_accepted(webhook_client: TestClient) -> None:
     response = _deliver(webhook_client, json.dumps({"zen": "a\u0000b \ud800", "hook_id": 1}).encode())
     assert response.status_code < 300, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"query": "x", "limit": "10"}, "limit"),
+        ({"query": "x", "limit": True}, "limit"),
+        ({"query": "x", "limit": 10.5}, "limit"),
+        ({"query": "x", "offset": "0"}, "offset"),
+        ({"query": "x", "includeHighlights": "yes"}, "includeHighlights"),
+        ({"query": "x", "includeHighlights": 1}, "includeHighlights"),
+    ],
+)
+def test_numbers_and_booleans_are_not_guessed_from_other_types(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
+    error = assert_error(api.call("POST", "/v1/search", json=body), 400, "invalid_input")
+    assert error["message"].startswith(f"{field}: "), error
+
+
+def test_well_typed_numbers_and_booleans_are_accepted(api: Api) -> None:
+    body = {"query": "shared", "limit": 5, "offset": 0, "includeHighlights": True}
+    assert api.call("POST", "/v1/search", 200, json=body).json()["data"]
+    assert api.call("POST", "/v1/findsimilar", json={"id": "doc_x", "threshold": 0}).status_code == 404

@@ -12,7 +12,7 @@ from typing import Any
 from dbos import DBOS
 
 from lightfast.app import runtime
-from lightfast.app.sync import run_sync
+from lightfast.app.sync_steps import run_sync
 
 WORKFLOW_NAME = "lightfast.sync"
 

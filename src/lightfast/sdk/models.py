@@ -238,6 +238,7 @@ class Source(LightfastModel):
     config_message: str | None = None
     last_commit: str | None = None
     external_key: str | None = None
+    last_error: str | None = None
 
 
 class SourceList(LightfastModel):

@@ -11,7 +11,8 @@ from pydantic.alias_generators import to_camel
 
 
 class Body(BaseModel):
-    """A request body: snake_case here, camelCase on the wire, unknown fields refused."""
+    """A request body: snake_case here, camelCase on the wire, unknown fields refused. Numbers and
+    booleans are declared ``strict``: ``"10"`` is not a limit and ``"yes"`` is not true."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

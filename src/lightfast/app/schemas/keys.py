@@ -12,7 +12,7 @@ from lightfast.app.schemas.common import Body, Out, Timestamp
 
 class CreateKeyBody(Body):
     name: str = Field(min_length=1, max_length=255)
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650, alias="expiresInDays")
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, alias="expiresInDays", strict=True)
 
 
 class ApiKeyOut(Out):  # built from an ``ApiKey`` row by attribute name

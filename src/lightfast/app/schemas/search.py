@@ -68,11 +68,11 @@ class Filters(Body):
 class SearchBody(Body):
     # The service rejects a blank query itself (with a clearer message); the pattern documents it.
     query: str = Field(min_length=1, max_length=1000, json_schema_extra={"pattern": r"\S"})
-    limit: int = Field(default=10, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=1000)
+    limit: int = Field(default=10, ge=1, le=100, strict=True)
+    offset: int = Field(default=0, ge=0, le=1000, strict=True)
     mode: RequestedMode = SearchMode.BALANCED
     filters: Filters = Field(default_factory=Filters)
-    include_highlights: bool = Field(default=False, alias="includeHighlights")
+    include_highlights: bool = Field(default=False, alias="includeHighlights", strict=True)
 
 
 class ContentsBody(Body):
@@ -81,8 +81,8 @@ class ContentsBody(Body):
 
 class FindSimilarBody(Body):
     id: str = Field(min_length=1, max_length=191)
-    limit: int = Field(default=10, ge=1, le=50)
-    threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    limit: int = Field(default=10, ge=1, le=50, strict=True)
+    threshold: float = Field(default=0.0, ge=0.0, le=1.0, strict=True)
 
 
 # -- answers ---------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ class ConnectGitHubBody(Body):
     repository: str = Field(
         min_length=3, max_length=200, json_schema_extra={"pattern": r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"}
     )
-    installation_id: int = Field(alias="installationId", ge=1, le=2**53)
+    installation_id: int = Field(alias="installationId", ge=1, le=2**53, strict=True)
 
 
 ConnectSourceBody = Annotated[
@@ -44,7 +44,7 @@ ConnectSourceBody = Annotated[
 
 
 class SyncBody(Body):
-    full: bool = False
+    full: bool = Field(default=False, strict=True)
 
 
 def config_status(source: ConnectedSource, *, ingesting: bool) -> str:
