@@ -648,3 +648,21 @@ def test_network_errors_are_retried_then_reported(
     with pytest.raises(UpstreamError, match="acme/r"):
         client.repository("acme/r")
     assert slept == [1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+def test_a_rotated_private_key_is_used_at_once(tmp_path: Path) -> None:
+    """Two App objects with the same id and different keys (a key rotation, or two tests in one
+    process) each sign their own JWT: nothing is shared through a process-wide cache."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "one", {"README.md": "# R\n"})
+    for _ in range(2):
+        private_pem, public_pem = generate_private_key()
+        with GitHubStandIn(app_id=APP_ID, public_key_pem=public_pem) as standin:
+            standin.add_repository("acme/r", repo, repo_id=5, installation_id=9)
+            app = GitHubApp(str(APP_ID), private_pem, standin.url, sleep=lambda _: None)
+            try:
+                assert app.installation(9).repository("acme/r").full_name == "acme/r"
+            finally:
+                app.close()

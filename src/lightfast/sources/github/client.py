@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
+from githubkit.cache import MemCacheStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
 from lightfast.errors import NotFound, SettingsError, UpstreamError
@@ -118,6 +119,9 @@ class GitHubApp:
         self._permissions: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
         self._transport = _SharedTransport()
+        # githubkit's default cache is one per process, keyed by the App id alone: a second App object
+        # with the same id and another private key (a rotated key) would send the first one's JWT.
+        self._cache = MemCacheStrategy()
 
     def __repr__(self) -> str:  # never show the key
         return f"GitHubApp(app_id={self.app_id!r}, api_url={self.api_url!r})"
@@ -149,6 +153,7 @@ class GitHubApp:
             base_url=self.api_url,
             auto_retry=False,
             http_cache=False,
+            cache_strategy=self._cache,
             timeout=TIMEOUT,
             transport=self._transport,
         )
