@@ -12,11 +12,9 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""
-        ...
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back, for measuring intervals."""
-        ...
 
 
 class SystemClock:
