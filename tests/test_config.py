@@ -603,3 +603,23 @@ def test_a_parsed_config_keeps_its_compiled_globs() -> None:
     assert config.path_filter is config.path_filter
     assert path_matches("docs/x/a.md", config)
     assert not path_matches("docs/drafts/a.md", config)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("chunk_size: 'big'", "chunk_size: must be a whole number from 16 to 8192"),
+        ("chunk_size: 8", "chunk_size: must be a whole number from 16 to 8192"),
+        ("chunk_overlap: -1", "chunk_overlap: must be a whole number from 0 to 4096"),
+        ("chunk_overlap: 1.5", "chunk_overlap: must be a whole number from 0 to 4096"),
+    ],
+)
+def test_chunking_keys_are_checked(line: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"version: 1\nstore: docs\ninclude: ['*.md']\n{line}\n")
+    assert problem in str(caught.value)
+
+
+def test_chunking_keys_are_read() -> None:
+    config = parse_config("version: 1\nstore: docs\ninclude: ['*.md']\nchunk_size: 300\nchunk_overlap: 30\n")
+    assert (config.chunk_size, config.chunk_overlap) == (300, 30)

@@ -157,3 +157,14 @@ def test_a_job_asking_for_a_model_its_worker_lacks_fails(server: Services, repo:
     assert job.error_message is not None
     assert "all-MiniLM-L6-v2" in job.error_message
     assert FAKE_SPEC.name in job.error_message
+
+
+def test_lightfast_yml_sets_the_stores_chunking_over_a_request(server: Services, repo: Path) -> None:
+    (repo / "lightfast.yml").write_text(
+        "version: 1\nstore: docs\ninclude: ['*.md']\nchunk_size: 40\nchunk_overlap: 4\n"
+    )
+    job_id = queue(server, repo, chunkSize=80)
+    summary = server.runner.run_inline(job_id)
+    store = the_store(server)
+    assert (store.chunk_max_tokens, store.chunk_overlap) == (40, 4)
+    assert any("sets chunk_size: 40" in warning for warning in summary.warnings), summary.warnings

@@ -55,6 +55,8 @@ from lightfast.ingest.globs import glob_to_regex as glob_to_regex  # re-exported
 CONFIG_FILENAMES: tuple[str, ...] = ("lightfast.yml", ".lightfast.yml", "lightfast.yaml", ".lightfast.yaml")
 DEFAULT_INCLUDE: tuple[str, ...] = ("**/*.md", "**/*.mdx", "**/README", "**/README.*")
 DEFAULT_STORE = "docs"
+# Optional chunking keys of lightfast.yml and the values they may take (tokens).
+CHUNKING_BOUNDS: dict[str, tuple[int, int]] = {"chunk_size": (16, 8192), "chunk_overlap": (0, 4096)}
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj"})
 STORE_NAME_PATTERN = re.compile(r"[a-z0-9-]{1,20}")
@@ -97,6 +99,10 @@ class SourceConfig:
     exclude: tuple[str, ...] = ()
     version: int = 1
     path: str | None = None
+    # The store's chunking, when the repository sets it; the store records it (the worker's own
+    # settings never decide it). Bounded again by the model's window when applied.
+    chunk_size: int | None = None
+    chunk_overlap: int | None = None
 
     @property
     def is_default(self) -> bool:
@@ -177,6 +183,7 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
     store: str | None = None
     include: list[_Glob] = []
     exclude: list[_Glob] = []
+    chunking: dict[str, int] = {}
     for key_node, value in root.value:
         if not isinstance(key_node, ScalarNode):
             problems.append(_problem("(file)", "keys must be plain strings", key_node))
@@ -203,6 +210,13 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
             include = _globs(key, value, problems, allow_empty=False)
         elif key == "exclude":
             exclude = _globs(key, value, problems, allow_empty=True)
+        elif key in CHUNKING_BOUNDS:
+            low, high = CHUNKING_BOUNDS[key]
+            number = _yaml_int(value) if isinstance(value, ScalarNode) and value.tag == _INT_TAG else None
+            if isinstance(number, int) and low <= number <= high:
+                chunking[key] = number
+            else:
+                problems.append(_problem(key, f"must be a whole number from {low} to {high}", value))
         else:
             problems.append(_problem(key, "unknown key", key_node))
     for key in ("version", "store", "include"):
@@ -220,7 +234,14 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
     if problems:
         return None, problems, include
     globs = tuple(g.pattern for _, g, _ in include), tuple(g.pattern for _, g, _ in exclude)
-    return SourceConfig(store or DEFAULT_STORE, *globs, path=filename), [], include
+    config = SourceConfig(
+        store or DEFAULT_STORE,
+        *globs,
+        path=filename,
+        chunk_size=chunking.get("chunk_size"),
+        chunk_overlap=chunking.get("chunk_overlap"),
+    )
+    return config, [], include
 
 
 def _is_one(node: Node) -> bool:
