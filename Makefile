@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch is installed first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test lint bench install install-test demo clean
+.PHONY: run test lint bench install install-test demo clean chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,14 @@ run: install
 	$(BIN)/lightfast workspaces default demo
 	$(BIN)/lightfast serve
 
-test: install-test
+# The console's browser tests drive Debian's chromium; Playwright's own download is not used.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+test: install-test chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install-test

@@ -1,16 +1,14 @@
 """The FastAPI application: /v1 (search, contents, jobs, workspaces, stores, sources, API keys), the
-search page at / and /healthz."""
+web console (lightfast.console) and /healthz."""
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
 
-from lightfast import __version__
+from lightfast import __version__, console
 from lightfast.api import errors, middleware
 from lightfast.api.routes import router
 from lightfast.api.webhooks import router as webhooks_router
@@ -32,11 +30,7 @@ def create_app(services: Services) -> FastAPI:
     middleware.install(app, services)
     app.include_router(router)
     app.include_router(webhooks_router)
-    page = resources.files("lightfast.console").joinpath("static/search.html").read_text("utf-8")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def search_page() -> str:
-        return page
+    console.install(app)
 
     @app.get("/healthz", tags=["meta"])
     def health() -> schemas.HealthOut:

@@ -1,0 +1,24 @@
+"""Mounts the console on the FastAPI application: its pages, its static assets (served by the package
+itself: the console works offline) and the redirect to /login when a page needs a signed-in user."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from lightfast.console import search
+from lightfast.console.viewer import LoginRequired
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(packages=[("lightfast.console", "static")]), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    app.include_router(search.router)
