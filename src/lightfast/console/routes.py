@@ -6,11 +6,11 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from lightfast.console import search
-from lightfast.console.viewer import LoginRequired
+from lightfast.console.viewer import CsrfRejected, LoginRequired
 
 
 def install(app: FastAPI) -> None:
@@ -20,5 +20,9 @@ def install(app: FastAPI) -> None:
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(CsrfRejected)
+    async def forged(request: Request, exc: CsrfRejected) -> PlainTextResponse:
+        return PlainTextResponse("this form has expired or was not sent by the console; reload the page", 403)
 
     app.include_router(search.router)
