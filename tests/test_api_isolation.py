@@ -566,6 +566,67 @@ def rotate_key_check(world: World) -> None:
     world.call(world.b, "GET", "/v1/stores", 200)
 
 
+def dashboard_figures(url: str, same_as_service: Callable[[World, str], Any]) -> Callable[[World], None]:
+    """A dashboard read (/v1/workspace/...): no B id in A's answer, scope headers change nothing, a
+    parameter naming a workspace is refused, and each key gets its own workspace's figures, equal to what
+    the service computes for that workspace alone."""
+
+    def check(world: World) -> None:
+        plain = world.call(world.a, "GET", url, 200)
+        assert_no_b(world, plain)
+        widened = world.call(
+            world.a, "GET", url, 200, headers={name: world.b.workspace for name in SCOPE_HEADERS}
+        )
+        assert_no_b(world, widened)
+        for name in SCOPE_FIELDS:
+            refused = world.call(world.a, "GET", url, 400, params={name: world.b.workspace})
+            assert refused.json()["message"].startswith(f"{name}: ")
+        for tenant in (world.a, world.b):
+            answer = world.call(tenant, "GET", url, 200).json()
+            assert same_as_service(world, tenant.workspace) == same_as_service_of(answer, url)
+
+    return check
+
+
+def same_as_service_of(answer: dict[str, Any], url: str) -> Any:
+    """The part of an answer the isolation check compares with the service's own figures."""
+    if url.endswith("/statistics"):
+        return (
+            answer["documents"]["current"],
+            answer["jobs"]["current"],
+            [s["id"] for s in answer["stores"]],
+        )
+    if url.endswith("/percentiles"):
+        return (answer["count"], answer["maxMs"])
+    if url.endswith("/timeseries"):
+        return sum(p["jobs"] for p in answer["points"])
+    return sorted(ids_in(answer))
+
+
+def _statistics_of(world: World, workspace: str) -> Any:
+    stats = world.services.insights.statistics(workspace)
+    return (stats.documents.current, stats.jobs.current, [s.id for s in stats.stores])
+
+
+def _percentiles_of(world: World, workspace: str) -> Any:
+    found = world.services.insights.percentiles(workspace)
+    return (found.count, found.max_ms)
+
+
+def _timeseries_of(world: World, workspace: str) -> Any:
+    return sum(p.jobs for p in world.services.insights.timeseries(workspace).points)
+
+
+def _health_of(world: World, workspace: str) -> Any:
+    tenant = world.a if workspace == world.a.workspace else world.b
+    answer = world.call(tenant, "GET", "/v1/workspace/health", 200).json()
+    found = sorted(ids_in(answer))
+    assert workspace in found
+    mine = set(tenant.ids().values())
+    assert set(found) <= mine, "the health tree names only the workspace's own ids"
+    return found
+
+
 CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/search"): all_of(
         search_check, rejects_scope_fields("POST", "/v1/search", {"query": "kubernetes"})
@@ -605,6 +666,12 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/api-keys"): create_key_check,
     ("DELETE", "/v1/api-keys/{id}"): revoke_key_check,
     ("POST", "/v1/api-keys/{id}/rotate"): rotate_key_check,
+    ("GET", "/v1/workspace/statistics"): dashboard_figures("/v1/workspace/statistics", _statistics_of),
+    ("GET", "/v1/workspace/jobs/percentiles"): dashboard_figures(
+        "/v1/workspace/jobs/percentiles", _percentiles_of
+    ),
+    ("GET", "/v1/workspace/timeseries"): dashboard_figures("/v1/workspace/timeseries", _timeseries_of),
+    ("GET", "/v1/workspace/health"): dashboard_figures("/v1/workspace/health", _health_of),
 }
 
 

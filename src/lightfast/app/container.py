@@ -13,6 +13,7 @@ from lightfast.app.disconnect import DisconnectRunner
 from lightfast.app.github_webhooks import GitHubWebhooks
 from lightfast.app.idempotency import IdempotencyService
 from lightfast.app.ingest import IngestService
+from lightfast.app.insights import InsightService
 from lightfast.app.jobs import JobService
 from lightfast.app.keys import ApiKeyService
 from lightfast.app.organizations import OrganizationService
@@ -53,6 +54,7 @@ class Services:
     github_webhooks: GitHubWebhooks
     idempotency: IdempotencyService
     usage: UsageService
+    insights: InsightService
 
     def close(self) -> None:
         self.jobs.close()
@@ -111,4 +113,5 @@ def build_services(
         github_webhooks=GitHubWebhooks(sessions, jobs),
         idempotency=IdempotencyService(sessions),
         usage=UsageService(sessions),
+        insights=InsightService(sessions, clock),
     )

@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lightfast.db.insights import roll_up_metric
 from lightfast.db.models import Metric
+from lightfast.db.types import utcnow
 
 
 def record_metric(
@@ -19,8 +21,16 @@ def record_metric(
     source_id: str | None = None,
     tags: dict[str, Any] | None = None,
 ) -> None:
+    now = utcnow()
     session.add(
         Metric(
-            workspace_id=workspace_id, source_id=source_id, type=type, value=value, unit=unit, tags=tags or {}
+            workspace_id=workspace_id,
+            source_id=source_id,
+            type=type,
+            value=value,
+            unit=unit,
+            tags=tags or {},
+            timestamp=now,
         )
     )
+    roll_up_metric(session, workspace_id, type, value, now)  # the dashboard's hourly sums, same transaction

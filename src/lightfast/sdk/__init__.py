@@ -38,6 +38,7 @@ from lightfast.sdk.models import (
     JobDetail,
     JobFailure,
     JobPage,
+    JobPercentiles,
     JobProgress,
     JobStatistics,
     JobStep,
@@ -51,6 +52,9 @@ from lightfast.sdk.models import (
     SimilarDocument,
     SimilarResponse,
     Source,
+    TimeSeries,
+    WorkspaceHealth,
+    WorkspaceStatistics,
 )
 
 __all__ = [
@@ -74,6 +78,7 @@ __all__ = [
     "JobDetail",
     "JobFailure",
     "JobPage",
+    "JobPercentiles",
     "JobProgress",
     "JobStatistics",
     "JobStep",
@@ -97,4 +102,7 @@ __all__ = [
     "SimilarResponse",
     "Source",
     "Sources",
+    "TimeSeries",
+    "WorkspaceHealth",
+    "WorkspaceStatistics",
 ]

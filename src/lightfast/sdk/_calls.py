@@ -19,6 +19,7 @@ from lightfast.sdk.models import (
     JobDetail,
     JobList,
     JobPage,
+    JobPercentiles,
     JobStatistics,
     LightfastModel,
     SearchMode,
@@ -26,6 +27,9 @@ from lightfast.sdk.models import (
     SimilarResponse,
     Source,
     SourceList,
+    TimeSeries,
+    WorkspaceHealth,
+    WorkspaceStatistics,
 )
 
 M = TypeVar("M", bound=LightfastModel)
@@ -234,6 +238,43 @@ def job_statistics(hours: int = 24) -> Call[JobStatistics, JobStatistics]:
     """Counts by status, average duration and success rate over the last ``hours``."""
     params: dict[str, str | int] = {"hours": _int_in("hours", hours, 1)}
     return Call("GET", "/v1/jobs/statistics", JobStatistics, _whole, params=params)
+
+
+#: The periods the dashboard's figures cover (``period`` and ``range`` of /v1/workspace/...).
+PERIODS = ("24h", "7d", "30d")
+
+
+def _period(name: str, value: str) -> str:
+    if value not in PERIODS:
+        raise ValueError(f"{name} must be one of {', '.join(PERIODS)}, got {value!r}")
+    return value
+
+
+def job_percentiles(range: str = "24h") -> Call[JobPercentiles, JobPercentiles]:
+    """Nearest-rank p50, p95, p99 and maximum duration of the completed jobs of the ``range`` (24h, 7d,
+    30d) (``GET /v1/workspace/jobs/percentiles``)."""
+    params: dict[str, str | int] = {"range": _period("range", range)}
+    return Call("GET", "/v1/workspace/jobs/percentiles", JobPercentiles, _whole, params=params)
+
+
+def workspace_statistics(period: str = "24h") -> Call[WorkspaceStatistics, WorkspaceStatistics]:
+    """Sources, stores, documents, chunks, jobs, success rate and average duration of the ``period``
+    (24h, 7d, 30d), each against the period before (``GET /v1/workspace/statistics``)."""
+    params: dict[str, str | int] = {"period": _period("period", period)}
+    return Call("GET", "/v1/workspace/statistics", WorkspaceStatistics, _whole, params=params)
+
+
+def workspace_timeseries(range: str = "24h") -> Call[TimeSeries, TimeSeries]:
+    """Hourly points of the ``range`` (24h, 7d, 30d), empty hours included: jobs, average duration,
+    success rate, query count and latency (``GET /v1/workspace/timeseries``)."""
+    params: dict[str, str | int] = {"range": _period("range", range)}
+    return Call("GET", "/v1/workspace/timeseries", TimeSeries, _whole, params=params)
+
+
+def workspace_health() -> Call[WorkspaceHealth, WorkspaceHealth]:
+    """The health tree workspace -> stores -> sources with the reason of each node that is not healthy
+    (``GET /v1/workspace/health``)."""
+    return Call("GET", "/v1/workspace/health", WorkspaceHealth, _whole)
 
 
 def cancel_job(id: str, *, idempotency_key: str | None = None) -> Call[Job, Job]:

@@ -102,6 +102,9 @@ class AsyncLightfast(ClientCore):
     search = async_method(_calls.search)
     contents = async_method(_calls.contents)
     find_similar = async_method(_calls.find_similar)
+    statistics = async_method(_calls.workspace_statistics)
+    timeseries = async_method(_calls.workspace_timeseries)
+    health = async_method(_calls.workspace_health)
 
 
 class _AsyncNamespace:
@@ -119,6 +122,7 @@ class AsyncJobs(_AsyncNamespace):
     recent = async_method(_calls.recent_jobs)
     get = async_method(_calls.get_job)
     statistics = async_method(_calls.job_statistics)
+    percentiles = async_method(_calls.job_percentiles)
     cancel = async_method(_calls.cancel_job)
     retry = async_method(_calls.retry_job)
 

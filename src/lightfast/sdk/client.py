@@ -101,6 +101,9 @@ class Lightfast(ClientCore):
     search = sync_method(_calls.search)
     contents = sync_method(_calls.contents)
     find_similar = sync_method(_calls.find_similar)
+    statistics = sync_method(_calls.workspace_statistics)
+    timeseries = sync_method(_calls.workspace_timeseries)
+    health = sync_method(_calls.workspace_health)
 
 
 class _Namespace:
@@ -118,6 +121,7 @@ class Jobs(_Namespace):
     recent = sync_method(_calls.recent_jobs)
     get = sync_method(_calls.get_job)
     statistics = sync_method(_calls.job_statistics)
+    percentiles = sync_method(_calls.job_percentiles)
     cancel = sync_method(_calls.cancel_job)
     retry = sync_method(_calls.retry_job)
 

@@ -23,6 +23,7 @@ __all__ = [
     "JobDetail",
     "JobFailure",
     "JobPage",
+    "JobPercentiles",
     "JobProgress",
     "JobStatistics",
     "JobStep",
@@ -36,6 +37,9 @@ __all__ = [
     "SimilarDocument",
     "SimilarResponse",
     "Source",
+    "TimeSeries",
+    "WorkspaceHealth",
+    "WorkspaceStatistics",
 ]
 
 T = TypeVar("T")
@@ -257,3 +261,83 @@ class ConnectedSource(Source):
     """A source just connected, with its first sync's job id."""
 
     job_id: str
+
+
+# -- the dashboard's figures (/v1/workspace/...) -----------------------------------------------------
+
+
+class Comparison(LightfastModel):
+    """A figure now and in the previous period; ``change_percent`` is None when it has no finite value."""
+
+    current: float | None = None
+    previous: float | None = None
+    change_percent: float | None = None
+
+
+class TimeWindow(LightfastModel):
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+
+
+class StoreFigures(LightfastModel):
+    id: str
+    name: str | None = None
+    documents: int = 0
+    chunks: int = 0
+
+
+class WorkspaceStatistics(LightfastModel):
+    period: str | None = None
+    current: TimeWindow | None = None
+    previous: TimeWindow | None = None
+    sources: Comparison = Comparison()
+    sources_by_type: Mapping[int] = {}
+    stores: Items[StoreFigures] = []
+    documents: Comparison = Comparison()
+    chunks: Comparison = Comparison()
+    jobs: Comparison = Comparison()
+    jobs_by_status: Mapping[int] = {}
+    success_rate: Comparison = Comparison()
+    average_duration_ms: Comparison = Comparison()
+
+
+class JobPercentiles(LightfastModel):
+    range: str | None = None
+    count: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+
+
+class HourPoint(LightfastModel):
+    hour: datetime
+    jobs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    average_duration_ms: float | None = None
+    success_rate: float | None = None
+    query_count: int = 0
+    query_latency_avg_ms: float | None = None
+    query_latency_max_ms: float | None = None
+
+
+class TimeSeries(LightfastModel):
+    range: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    points: Items[HourPoint] = []
+
+
+class WorkspaceHealth(LightfastModel):
+    """A node of the health tree (the workspace at the root, then stores, then sources)."""
+
+    kind: str | None = None
+    id: str
+    name: str | None = None
+    status: str | None = None  # healthy | unknown | degraded | down
+    reason: str | None = None
+    success_rate: float | None = None
+    succeeded: int = 0
+    failed: int = 0
+    children: Items[WorkspaceHealth] = []
