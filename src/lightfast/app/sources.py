@@ -36,6 +36,15 @@ Authorize = Callable[[Session, Organization], None]
 
 
 @dataclass(frozen=True)
+class DisconnectImpact:
+    """What a disconnect removes, named on its confirmation before anyone confirms."""
+
+    documents: int
+    stores: list[str]  # the stores its documents, chunks and vectors are removed from
+    pending_jobs: int  # queued or running jobs of the source, cancelled by the disconnect
+
+
+@dataclass(frozen=True)
 class Connected:
     source: ConnectedSource
     job_id: str  # the initial full sync
@@ -270,6 +279,15 @@ class SourceService:
         """Stop syncing a source now and for good, and remove everything it indexed in a job of its own."""
         self.mark_disconnecting(workspace_id, source_id)
         return self.jobs.enqueue_disconnect(workspace_id, source_id, triggered_by=triggered_by, reason=reason)
+
+    def disconnect_impact(self, workspace_id: str, source_id: str) -> DisconnectImpact:
+        with self.sessions() as session:
+            source = self._source(session, workspace_id, source_id)
+            return DisconnectImpact(
+                documents=sources_repo.count_connection_documents(session, source.id),
+                stores=sources_repo.linked_store_names(session, source.id),
+                pending_jobs=len(jobs_repo.active_jobs(session, source.id)),
+            )
 
     def mark_disconnecting(self, workspace_id: str, source_id: str) -> None:
         """Before its disconnect job is queued: from now on nothing (an unsuspend, a push, a schedule)

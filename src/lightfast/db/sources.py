@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import ConnectedSource, Document, StoreSource
+from lightfast.db.models import ConnectedSource, Document, Store, StoreSource
 from lightfast.db.types import iso
 
 if TYPE_CHECKING:
@@ -114,14 +114,39 @@ def link_store(session: Session, store_id: str, source_id: str) -> None:
         session.flush()
 
 
+def linked_store_names(session: Session, source_id: str) -> list[str]:
+    """The names of the stores holding this source's documents, sorted."""
+    return sorted(
+        session.scalars(
+            select(Store.name)
+            .join(StoreSource, StoreSource.store_id == Store.id)
+            .where(StoreSource.source_id == source_id)
+        )
+    )
+
+
+# A lightfast.yml is a few hundred bytes; the row keeps at most this much of one to show.
+CONFIG_TEXT_KEPT = 65_536
+CONFIG_PROBLEMS_KEPT = 100
+
+
 def record_config(session: Session, source: ConnectedSource, report: ConfigReport, *, at: datetime) -> None:
-    """The outcome of config detection: status, message, which file, and when."""
+    """The outcome of config detection: status, message, which file, and when; the file's text (bounded)
+    and each problem with its line and column, for the console's config dialog."""
     source.config_status = report.status
     source.config_message = report.message
+    text = report.text
     source.source_metadata = {
         **(source.source_metadata or {}),
         "configPath": report.path,
         "configDetectedAt": iso(at),
+        "configText": text[:CONFIG_TEXT_KEPT] if text is not None else None,
+        "configTextTruncated": text is not None and len(text) > CONFIG_TEXT_KEPT,
+        "configProblems": [
+            {"field": p.field, "message": p.message, "line": p.line, "column": p.column, "severity": severity}
+            for severity, problems in (("error", report.problems), ("warning", report.warnings))
+            for p in problems[:CONFIG_PROBLEMS_KEPT]
+        ],
     }
 
 

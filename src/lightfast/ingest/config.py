@@ -339,6 +339,8 @@ class ConfigReport:
     problems: tuple[ConfigProblem, ...] = field(default=())
     # Include globs that match no file: worth telling, but a sync with them still works.
     warnings: tuple[ConfigProblem, ...] = field(default=())
+    # The file as read, kept so the console can show it beside its problems (seed 000's config dialog).
+    text: str | None = None
 
     @property
     def status(self) -> str:
@@ -365,7 +367,7 @@ def _check(text: str, name: str, paths: Iterable[str]) -> ConfigReport:
         for glob_field, glob, node in include
         if not any(glob.matches(path) for path in listed)
     ]
-    return ConfigReport(name, None if problems else config, tuple(problems), tuple(unmatched))
+    return ConfigReport(name, None if problems else config, tuple(problems), tuple(unmatched), text)
 
 
 def config_file_name(paths: Iterable[str]) -> str | None:

@@ -108,7 +108,8 @@ class LocalSource:
         errors = tuple(p for p in problems if p.message != "matches no file")
         warnings = tuple(p for p in problems if p.message == "matches no file")
         config = None if errors else load_config(self.root)
-        return ConfigReport(found.name if found else None, config, errors, warnings)
+        text = _config_text(found)
+        return ConfigReport(found.name if found else None, config, errors, warnings, text)
 
     def head_commit(self) -> str | None:
         if not (self.root / ".git").exists():
@@ -180,3 +181,14 @@ class LocalSource:
             metadata=metadata,
             size=_size(absolute),  # the pipeline refuses a file past its limit without reading it
         )
+
+
+def _config_text(found: Path | None) -> str | None:
+    """The config file's text for display; None when there is none or it is not readable UTF-8 (its
+    problem is reported already)."""
+    if found is None:
+        return None
+    try:
+        return found.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
