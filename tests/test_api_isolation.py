@@ -627,6 +627,28 @@ def _health_of(world: World, workspace: str) -> Any:
     return found
 
 
+def events_check(world: World) -> None:
+    """GET /v1/events resumed from the start of time (Last-Event-ID) replays the key's workspace: A's jobs,
+    none of B's ids or words, whatever scope headers say; a parameter naming a workspace is refused."""
+
+    def replay(tenant: Tenant, headers: dict[str, str] | None = None) -> str:
+        sent = {"Authorization": f"Bearer {tenant.key}", "Last-Event-ID": "1", **(headers or {})}
+        with world.client.stream("GET", "/v1/events", params={"timeout": 1}, headers=sent) as response:
+            assert response.status_code == 200
+            return "".join(response.iter_text())
+
+    mine = replay(world.a, {name: world.b.workspace for name in SCOPE_HEADERS})
+    assert world.a.job in mine
+    assert world.a.queued_job in mine
+    for kind, value in world.b.ids().items():
+        assert value not in mine, f"B's {kind} {value} leaked into /v1/events"
+    assert "platypus" not in mine.lower()
+    assert world.b.job in replay(world.b)  # B's key sees B's jobs: the ids are real
+    for name in SCOPE_FIELDS:
+        refused = world.call(world.a, "GET", "/v1/events", 400, params={name: world.b.workspace})
+        assert refused.json()["message"].startswith(f"{name}: ")
+
+
 CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/search"): all_of(
         search_check, rejects_scope_fields("POST", "/v1/search", {"query": "kubernetes"})
@@ -645,6 +667,7 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ),
     ("POST", "/v1/jobs/{id}/cancel"): cancel_check,
     ("POST", "/v1/jobs/{id}/retry"): retry_check,
+    ("GET", "/v1/events"): events_check,
     ("GET", "/v1/workspaces"): workspaces_list_check,
     ("POST", "/v1/workspaces"): create_workspace_check,
     ("GET", "/v1/workspaces/{id}"): all_of(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from lightfast import __version__, console
-from lightfast.api import errors, insights, middleware
+from lightfast.api import errors, events, insights, middleware
 from lightfast.api.routes import router
 from lightfast.api.webhooks import router as webhooks_router
 from lightfast.app import schemas
@@ -30,6 +30,7 @@ def create_app(services: Services) -> FastAPI:
     middleware.install(app, services)
     app.include_router(router)
     app.include_router(insights.router)
+    app.include_router(events.router)
     app.include_router(webhooks_router)
     console.install(app)
 

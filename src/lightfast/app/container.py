@@ -15,6 +15,7 @@ from lightfast.app.idempotency import IdempotencyService
 from lightfast.app.ingest import IngestService
 from lightfast.app.insights import InsightService
 from lightfast.app.jobs import JobService
+from lightfast.app.live import LiveFeed
 from lightfast.app.keys import ApiKeyService
 from lightfast.app.organizations import OrganizationService
 from lightfast.app.pipeline import Pipeline
@@ -54,9 +55,11 @@ class Services:
     github_webhooks: GitHubWebhooks
     idempotency: IdempotencyService
     usage: UsageService
+    live: LiveFeed  # job progress and activities as events (the console, GET /v1/events)
     insights: InsightService
 
     def close(self) -> None:
+        self.live.close()
         self.jobs.close()
         self.opener.close()
         self.engine.dispose()
@@ -113,5 +116,6 @@ def build_services(
         github_webhooks=GitHubWebhooks(sessions, jobs),
         idempotency=IdempotencyService(sessions),
         usage=UsageService(sessions),
+        live=LiveFeed(sessions, clock),
         insights=InsightService(sessions, clock),
     )
