@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from lightfast.console import search
+from lightfast.console.dashboard import router as dashboard_router
 from lightfast.console.sources_page import router as sources_router
 from lightfast.console.viewer import CsrfRejected, LoginRequired
 
@@ -27,4 +28,5 @@ def install(app: FastAPI) -> None:
         return PlainTextResponse("this form has expired or was not sent by the console; reload the page", 403)
 
     app.include_router(search.router)
+    app.include_router(dashboard_router)
     app.include_router(sources_router)
