@@ -127,6 +127,12 @@ class UpstreamError(LightfastError):
         self.status = status
 
 
+class SecretUnreadable(LightfastError):
+    """A stored credential cannot be decrypted: its key is not configured, or it was tampered with."""
+
+    code = "secret_unreadable"
+
+
 class SettingsError(LightfastError):
     """The settings are not valid."""
 

@@ -3,6 +3,7 @@ elsewhere."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -21,7 +22,14 @@ EmbeddingProvider = Literal["local", "fake"]
 ENV_PREFIX = "LIGHTFAST_"
 # Never echoed in an error: secrets, and database URLs (they may carry a password).
 SECRET_FIELDS = frozenset(
-    {"github_private_key", "github_webhook_secret", "database_url", "jobs_database_url"}
+    {
+        "github_private_key",
+        "github_webhook_secret",
+        "database_url",
+        "jobs_database_url",
+        "secret_key",
+        "previous_secret_keys",
+    }
 )
 DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
 PATH_LIST_FORMATS = "expected a JSON list of paths or a colon-separated list"
@@ -45,6 +53,14 @@ def parse_path_list(text: str) -> list[str]:
     if any("\0" in path for path in paths):
         raise ValueError(f"{PATH_LIST_FORMATS} (a path cannot hold a NUL character)")
     return paths
+
+
+def is_secret_key(text: str) -> bool:
+    """Whether ``text`` is the base64 of exactly 32 bytes (an AES-256 key)."""
+    try:
+        return len(base64.b64decode(text.strip(), validate=True)) == 32
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -127,6 +143,34 @@ class Settings(BaseSettings):
         default=900.0, gt=0, description="Longest wait for a rate-limit reset before giving up, seconds."
     )
 
+    # Credentials at rest (lightfast.app.secrets): AES-256-GCM under this key, base64 of 32 bytes.
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 random bytes encrypting stored credentials; required in production "
+        "(development generates one into LIGHTFAST_HOME/secret.key).",
+    )
+    previous_secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated earlier keys, still read while `lightfast secrets rotate` re-encrypts.",
+    )
+    webhook_max_age: int = Field(
+        default=60,
+        ge=0,
+        le=86_400,
+        description="Seconds a vendor delivery's own timestamp may lie from now; 0 accepts any (replays).",
+    )
+    vendor_max_webhook_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest Linear or Notion delivery accepted."
+    )
+    linear_api_url: str = Field(default="https://api.linear.app/graphql", description="Linear GraphQL.")
+    notion_api_url: str = Field(default="https://api.notion.com", description="Notion REST API base.")
+
+    public_url: str | None = Field(
+        default=None,
+        description="The address vendors reach this server at (https://lightfast.example.com), for "
+        "webhook URLs; default http://HOST:PORT.",
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     default_organization: str = "default"
@@ -146,6 +190,15 @@ class Settings(BaseSettings):
             ) from None
         if backend not in DATABASE_BACKENDS:
             raise ValueError(f"expected a sqlite:// or postgresql:// URL, not {backend}://")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not is_secret_key(value.get_secret_value()):
+            raise ValueError("expected the base64 encoding of exactly 32 bytes")
         return value
 
     @field_validator("local_source_roots", mode="before")
@@ -168,6 +221,11 @@ class Settings(BaseSettings):
         if self.github_private_key is not None and self.github_private_key_path is not None:
             raise SettingsError(
                 "set LIGHTFAST_GITHUB_PRIVATE_KEY or LIGHTFAST_GITHUB_PRIVATE_KEY_PATH, not both"
+            )
+        if self.environment == "production" and self.secret_key is None:
+            raise SettingsError(
+                "LIGHTFAST_SECRET_KEY is required in production (base64 of 32 random bytes: "
+                "python -c 'import os, base64; print(base64.b64encode(os.urandom(32)).decode())')"
             )
         if not self.github_api_url.startswith(("https://", "http://")):
             raise SettingsError("LIGHTFAST_GITHUB_API_URL must be an http(s) URL")

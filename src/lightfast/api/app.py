@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from lightfast import __version__, console
 from lightfast.api import errors, events, insights, middleware
 from lightfast.api.routes import router
+from lightfast.api.vendor_webhooks import router as vendor_webhooks_router
 from lightfast.api.webhooks import router as webhooks_router
 from lightfast.app import schemas
 from lightfast.app.container import Services
@@ -32,6 +33,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(insights.router)
     app.include_router(events.router)
     app.include_router(webhooks_router)
+    app.include_router(vendor_webhooks_router)
     console.install(app)
 
     @app.get("/healthz", tags=["meta"])

@@ -23,6 +23,7 @@ from lightfast.app.search import DocumentService, SearchService
 from lightfast.app.sources import SourceService
 from lightfast.app.sync import SyncRunner
 from lightfast.app.usage import UsageService
+from lightfast.app.vendors import Vendors, build_vendors
 from lightfast.app.workspaces import WorkspaceService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
@@ -57,6 +58,7 @@ class Services:
     usage: UsageService
     live: LiveFeed  # job progress and activities as events (the console, GET /v1/events)
     insights: InsightService
+    vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
 
     def close(self) -> None:
         self.live.close()
@@ -118,4 +120,5 @@ def build_services(
         usage=UsageService(sessions),
         live=LiveFeed(sessions, clock),
         insights=InsightService(sessions, clock),
+        vendors=build_vendors(settings, sessions, jobs, opener, clock),
     )

@@ -414,4 +414,8 @@ class Pipeline:
             config_hash=config,
             frontmatter=item.frontmatter or None,
             content=item.body,
+            parent_doc_id=document_id(target.store.id, target.source_type, item.file.parent_source_id)
+            if item.file.parent_source_id
+            else None,
+            relationships=item.file.relationships,
         )

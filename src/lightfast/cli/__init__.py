@@ -10,8 +10,10 @@ from lightfast.cli import (  # noqa: F401 - registers the commands
     mcp,
     orgs,
     search,
+    secrets,
     server,
     sources,
+    vendor_sources,
     workspaces,
 )
 from lightfast.cli.common import app

@@ -106,6 +106,8 @@ class DocumentWrite:
     config_hash: str
     frontmatter: dict[str, Any] | None
     content: str
+    parent_doc_id: str | None = None
+    relationships: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -413,3 +413,9 @@ Index(
     Job.status,
     Job.duration_ms,
 )
+
+
+# Linear and Notion (issue 13): their own module, registered on this metadata when this one is imported.
+from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402
+
+__all__ = ["SourceCredential", "VendorEntity"]

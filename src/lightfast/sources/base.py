@@ -46,6 +46,9 @@ class SourceFile:
     # size limit without reading or downloading it. A source whose ``read`` finds the file past the limit
     # after all (a local file that grew) raises DocumentRejected with reason "too_large".
     size: int | None = None
+    # A document that belongs to another of the same source (a comment to its issue): its source id.
+    parent_source_id: str | None = None
+    relationships: dict[str, Any] | None = None  # seed 004's DocumentRelationships (mentions, ...)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from lightfast.db.models import ConnectedSource
 from lightfast.errors import InvalidInput
@@ -24,6 +25,12 @@ class SourceOpener:
         self._github_app = github_app
         self._lock = threading.Lock()
         self._caches = github.RevisionCaches()
+        # Sources whose opening needs the application (Linear, Notion: their snapshots live in the
+        # database), registered by the composition root.
+        self._openers: dict[str, Callable[[ConnectedSource], Source]] = {}
+
+    def register(self, source_type: str, opener: Callable[[ConnectedSource], Source]) -> None:
+        self._openers[source_type] = opener
 
     def close(self) -> None:
         with self._lock:
@@ -54,4 +61,6 @@ class SourceOpener:
             return github.GitHubSource.from_metadata(
                 client, metadata, max_blob_bytes=self.settings.max_file_bytes, caches=self._caches
             )
+        if connection.source_type in self._openers:
+            return self._openers[connection.source_type](connection)
         raise InvalidInput(f"source type {connection.source_type!r} cannot be synced yet", field="sourceType")

@@ -1,0 +1,202 @@
+"""Connecting Linear and Notion sources (issue 13): a connection row with typed metadata (seed 004), its
+sealed credentials, and its own webhook URL ``/webhooks/{type}/{sourceId}``.
+
+Modes: with an API token the connection backfills through the vendor's API (and a full sync is a
+reconciliation); without one it is webhook-only: Linear deliveries carry the entity, so they are indexed
+as they come; Notion deliveries carry ids only, so they are recorded and the connection says it cannot
+index their content.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as random_secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.app.credentials import TOKEN, WEBHOOK_SECRET, CredentialService
+from lightfast.app.disconnect import DISCONNECT
+from lightfast.app.jobs import JobService
+from lightfast.db import activities, tenancy
+from lightfast.db import jobs as jobs_repo
+from lightfast.db import sources as sources_repo
+from lightfast.db.models import ConnectedSource
+from lightfast.db.transactions import retry_on_conflict
+from lightfast.errors import Conflict, InvalidInput, NotFound
+from lightfast.settings import Settings
+from lightfast.sources.metadata import LinearSourceMetadata, NotionSourceMetadata
+
+VendorType = Literal["linear", "notion"]
+VENDOR_TYPES: tuple[VendorType, ...] = ("linear", "notion")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+MAX_CREDENTIAL = 4096
+NO_CONTENT_NOTICE = (
+    "Notion webhook events carry page ids, not content: without an API token this connection records "
+    "them but cannot index pages. Reconnect with --token-env (or token) to index them."
+)
+
+
+def webhook_path(source_type: str, source_id: str) -> str:
+    return f"/webhooks/{source_type}/{source_id}"
+
+
+@dataclass(frozen=True)
+class VendorConnected:
+    source: ConnectedSource
+    webhook_url: str
+    mode: str
+    credentials: dict[str, str]  # name -> preview
+    job_id: str | None = None  # the backfill, when a token was given
+    # The signing secret Lightfast generated, shown once at creation (the vendor needs it); else None.
+    generated_webhook_secret: str | None = None
+    notice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.source.id,
+            "type": self.source.source_type,
+            "name": self.source.display_name,
+            "webhookUrl": self.webhook_url,
+            "mode": self.mode,
+            "credentials": self.credentials,
+            "jobId": self.job_id,
+        }
+        if self.generated_webhook_secret is not None:
+            out["webhookSecret"] = self.generated_webhook_secret
+        if self.notice:
+            out["notice"] = self.notice
+        return out
+
+
+def _credential(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > MAX_CREDENTIAL or any(ord(c) < 33 or ord(c) == 127 for c in value):
+        raise InvalidInput(
+            f"{field} must be 1 to {MAX_CREDENTIAL} printable characters without spaces", field=field
+        )
+    return value
+
+
+class VendorSourceService:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        jobs: JobService,
+        credentials: CredentialService,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.jobs = jobs
+        self.credentials = credentials
+
+    def webhook_url(self, source_type: str, source_id: str) -> str:
+        base = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        return base.rstrip("/") + webhook_path(source_type, source_id)
+
+    def connect(
+        self,
+        workspace_id: str,
+        source_type: str,
+        *,
+        name: str | None = None,
+        webhook_secret: str | None = None,
+        token: str | None = None,
+        token_env: str | None = None,
+        triggered_by: str | None = None,
+    ) -> VendorConnected:
+        """Connect (or reconnect, replacing the credentials given) a Linear or Notion source."""
+        if source_type not in VENDOR_TYPES:
+            raise InvalidInput("type must be linear or notion", field="type")
+        name = (name or source_type).strip()
+        if not NAME.fullmatch(name):
+            raise InvalidInput(
+                "name must be 1-100 letters, digits, spaces, dots, dashes or underscores", field="name"
+            )
+        webhook_secret = _credential(webhook_secret, "webhookSecret")
+        token = _credential(token, "token")
+        generated = None
+        if webhook_secret is None and source_type == "linear":
+            generated = webhook_secret = "lin_wh_" + random_secrets.token_urlsafe(32)
+        mode = "api" if token else "webhook-only"
+        metadata: dict[str, Any]
+        if source_type == "linear":
+            metadata = LinearSourceMetadata(workspace=name, mode=mode, token_env=token_env).wire()
+        else:
+            metadata = NotionSourceMetadata(notion_workspace_name=name, mode=mode, token_env=token_env).wire()
+        display = f"{'Linear' if source_type == 'linear' else 'Notion'} {name}"
+
+        def connect() -> tuple[str, bool]:
+            with self.sessions.begin() as session:
+                workspace = tenancy.find_workspace_by_id(session, workspace_id)
+                if workspace is None:
+                    raise NotFound(f"workspace {workspace_id!r} does not exist")
+                existing = sources_repo.sources_by_external_key(session, source_type, name)
+                previous = next((s for s in existing if s.workspace_id == workspace_id), None)
+                if previous is not None and previous.disconnected_at is not None:
+                    raise Conflict(f"{display} is being disconnected; connect it again when that job ends")
+                source = sources_repo.ensure_source(
+                    session,
+                    organization_id=workspace.organization_id,
+                    workspace_id=workspace_id,
+                    source_type=source_type,
+                    external_key=name,
+                    display_name=display,
+                    metadata={**(previous.source_metadata if previous else {}), **metadata},
+                )
+                source.is_active = True
+                source.config_status = "configured" if mode == "api" or source_type == "linear" else "pending"
+                source.config_message = (
+                    NO_CONTENT_NOTICE if mode != "api" and source_type == "notion" else None
+                )
+                if webhook_secret is not None:
+                    self.credentials.put(session, source.id, WEBHOOK_SECRET, webhook_secret)
+                if token is not None:
+                    self.credentials.put(session, source.id, TOKEN, token)
+                activities.record_activity(
+                    session,
+                    workspace_id=workspace_id,
+                    actor_type="api_key" if triggered_by else "user",
+                    actor_id=triggered_by,
+                    category="source",
+                    action="source.connected",
+                    entity_type="source",
+                    entity_id=source.id,
+                    details={"type": source_type, "name": display, "mode": mode},
+                )
+                return source.id, previous is None
+
+        source_id, _ = retry_on_conflict(connect)
+        job_id = None
+        if token is not None:
+            job_id = self.jobs.enqueue_sync(
+                workspace_id, source_id, triggered_by=triggered_by, name=f"Backfill {display}"
+            ).job_id
+        with self.sessions() as session:
+            source = sources_repo.find_source(session, source_id)
+            assert source is not None
+        return VendorConnected(
+            source=source,
+            webhook_url=self.webhook_url(source_type, source_id),
+            mode=mode,
+            credentials=self.credentials.previews(source_id),
+            job_id=job_id,
+            generated_webhook_secret=generated,
+            notice=NO_CONTENT_NOTICE if source_type == "notion" and mode != "api" else None,
+        )
+
+    def find(self, source_type: str, source_id: str) -> ConnectedSource | None:
+        """The connection a webhook URL names, unless it is of another type or being disconnected."""
+        if len(source_id) > 191:
+            return None
+        with self.sessions() as session:
+            source = sources_repo.find_source(session, source_id)
+            if source is None or source.source_type != source_type or source.disconnected_at is not None:
+                return None
+            if any(j.input.get("kind") == DISCONNECT for j in jobs_repo.active_jobs(session, source.id)):
+                return None
+            return source

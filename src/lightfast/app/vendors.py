@@ -1,0 +1,45 @@
+"""The Linear and Notion services, built together (one field of ``Services``): sealed credentials, the
+connections, their webhooks, and the openers the sync uses for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.app.clock import Clock
+from lightfast.app.credentials import CredentialService
+from lightfast.app.jobs import JobService
+from lightfast.app.secrets import secret_box
+from lightfast.app.vendor_snapshots import VendorOpeners
+from lightfast.app.vendor_sources import VendorSourceService
+from lightfast.app.vendor_webhooks import VendorWebhooks
+from lightfast.settings import Settings
+from lightfast.sources.registry import SourceOpener
+
+
+@dataclass
+class Vendors:
+    credentials: CredentialService
+    connections: VendorSourceService
+    webhooks: VendorWebhooks
+    openers: VendorOpeners
+
+
+def build_vendors(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    jobs: JobService,
+    opener: SourceOpener,
+    clock: Clock,
+) -> Vendors:
+    credentials = CredentialService(sessions, secret_box(settings))
+    connections = VendorSourceService(settings, sessions, jobs, credentials)
+    openers = VendorOpeners(sessions)
+    opener.register("linear", openers.linear)
+    return Vendors(
+        credentials=credentials,
+        connections=connections,
+        webhooks=VendorWebhooks(settings, sessions, jobs, credentials, connections, clock),
+        openers=openers,
+    )

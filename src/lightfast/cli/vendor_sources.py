@@ -1,0 +1,112 @@
+"""``lightfast source add linear|notion``: connect a Linear or Notion workspace. Each connection has its own
+webhook URL and signing secret; a token (read from an environment variable, never from the command line,
+where other users of the machine can see it) turns on the backfill through the vendor's API."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Annotated
+
+import typer
+
+from lightfast.cli.common import JsonOption, WorkspaceOption, console, errors, guarded, services
+from lightfast.cli.sources import add_app
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+NameOption = Annotated[
+    str | None, typer.Option("--name", help="The vendor workspace this connection reads (default: the type).")
+]
+SecretOption = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook-secret",
+        help="The webhook's signing secret (Linear shows it when the webhook is created); generated when "
+        "not given, and printed once.",
+    ),
+]
+TokenEnvOption = Annotated[
+    str | None,
+    typer.Option("--token-env", help="Environment variable holding an API token; enables the backfill."),
+]
+
+
+def _token(token_env: str | None) -> str | None:
+    if token_env is None:
+        return None
+    if not ENV_NAME.fullmatch(token_env):
+        errors.print("[red]error:[/red] --token-env must be an environment variable's name")
+        raise typer.Exit(2)
+    value = os.environ.get(token_env)
+    if not value:
+        errors.print(f"[red]error:[/red] the environment variable {token_env} is not set")
+        raise typer.Exit(2)
+    return value
+
+
+def _connect(
+    source_type: str,
+    workspace: str | None,
+    name: str | None,
+    webhook_secret: str | None,
+    token_env: str | None,
+    as_json: bool,
+) -> None:
+    token = _token(token_env)
+    with services() as svc:
+        workspace_id = guarded(lambda: svc.workspaces.ensure_workspace_id(workspace))
+        connected = guarded(
+            lambda: svc.vendors.connections.connect(
+                workspace_id,
+                source_type,
+                name=name,
+                webhook_secret=webhook_secret,
+                token=token,
+                token_env=token_env,
+            )
+        )
+    shown = connected.to_dict()
+    if as_json:
+        print(json.dumps(shown, indent=2))
+        return
+    console.print(f"{connected.source.id}: connected {connected.source.display_name} ({connected.mode})")
+    console.print(f"webhook URL: {connected.webhook_url}")
+    if connected.generated_webhook_secret:
+        console.print(f"signing secret (shown once): {connected.generated_webhook_secret}")
+    if connected.job_id:
+        console.print(f"backfill job: {connected.job_id}")
+    if connected.notice:
+        console.print(f"[yellow]note:[/yellow] {connected.notice}")
+
+
+@add_app.command("linear")
+def add_linear(
+    workspace: WorkspaceOption = None,
+    name: NameOption = None,
+    webhook_secret: SecretOption = None,
+    token_env: TokenEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a Linear workspace: issues, comments and projects, indexed from signed webhook deliveries.
+
+    Example: lightfast source add linear --name acme --webhook-secret lin_wh_... --token-env LINEAR_API_KEY
+    """
+    _connect("linear", workspace, name, webhook_secret, token_env, as_json)
+
+
+@add_app.command("notion")
+def add_notion(
+    workspace: WorkspaceOption = None,
+    name: NameOption = None,
+    token_env: TokenEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a Notion workspace. Its webhook subscription's first delivery (the handshake) carries the
+    verification token that signs every later one. Notion events carry ids only: without a token they are
+    recorded, not indexed.
+
+    Example: lightfast source add notion --name acme --token-env NOTION_TOKEN
+    """
+    _connect("notion", workspace, name, None, token_env, as_json)

@@ -1,0 +1,107 @@
+"""Entity snapshots of vendor sources (Linear, Notion): the newest version of each entity known."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lightfast.db.models import VendorEntity
+
+
+def find_entity(session: Session, source_id: str, entity_id: str) -> VendorEntity | None:
+    return session.scalar(
+        select(VendorEntity).where(VendorEntity.source_id == source_id, VendorEntity.entity_id == entity_id)
+    )
+
+
+def apply_snapshot(
+    session: Session,
+    *,
+    source_id: str,
+    entity_id: str,
+    kind: str,
+    version: str,
+    payload: dict[str, Any],
+    deleted: bool,
+) -> str:
+    """Store a version of an entity unless a newer one is stored: ``"applied"`` when it was stored,
+    ``"current"`` when exactly this version is stored already (a redelivery whose first handling was cut
+    short: its work is due again), ``"stale"`` when a newer one is. ``version``
+    strings compare in time order (canonical UTC ISO 8601). At the same version a removal wins over an
+    update (Linear's remove delivery carries the entity as it was). Locks the row on PostgreSQL, so
+    two deliveries of one entity decide one after the other."""
+    row = session.scalar(
+        select(VendorEntity)
+        .where(VendorEntity.source_id == source_id, VendorEntity.entity_id == entity_id)
+        .with_for_update()
+    )
+    if row is None:
+        session.add(
+            VendorEntity(
+                source_id=source_id,
+                entity_id=entity_id,
+                kind=kind,
+                version=version,
+                payload=payload,
+                deleted=deleted,
+            )
+        )
+        session.flush()
+        return "applied"
+    newer = version > row.version or (version == row.version and deleted and not row.deleted)
+    if not newer:
+        same = version == row.version and deleted == row.deleted
+        return "current" if same else "stale"
+    row.kind, row.version, row.deleted = kind, version, deleted
+    if not deleted or not row.payload:
+        row.payload = payload
+    return "applied"
+
+
+def live_entities(session: Session, source_id: str) -> list[tuple[str, str]]:
+    """(kind, entity id) of every entity of a source not deleted, by id."""
+    rows = session.execute(
+        select(VendorEntity.kind, VendorEntity.entity_id)
+        .where(VendorEntity.source_id == source_id, VendorEntity.deleted.is_(False))
+        .order_by(VendorEntity.entity_id)
+    )
+    return [(kind, entity_id) for kind, entity_id in rows]
+
+
+def live_snapshots(session: Session, source_id: str, entity_ids: Collection[str]) -> list[VendorEntity]:
+    if not entity_ids:
+        return []
+    return list(
+        session.scalars(
+            select(VendorEntity).where(
+                VendorEntity.source_id == source_id,
+                VendorEntity.entity_id.in_(list(entity_ids)),
+                VendorEntity.deleted.is_(False),
+            )
+        )
+    )
+
+
+def mark_missing_deleted(
+    session: Session, source_id: str, seen: Collection[str], kinds: Collection[str], version: str
+) -> list[str]:
+    """Mark deleted every live entity of ``kinds`` not in ``seen`` and not changed after ``version``
+    (what a complete upstream listing started at ``version`` no longer has); returns their ids."""
+    rows = session.scalars(
+        select(VendorEntity).where(
+            VendorEntity.source_id == source_id,
+            VendorEntity.deleted.is_(False),
+            VendorEntity.kind.in_(list(kinds)),
+            VendorEntity.version <= version,
+        )
+    )
+    gone = []
+    keep = set(seen)
+    for row in rows:
+        if row.entity_id not in keep:
+            row.deleted = True
+            gone.append(row.entity_id)
+    return gone

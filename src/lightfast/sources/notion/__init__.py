@@ -1,0 +1,1 @@
+"""Notion: webhook verification and the handshake, events, pages and blocks as Markdown (pure)."""
