@@ -280,6 +280,11 @@ class LiveFeed:
             LiveEvent("activity", ident, a) for a in changes.activities
         ]
 
+    def board(self, workspace_id: str, workspace_limit: int, recent: int = 20) -> JobBoard:
+        """The workspace's jobs as the Jobs tab shows them: running and recent newest first, queued
+        oldest first (the order they start in), each queued one with why it waits."""
+        return _board(self.sessions, self.clock, workspace_id, workspace_limit, recent)
+
     def close(self) -> None:
         with self.lock:
             for poller in self._pollers.values():
@@ -316,21 +321,19 @@ def waiting_reason(
     return "waiting for a worker to pick it up"
 
 
-def board(
+def _board(
     sessions: sessionmaker[Session], clock: Clock, workspace_id: str, workspace_limit: int, recent: int = 20
 ) -> JobBoard:
-    """The workspace's jobs as the Jobs tab shows them, newest first in each section."""
     now = clock.now()
     with sessions() as session:
         active = live_repo.jobs_changed_since(session, workspace_id, None)
         total, by_source = live_repo.claimed_counts(session, workspace_id)
         latest = jobs_repo.query_jobs(session, workspace_id, limit=recent + len(active) + 1)
-        for job in (*active, *latest):
-            session.expunge(job)
+        session.expunge_all()  # detached: the status shown below is set on them, never written
     for job in (*active, *latest):
         shown = jobs_repo.shown_status(job, now)
         if shown != job.status:
-            job.status = shown  # detached: only what is shown changes
+            job.status = shown
     running = [j for j in active if j.status in (JobStatus.RUNNING, JobStatus.INTERRUPTED)]
     queued = [
         QueuedJob(j, waiting_reason(j, total, by_source, workspace_limit))

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from lightfast.console import search
+from lightfast.console import jobs_page, search
 from lightfast.console.dashboard import router as dashboard_router
 from lightfast.console.sources_page import router as sources_router
 from lightfast.console.viewer import CsrfRejected, LoginRequired
@@ -28,5 +28,6 @@ def install(app: FastAPI) -> None:
         return PlainTextResponse("this form has expired or was not sent by the console; reload the page", 403)
 
     app.include_router(search.router)
+    app.include_router(jobs_page.router)
     app.include_router(dashboard_router)
     app.include_router(sources_router)
