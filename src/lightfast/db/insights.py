@@ -111,22 +111,33 @@ def job_counts(session: Session, workspace_id: str, start: datetime, end: dateti
 
 
 def succeeded_durations(session: Session, workspace_id: str, start: datetime, end: datetime) -> list[float]:
-    """Durations (ms) of the succeeded jobs created in ``start <= created_at < end``, ascending."""
-    return [
-        float(d)
-        for d in session.scalars(
-            select(Job.duration_ms)
-            .where(
-                Job.workspace_id == workspace_id,
-                Job.created_at >= start,
-                Job.created_at < end,
-                _succeeded(Job.status),
-                Job.duration_ms.is_not(None),
-            )
-            .order_by(Job.duration_ms)
-        )
-        if d is not None
-    ]
+    """Durations (ms) of the succeeded jobs created in ``start <= created_at < end``, in no order.
+
+    Read through the driver's own cursor: a 30-day range can hold a hundred thousand jobs, and building a
+    SQLAlchemy row for each took longer than the query (bench/dashboard.py: 120 ms against about 30 ms
+    for SQLite's cursor at 93,000 durations)."""
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    sql = (
+        f"SELECT duration_ms FROM jobs WHERE workspace_id = {mark} AND created_at >= {mark} "
+        f"AND created_at < {mark} AND status IN ({', '.join(mark for _ in SUCCEEDED)}) "
+        "AND duration_ms IS NOT NULL"
+    )
+    params = (workspace_id, _stored_time(start, postgres), _stored_time(end, postgres), *map(str, SUCCEEDED))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return [float(value) for (value,) in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def _stored_time(moment: datetime, postgres: bool) -> datetime | str:
+    """A bound as the column stores it (what UtcDateTime does for SQLAlchemy statements): aware on
+    PostgreSQL, naive UTC text on SQLite."""
+    utc = moment.astimezone(UTC)
+    return utc if postgres else utc.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _hour_key(session: Session, column: SQLColumnExpression[datetime]) -> ColumnElement[str]:
