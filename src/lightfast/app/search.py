@@ -144,7 +144,7 @@ class SearchService:
             if request.mode in EMBEDS_QUERY:
                 self._check_models(stores)
                 t0 = time.perf_counter()
-                vector = self.embedder.embed([request.query])[0]
+                vector = self.embedder.embed_query(request.query)
                 embedding_ms = (time.perf_counter() - t0) * 1000
             t1 = time.perf_counter()
             if request.mode in EMBEDS_QUERY:

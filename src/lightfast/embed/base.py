@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
+from lightfast.embed.cache import QueryCache
 from lightfast.errors import EmbeddingError
 
 
@@ -31,17 +33,43 @@ class Tokenizer(Protocol):
 class Embedder(ABC):
     """Turns texts into L2-normalised float32 vectors of ``spec.dimension``."""
 
-    def __init__(self, spec: ModelSpec, batch_size: int = 64) -> None:
+    # What /metrics reports as embedding throughput (texts and seconds, summed by this process). Class
+    # defaults, so a subclass that skips ``__init__`` still counts; a lost increment under concurrent
+    # embeds would only blur a rate, so no lock.
+    texts_embedded: int = 0
+    seconds_embedding: float = 0.0
+    # Query vectors by (provider, model, text); None (a subclass that skips ``__init__``) embeds each time.
+    query_cache: QueryCache | None = None
+
+    def __init__(self, spec: ModelSpec, batch_size: int = 64, query_cache: QueryCache | None = None) -> None:
         self.spec = spec
         self.batch_size = batch_size
+        self.query_cache = query_cache if query_cache is not None else QueryCache()
 
     @abstractmethod
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         """Embed at most ``batch_size`` texts; return an array of shape (len(texts), dimension)."""
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector (read-only), from the cache when this model embedded the same text before."""
+        key = (self.spec.provider, self.spec.name, text)
+        cache = self.query_cache
+        if cache is not None and (hit := cache.get(key)) is not None:
+            return hit
+        vector = self.embed_query_uncached(text)
+        if cache is None:
+            return vector
+        return cache.put(key, vector)
+
+    def embed_query_uncached(self, text: str) -> np.ndarray:
+        """A query's own path: a provider may embed queries differently from documents (fewer threads)."""
+        vector: np.ndarray = self.embed([text])[0]
+        return vector
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
+        started = time.perf_counter()
         out = np.empty((len(texts), self.spec.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
@@ -56,4 +84,6 @@ class Embedder(ABC):
             out[start : start + len(batch)] = vectors
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
+        self.texts_embedded += len(texts)
+        self.seconds_embedding += time.perf_counter() - started
         return out

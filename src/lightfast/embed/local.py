@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from lightfast.embed.base import Embedder, ModelSpec
+from lightfast.embed.budget import QueryPriority, ThreadBudget
+from lightfast.embed.cache import QueryCache
 from lightfast.errors import EmbeddingError
 
 MINILM_SPEC = ModelSpec(
@@ -45,15 +47,28 @@ class WordPieceTokenizer:
 
 
 class LocalEmbedder(Embedder):
-    """Loads the model on first use, so commands that embed nothing start fast."""
+    """Loads the model on first use, so commands that embed nothing start fast.
+
+    Queries and documents share the model but not the CPU budget (``lightfast.embed.budget``): a query
+    runs on ``budget.query_threads`` threads and never waits for ingestion; a document batch runs on
+    ``budget.document_threads`` and first yields to queries in flight."""
 
     def __init__(
-        self, spec: ModelSpec = MINILM_SPEC, batch_size: int = 64, threads: int | None = None
+        self,
+        spec: ModelSpec = MINILM_SPEC,
+        batch_size: int = 64,
+        threads: int | None = None,
+        *,
+        query_threads: int = 1,
+        query_cache: QueryCache | None = None,
+        priority: QueryPriority | None = None,
     ) -> None:
-        super().__init__(spec, batch_size)
-        self._threads = threads
+        super().__init__(spec, batch_size, query_cache)
+        self.budget = ThreadBudget(query_threads, threads or max(1, os.cpu_count() or 1))
+        self.priority = priority or QueryPriority()
         self._model: Any = None
         self._lock = threading.Lock()
+        self._purpose = threading.local()  # .query: True while this thread embeds a query
 
     def _load(self) -> Any:
         with self._lock:
@@ -62,19 +77,36 @@ class LocalEmbedder(Embedder):
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                import torch
                 from sentence_transformers import SentenceTransformer
 
-                torch.set_num_threads(self._threads or os.cpu_count() or 1)
                 model = SentenceTransformer(str(model_dir()), device="cpu")
                 model.max_seq_length = self.spec.max_input_tokens
                 self._model = model
         return self._model
 
+    def embed_query_uncached(self, text: str) -> np.ndarray:
+        with self.priority.query():
+            self._purpose.query = True
+            try:
+                vector: np.ndarray = self.embed([text])[0]
+                return vector
+            finally:
+                self._purpose.query = False
+
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         model = self._load()
         import torch
 
+        if getattr(self._purpose, "query", False):
+            threads = self.budget.query_threads
+        else:
+            self.priority.before_documents()
+            threads = self.budget.document_threads
+        # torch's intra-op thread count is an OpenMP setting of the calling thread once set there (a new
+        # thread starts from the last value any thread set), so each call sets its own; only on a change,
+        # as a change also resizes torch's thread pool.
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         with torch.inference_mode():
             vectors = model.encode(
                 texts,
