@@ -118,6 +118,22 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # The console's sign-in (lightfast.app.users).
+    console_session_hours: int = Field(
+        default=168, ge=1, le=8760, description="A console session ends this long after sign-in."
+    )
+    console_idle_minutes: int = Field(
+        default=720, ge=5, le=525_600, description="A console session unused this long ends."
+    )
+    invitation_days: int = Field(default=7, ge=1, le=90, description="How long an invitation link works.")
+    login_failures_per_email: int = Field(
+        default=5, ge=1, le=1000, description="Failed sign-ins for one email in the window before refusing."
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, le=10_000, description="Failed sign-ins from one address in the window."
+    )
+    login_window_minutes: int = Field(default=15, ge=1, le=1440, description="The sign-in limits' window.")
+
     # NoDecode: the variable is parsed by ``_path_list`` (JSON list or colon-separated), not as JSON only.
     local_source_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

@@ -23,6 +23,7 @@ from lightfast.app.search import DocumentService, SearchService
 from lightfast.app.sources import SourceService
 from lightfast.app.sync import SyncRunner
 from lightfast.app.usage import UsageService
+from lightfast.app.users import UserService
 from lightfast.app.vendors import Vendors, build_vendors
 from lightfast.app.workspaces import WorkspaceService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
@@ -59,6 +60,7 @@ class Services:
     live: LiveFeed  # job progress and activities as events (the console, GET /v1/events)
     insights: InsightService
     vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
+    users: UserService  # console users, memberships, sessions, invitations
 
     def close(self) -> None:
         self.live.close()
@@ -121,4 +123,5 @@ def build_services(
         live=LiveFeed(sessions, clock),
         insights=InsightService(sessions, clock),
         vendors=build_vendors(settings, sessions, jobs, opener, clock),
+        users=UserService(settings, sessions, clock),
     )

@@ -13,6 +13,7 @@ from lightfast.cli import (  # noqa: F401 - registers the commands
     secrets,
     server,
     sources,
+    users,
     vendor_sources,
     workspaces,
 )

@@ -419,3 +419,81 @@ Index(
 from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402
 
 __all__ = ["SourceCredential", "VendorEntity"]
+
+
+class User(Base):
+    """A console user: an argon2id hash of the password only; the email lowercased (one address, one user)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("user"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None: cannot sign in yet
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Membership(Base):
+    """A user's role in one organization: owner | admin | member."""
+
+    __tablename__ = "memberships"
+    # (organization_id, user_id): the unique index also serves listing an organization's members.
+    __table_args__ = (UniqueConstraint("organization_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("mem"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser (the SHA-256 of its cookie's token); ends when idle too long or at expires_at."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("sess"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id", ondelete="SET NULL"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Invitation(Base):
+    """A one-time link into an organization with a role; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("inv"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))  # when set, only this address may accept
+    created_by: Mapped[str | None] = mapped_column(String(191))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    used_by: Mapped[str | None] = mapped_column(String(191))
+
+
+class LoginAttempt(Base):
+    """One sign-in try, kept for the rate limit (failures per email and per address in a window)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("login"))
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
