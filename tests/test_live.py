@@ -5,6 +5,7 @@ subscribers, subscribers dropped when they go, bounded queues; and GET /v1/event
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,8 @@ from lightfast.db import jobs as jobs_repo
 from lightfast.db.activities import record_activity
 from lightfast.db.engine import make_session_factory
 from lightfast.db.statuses import JobStatus, JobTrigger
+from lightfast.sdk import Event, Lightfast
+from lightfast.sdk._events import EventDecoder
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -265,6 +268,14 @@ def test_progress_and_state_changes_written_elsewhere_become_events(
     feed.close()
 
 
+def wait_for_subscriber(services: Services, workspace: str) -> None:
+    """Until the stream has subscribed and its poller has read once: a change before that is history."""
+    deadline = time.monotonic() + 10
+    while not (services.live.watched().get(workspace) and services.live.polls(workspace)):
+        assert time.monotonic() < deadline, "the stream never subscribed"
+        time.sleep(0.01)
+
+
 def test_v1_events_streams_the_workspace_and_resumes_from_last_event_id(
     services: Services, workspace: str
 ) -> None:
@@ -274,7 +285,7 @@ def test_v1_events_streams_the_workspace_and_resumes_from_last_event_id(
     headers = {"Authorization": f"Bearer {key}"}
 
     def writer() -> None:
-        time.sleep(0.4)
+        wait_for_subscriber(services, workspace)
         with services.sessions.begin() as session:
             jobs_repo.create_job(
                 session,
@@ -307,3 +318,65 @@ def test_v1_events_streams_the_workspace_and_resumes_from_last_event_id(
     refused = client.get("/v1/events", params={"timeout": 0}, headers=headers)
     assert refused.status_code == 400
     assert "timeout" in refused.json()["message"]
+
+
+# -- the SDK: Lightfast.events over the same stream ----------------------------------------------------
+
+
+def sse(kind: str, data: dict[str, Any], ident: str | None) -> str:
+    text = json.dumps(data, indent=1)  # several data: lines
+    lines = [f"event: {kind}", *(f"data: {line}" for line in text.splitlines())]
+    if ident is not None:
+        lines.append(f"id: {ident}")
+    return "\n".join(lines) + "\n\n"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["job", "activity", "reset"]),
+            st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3),
+            st.one_of(st.none(), st.from_regex(r"[0-9]{1,13}", fullmatch=True)),
+        ),
+        max_size=10,
+    )
+)
+def test_the_sdk_decoder_reads_back_what_a_stream_says(
+    events: list[tuple[str, dict[str, str], str | None]],
+) -> None:
+    stream = ": ping\n\n" + "".join(sse(kind, data, ident) for kind, data, ident in events)
+    decoder = EventDecoder()
+    decoded = [e for line in stream.split("\n") if (e := decoder.feed(line)) is not None]
+    last: str | None = None
+    expected = []
+    for kind, data, ident in events:
+        last = ident if ident is not None else last
+        expected.append(Event(kind, data, last))
+    assert decoded == expected
+
+
+def test_the_sdk_iterates_the_stream(services: Services, workspace: str) -> None:
+    services.live.interval = 0.05
+    key = services.api_keys.create(workspace, "sdk").secret
+    with TestClient(create_app(services)) as http:
+        client = Lightfast(key, base_url=str(http.base_url), http_client=http)
+
+        def writer() -> None:
+            wait_for_subscriber(services, workspace)
+            with services.sessions.begin() as session:
+                jobs_repo.create_job(
+                    session,
+                    workspace_id=workspace,
+                    organization_id=None,
+                    name="Sync sdk",
+                    trigger=JobTrigger.MANUAL,
+                )
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        seen = list(client.events(timeout=2))
+        thread.join()
+        assert [e.data["name"] for e in seen if e.type == "job"] == ["Sync sdk"]
+        assert seen[0].id is not None
+        with pytest.raises(ValueError, match="timeout"):
+            client.events(timeout=0)

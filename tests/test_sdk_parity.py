@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from lightfast.sdk import AsyncJobs, AsyncLightfast, AsyncSources, Job, Jobs, Lightfast, Sources
+from lightfast.sdk._events import Event
 
 #: Each sync class and its async twin.
 PAIRS: list[tuple[type, type]] = [(Lightfast, AsyncLightfast), (Jobs, AsyncJobs), (Sources, AsyncSources)]
@@ -25,6 +26,7 @@ ASYNC_COUNTERPARTS: list[tuple[Any, Any]] = [
     (httpx.BaseTransport | None, httpx.AsyncBaseTransport | None),
     (Callable[[float], object] | None, Callable[[float], Awaitable[object]] | None),
     (Iterator[Job], AsyncIterator[Job]),
+    (Iterator[Event], AsyncIterator[Event]),
 ]
 
 

@@ -58,6 +58,7 @@ def job_data(job: Job, now: datetime) -> dict[str, Any]:
         "createdAt": _iso(job.created_at),
         "startedAt": _iso(job.started_at),
         "completedAt": _iso(job.completed_at),
+        "updatedAt": _iso(job.updated_at),
     }
 
 
@@ -119,7 +120,10 @@ class Cursor:
     remembered (a job by what it shows, an activity by id) and not sent twice."""
 
     since: datetime
-    primed: bool = False  # the first read only learns what exists; it sends nothing
+    # The first read learns what exists and sends only what changed after ``opened`` (the moment the
+    # first subscriber came): a change just before the poller's first read is still news to it.
+    primed: bool = False
+    opened: datetime | None = None
     jobs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     activities: dict[str, datetime] = field(default_factory=dict)
 
@@ -131,12 +135,12 @@ class Cursor:
             shown = (job["status"], job["progress"]["processed"], job["progress"]["total"], job["etaSeconds"])
             if self.jobs.get(job["id"]) != shown:
                 self.jobs[job["id"]] = shown
-                if self.primed:
+                if self._news(job.get("updatedAt")):
                     events.append(LiveEvent("job", ident, job))
         for activity in changes.activities:
             if activity["id"] not in self.activities:
                 self.activities[activity["id"]] = now
-                if self.primed:
+                if self._news(activity.get("timestamp")):
                     events.append(LiveEvent("activity", ident, activity))
         self.primed = True
         self.since = now - OVERLAP
@@ -145,6 +149,13 @@ class Cursor:
         old = self.since - OVERLAP
         self.activities = {k: v for k, v in self.activities.items() if v >= old}
         return events
+
+    def _news(self, written: str | None) -> bool:
+        if self.primed:
+            return True
+        if self.opened is None or written is None:
+            return False
+        return datetime.fromisoformat(written) >= self.opened
 
 
 class Subscription:
@@ -194,7 +205,8 @@ class _Poller:
         self.workspace_id = workspace_id
         self.subscribers: set[Subscription] = set()
         self.stop = threading.Event()
-        self.cursor = Cursor(since=feed.clock.now() - OVERLAP)
+        opened = feed.clock.now()
+        self.cursor = Cursor(since=opened - OVERLAP, opened=opened)
         self.polls = 0
         self.thread = threading.Thread(target=self._run, name=f"live-{workspace_id}", daemon=True)
 

@@ -11,6 +11,7 @@ Imports only httpx, pydantic and the standard library (never the server)::
 """
 
 from lightfast.sdk._base import DEFAULT_BASE_URL, USER_AGENT
+from lightfast.sdk._events import Event
 from lightfast.sdk.async_client import AsyncJobs, AsyncLightfast, AsyncSources
 from lightfast.sdk.client import Jobs, Lightfast, Sources
 from lightfast.sdk.errors import (
@@ -74,6 +75,7 @@ __all__ = [
     "ContentsResponse",
     "DetectConfigResult",
     "Document",
+    "Event",
     "Job",
     "JobDetail",
     "JobFailure",

@@ -12,7 +12,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from lightfast.sdk import _calls
+from lightfast.sdk import _calls, _events
 from lightfast.sdk._base import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -20,8 +20,11 @@ from lightfast.sdk._base import (
     ClientCore,
     TimeoutTypes,
     WaitClock,
+    api_error,
     async_method,
+    connection_error,
 )
+from lightfast.sdk._events import Event
 from lightfast.sdk.models import Job, JobDetail, JobPage
 
 R = TypeVar("R")
@@ -105,6 +108,35 @@ class AsyncLightfast(ClientCore):
     statistics = async_method(_calls.workspace_statistics)
     timeseries = async_method(_calls.workspace_timeseries)
     health = async_method(_calls.workspace_health)
+
+    def events(self, *, timeout: int = 300, last_event_id: str | None = None) -> AsyncIterator[Event]:
+        """The workspace's live events (``GET /v1/events``) for ``timeout`` seconds: job progress and
+        state changes, new activities. Pass the last event's ``id`` as ``last_event_id`` to resume::
+
+            async for event in client.events(timeout=60):
+                if event.type == "job": print(event.data["status"], event.data["progress"])
+        """
+        request = _events.build_request(
+            self._http, self.base_url, dict(self._headers), timeout, last_event_id
+        )
+
+        async def stream() -> AsyncIterator[Event]:
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise connection_error(exc) from exc
+            try:
+                if not response.is_success:
+                    await response.aread()
+                    raise api_error(response)
+                decoder = _events.EventDecoder()
+                async for line in response.aiter_lines():
+                    if (event := decoder.feed(line)) is not None:
+                        yield event
+            finally:
+                await response.aclose()
+
+        return stream()
 
 
 class _AsyncNamespace:

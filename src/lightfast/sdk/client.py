@@ -11,7 +11,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from lightfast.sdk import _calls
+from lightfast.sdk import _calls, _events
 from lightfast.sdk._base import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -19,8 +19,11 @@ from lightfast.sdk._base import (
     ClientCore,
     TimeoutTypes,
     WaitClock,
+    api_error,
+    connection_error,
     sync_method,
 )
+from lightfast.sdk._events import Event
 from lightfast.sdk.models import Job, JobDetail, JobPage
 
 R = TypeVar("R")
@@ -104,6 +107,35 @@ class Lightfast(ClientCore):
     statistics = sync_method(_calls.workspace_statistics)
     timeseries = sync_method(_calls.workspace_timeseries)
     health = sync_method(_calls.workspace_health)
+
+    def events(self, *, timeout: int = 300, last_event_id: str | None = None) -> Iterator[Event]:
+        """The workspace's live events (``GET /v1/events``) for ``timeout`` seconds: job progress and
+        state changes, new activities. Pass the last event's ``id`` as ``last_event_id`` to resume::
+
+            for event in client.events(timeout=60):
+                if event.type == "job": print(event.data["status"], event.data["progress"])
+        """
+        request = _events.build_request(
+            self._http, self.base_url, dict(self._headers), timeout, last_event_id
+        )
+
+        def stream() -> Iterator[Event]:
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise connection_error(exc) from exc
+            try:
+                if not response.is_success:
+                    response.read()
+                    raise api_error(response)
+                decoder = _events.EventDecoder()
+                for line in response.iter_lines():
+                    if (event := decoder.feed(line)) is not None:
+                        yield event
+            finally:
+                response.close()
+
+        return stream()
 
 
 class _Namespace:
