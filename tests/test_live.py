@@ -380,3 +380,17 @@ def test_the_sdk_iterates_the_stream(services: Services, workspace: str) -> None
         assert seen[0].id is not None
         with pytest.raises(ValueError, match="timeout"):
             client.events(timeout=0)
+
+
+def test_a_client_that_disconnects_is_dropped(services: Services, workspace: str) -> None:
+    key = services.api_keys.create(workspace, "gone").secret
+    client = TestClient(create_app(services))
+    with client.stream(
+        "GET", "/v1/events", params={"timeout": 600}, headers={"Authorization": f"Bearer {key}"}
+    ) as response:
+        assert response.status_code == 200
+        wait_for_subscriber(services, workspace)
+    deadline = time.monotonic() + 10
+    while services.live.watched():  # the stream notices within a second or so, not after 600 s
+        assert time.monotonic() < deadline, "the subscription outlived its client"
+        time.sleep(0.05)
