@@ -649,6 +649,55 @@ def events_check(world: World) -> None:
         assert refused.json()["message"].startswith(f"{name}: ")
 
 
+def _b_target(world: World) -> str:
+    """A notification target of B's, made through the service (a URL with B's word in it)."""
+    created = world.services.notifications.create_target(
+        world.b.workspace, kind="generic", url="http://127.0.0.1:9/platypus-hook"
+    )
+    return created.target.id
+
+
+def notification_targets_list_check(world: World) -> None:
+    b_target = _b_target(world)
+    mine = world.services.notifications.create_target(
+        world.a.workspace, kind="generic", url="http://127.0.0.1:9/a"
+    )
+    url = "/v1/notifications/targets"
+    for headers in ({}, {name: world.b.workspace for name in SCOPE_HEADERS}):
+        answer = world.call(world.a, "GET", url, 200, headers=headers)
+        assert_no_b(world, answer)  # B's target URL holds "platypus"
+        assert b_target not in answer.text
+        assert [t["id"] for t in answer.json()["items"]] == [mine.target.id]
+    for name in SCOPE_FIELDS:
+        refused = world.call(world.a, "GET", url, 400, params={name: world.b.workspace})
+        assert refused.json()["message"].startswith(f"{name}: ")
+    assert b_target in world.call(world.b, "GET", "/v1/notifications/targets", 200).text
+
+
+def create_notification_target_check(world: World) -> None:
+    body = {"kind": "generic", "url": "http://127.0.0.1:9/new"}
+    rejects_scope_fields("POST", "/v1/notifications/targets", body)(world)
+    created = world.call(
+        world.a,
+        "POST",
+        "/v1/notifications/targets",
+        201,
+        json=body,
+        headers={name: world.b.workspace for name in SCOPE_HEADERS},
+    ).json()
+    assert [t.id for t in world.services.notifications.list_targets(world.a.workspace)] == [created["id"]]
+    assert world.services.notifications.list_targets(world.b.workspace) == []
+
+
+def delete_notification_target_check(world: World) -> None:
+    b_target = _b_target(world)
+    missing = world.call(world.a, "DELETE", "/v1/notifications/targets/ntg_nope", 404).json()
+    answer = world.call(world.a, "DELETE", f"/v1/notifications/targets/{b_target}", 404).json()
+    assert answer["message"].replace(b_target, "ntg_nope") == missing["message"]
+    by_id("DELETE", "/v1/notifications/targets/{id}")(world)
+    assert [t.id for t in world.services.notifications.list_targets(world.b.workspace)] == [b_target]
+
+
 CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/search"): all_of(
         search_check, rejects_scope_fields("POST", "/v1/search", {"query": "kubernetes"})
@@ -695,6 +744,9 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ),
     ("GET", "/v1/workspace/timeseries"): dashboard_figures("/v1/workspace/timeseries", _timeseries_of),
     ("GET", "/v1/workspace/health"): dashboard_figures("/v1/workspace/health", _health_of),
+    ("GET", "/v1/notifications/targets"): notification_targets_list_check,
+    ("POST", "/v1/notifications/targets"): create_notification_target_check,
+    ("DELETE", "/v1/notifications/targets/{id}"): delete_notification_target_check,
 }
 
 

@@ -307,3 +307,32 @@ def test_the_connection_shows_previews_never_the_secret(world: World) -> None:
 
         sealed = [row.sealed for row in session.scalars(select(SourceCredential))]
     assert all(SECRET not in value for value in sealed)
+
+
+def test_post_v1_sources_connects_linear_and_notion(world: World) -> None:
+    linear = world.client.post("/v1/sources", json={"type": "linear", "name": "acme"})
+    assert linear.status_code == 201, linear.text
+    shape = linear.json()
+    assert shape["webhookUrl"].endswith(f"/webhooks/linear/{shape['id']}")
+    assert shape["jobId"] is None
+    assert shape["mode"] == "webhook-only"
+    secret = shape["webhookSecret"]
+    assert shape["credentials"] == {"webhook_secret": "••••" + secret[-4:]}
+    body = raw("issue.create.json")
+    delivered = world.client.post(
+        f"/webhooks/linear/{shape['id']}", content=body, headers={"Linear-Signature": sign(secret, body)}
+    )
+    assert delivered.status_code == 202
+    again = world.client.post("/v1/sources", json={"type": "linear", "name": "acme"})
+    assert again.json()["id"] == shape["id"]  # one connection per vendor workspace
+    assert again.json()["webhookSecret"] is None  # kept, not regenerated: the vendor still signs with it
+    assert again.json()["credentials"] == shape["credentials"]
+    notion = world.client.post("/v1/sources", json={"type": "notion", "name": "acme"})
+    assert notion.status_code == 201
+    assert "ids, not content" in notion.json()["notice"]
+    assert "webhookSecret" not in notion.json() or notion.json()["webhookSecret"] is None
+    bad = world.client.post("/v1/sources", json={"type": "linear", "name": "a/b"})
+    assert bad.status_code == 400
+    assert "name" in bad.json()["message"]
+    unknown = world.client.post("/v1/sources", json={"type": "linear", "secret": "x"})
+    assert unknown.status_code == 400

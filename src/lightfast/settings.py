@@ -29,6 +29,7 @@ SECRET_FIELDS = frozenset(
         "jobs_database_url",
         "secret_key",
         "previous_secret_keys",
+        "metrics_token",
     }
 )
 DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
@@ -117,6 +118,17 @@ class Settings(BaseSettings):
         default=600, ge=1, le=1_000_000, description="Requests per key a minute."
     )
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    # Operations (api/metrics.py, app/logs.py).
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object a line, with the request and job ids."
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve GET /metrics (Prometheus).")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token GET /metrics requires in production; without one, production answers "
+        "/metrics only to a loopback client that came through no proxy.",
+    )
 
     # The console's sign-in (lightfast.app.users).
     console_session_hours: int = Field(

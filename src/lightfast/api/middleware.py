@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from lightfast.api.errors import error_response
 from lightfast.api.input import refuse_unstorable
 from lightfast.api.ratelimit import RateLimiter
+from lightfast.app import logs
 from lightfast.app.container import Services
 from lightfast.app.keys import Principal
 from lightfast.app.usage import ApiCall
@@ -48,6 +49,7 @@ def install(app: FastAPI, services: Services) -> None:
         if len(request_id) > 100 or not request_id.isprintable():
             request_id = f"req_{uuid.uuid4().hex[:20]}"
         request.state.request_id = request_id
+        logs.bind_request(request_id)  # every line logged while handling it names it (JSON logs)
         started = time.perf_counter()
         if not request.url.path.startswith("/v1/"):
             response = await call_next(request)

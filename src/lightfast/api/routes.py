@@ -263,7 +263,26 @@ def list_sources(who: Principal = Caller, svc: Services = Svc) -> schemas.Source
 def connect_source(
     body: schemas.ConnectSourceBody, who: Principal = Caller, svc: Services = Svc
 ) -> schemas.ConnectedSourceOut:
-    """Connect a source and queue its first, full sync (``jobId``)."""
+    """Connect a source and queue its first, full sync (``jobId``). A Linear or Notion source answers with
+    its ``webhookUrl`` too, and is synced only when given a ``token``."""
+    if isinstance(body, schemas.ConnectLinearBody | schemas.ConnectNotionBody):
+        vendor = svc.vendors.connections.connect(
+            who.workspace_id,
+            body.type,
+            name=body.name,
+            webhook_secret=body.webhook_secret if isinstance(body, schemas.ConnectLinearBody) else None,
+            token=body.token,
+            triggered_by=who.key_id,
+        )
+        return schemas.ConnectedSourceOut.from_row(
+            vendor.source,
+            job_id=vendor.job_id,
+            webhook_url=vendor.webhook_url,
+            webhook_secret=vendor.generated_webhook_secret,
+            credentials=vendor.credentials,
+            mode=vendor.mode,
+            notice=vendor.notice,
+        )
     if isinstance(body, schemas.ConnectGitHubBody):
         connected = svc.sources.connect_github(
             who.workspace_id, body.repository, body.installation_id, triggered_by=who.key_id

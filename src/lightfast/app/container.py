@@ -15,8 +15,9 @@ from lightfast.app.idempotency import IdempotencyService
 from lightfast.app.ingest import IngestService
 from lightfast.app.insights import InsightService
 from lightfast.app.jobs import JobService
-from lightfast.app.live import LiveFeed
 from lightfast.app.keys import ApiKeyService
+from lightfast.app.live import LiveFeed
+from lightfast.app.notifications import NotificationService, insight_health
 from lightfast.app.organizations import OrganizationService
 from lightfast.app.pipeline import Pipeline
 from lightfast.app.search import DocumentService, SearchService
@@ -59,11 +60,13 @@ class Services:
     usage: UsageService
     live: LiveFeed  # job progress and activities as events (the console, GET /v1/events)
     insights: InsightService
-    vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
+    notifications: NotificationService  # outgoing webhooks: job failures, health changes
     users: UserService  # console users, memberships, sessions, invitations
+    vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
 
     def close(self) -> None:
         self.live.close()
+        self.notifications.close()
         self.jobs.close()
         self.opener.close()
         self.engine.dispose()
@@ -122,6 +125,9 @@ def build_services(
         usage=UsageService(sessions),
         live=LiveFeed(sessions, clock),
         insights=InsightService(sessions, clock),
-        vendors=build_vendors(settings, sessions, jobs, opener, clock),
+        notifications=NotificationService(
+            settings, sessions, clock, health=insight_health(InsightService(sessions, clock))
+        ),
         users=UserService(settings, sessions, clock),
+        vendors=build_vendors(settings, sessions, jobs, opener, clock),
     )

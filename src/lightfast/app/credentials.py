@@ -49,6 +49,9 @@ class CredentialService:
         )
         return shown
 
+    def has(self, session: Session, source_id: str, name: str) -> bool:
+        return repo.find_credential(session, source_id, name) is not None
+
     def store(self, source_id: str, name: str, plaintext: str) -> str:
         with self.sessions.begin() as session:
             return self.put(session, source_id, name, plaintext)

@@ -220,6 +220,7 @@ class JobEngine:
         if self._last_schedule is None or now - self._last_schedule > SCHEDULE_EVERY:
             self._last_schedule = now
             schedule.enqueue_due(self.services.sessions, self.services.jobs, self.clock.now())
+        self.services.notifications.tick()  # never raises; deliveries run in a thread of their own
         self._forget_finished()
         free = self.settings.worker_concurrency - len(self._running)
         if free <= 0:

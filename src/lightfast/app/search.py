@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -125,6 +126,8 @@ class SearchService:
         self.embedder = embedder
         self.index = index
         self.fusion = fusion or FusionConfig()
+        # Called with (mode, seconds) after each search: /metrics' latency histogram by mode.
+        self.observers: list[Callable[[str, float], None]] = []
 
     def search(self, request: SearchRequest) -> SearchResponse:
         validate_request(request)
@@ -185,6 +188,8 @@ class SearchService:
             if (row := rows.get(seq)) is not None
         ]
         total_ms = (time.perf_counter() - started) * 1000
+        for observe in self.observers:
+            observe(str(request.mode), total_ms / 1000)
         return SearchResponse(
             results=results,
             total=len(best_per_document),

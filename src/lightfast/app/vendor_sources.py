@@ -119,9 +119,7 @@ class VendorSourceService:
             )
         webhook_secret = _credential(webhook_secret, "webhookSecret")
         token = _credential(token, "token")
-        generated = None
-        if webhook_secret is None and source_type == "linear":
-            generated = webhook_secret = "lin_wh_" + random_secrets.token_urlsafe(32)
+        generated: list[str] = []
         mode = "api" if token else "webhook-only"
         metadata: dict[str, Any]
         if source_type == "linear":
@@ -155,6 +153,10 @@ class VendorSourceService:
                 )
                 if webhook_secret is not None:
                     self.credentials.put(session, source.id, WEBHOOK_SECRET, webhook_secret)
+                elif source_type == "linear" and not self.credentials.has(session, source.id, WEBHOOK_SECRET):
+                    # Generated once; reconnecting keeps it (a new one would break the vendor's webhook).
+                    generated[:] = ["lin_wh_" + random_secrets.token_urlsafe(32)]
+                    self.credentials.put(session, source.id, WEBHOOK_SECRET, generated[0])
                 if token is not None:
                     self.credentials.put(session, source.id, TOKEN, token)
                 activities.record_activity(
@@ -185,7 +187,7 @@ class VendorSourceService:
             mode=mode,
             credentials=self.credentials.previews(source_id),
             job_id=job_id,
-            generated_webhook_secret=generated,
+            generated_webhook_secret=generated[0] if generated else None,
             notice=NO_CONTENT_NOTICE if source_type == "notion" and mode != "api" else None,
         )
 

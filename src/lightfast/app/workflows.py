@@ -11,7 +11,7 @@ from typing import Any
 
 from dbos import DBOS
 
-from lightfast.app import runtime
+from lightfast.app import logs, runtime
 from lightfast.app.sync_steps import run_sync
 
 WORKFLOW_NAME = "lightfast.sync"
@@ -21,6 +21,7 @@ def _job_id() -> str:
     job_id = DBOS.workflow_id
     if job_id is None:  # pragma: no cover - only reachable by calling a step outside a workflow
         raise RuntimeError("sync steps run inside the sync workflow")
+    logs.bind_job(job_id)  # each step starts here: the lines it logs name its job (JSON logs)
     return job_id
 
 

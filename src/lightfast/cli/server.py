@@ -10,6 +10,7 @@ import typer
 
 from lightfast.app.container import build_services
 from lightfast.app.engine import JobEngine, WorkerLock
+from lightfast.app.logs import configure_logging, uvicorn_options
 from lightfast.cli.common import app, errors, load_settings
 
 
@@ -28,6 +29,7 @@ def serve(
     from lightfast.api.app import create_app
 
     settings = load_settings()
+    configure_logging(settings)
     svc = build_services(settings)
     lock = WorkerLock(settings.home_dir)
     engine = None
@@ -37,7 +39,13 @@ def serve(
         else:
             errors.print("[yellow]another worker holds this LIGHTFAST_HOME; serving without one[/yellow]")
     try:
-        uvicorn.run(create_app(svc), host=host or settings.host, port=port or settings.port, log_level="info")
+        uvicorn.run(
+            create_app(svc),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+            **uvicorn_options(settings),
+        )
     finally:
         if engine is not None:
             engine.stop()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from lightfast.db import notifications
 from lightfast.db.models import IngestionEvent, Job, JobStepResult, Workspace, new_id
 from lightfast.db.statuses import ACTIVE, SUCCEEDED, EventStatus, JobStatus, JobTrigger
 from lightfast.db.types import utcnow
@@ -100,6 +101,7 @@ def finish_job(
 ) -> Job:
     job = get_job(session, job_id)
     now = utcnow()
+    newly_failed = status == JobStatus.FAILED and job.status != JobStatus.FAILED
     job.status = status
     job.output = output
     job.error_message = error_message
@@ -109,7 +111,26 @@ def finish_job(
     job.eta_seconds = job.lease_expires_at = None  # the worker that ran it stays in worker_id
     session.flush()
     settle_events(session)  # the deliveries that queued it now know how they ended
+    if newly_failed:  # told in this transaction: the notification exists exactly when the failure does
+        notifications.enqueue_event(session, job.workspace_id, "job.failed", failed_job_event(job), at=now)
     return job
+
+
+def failed_job_event(job: Job) -> dict[str, Any]:
+    return {
+        "event": "job.failed",
+        "occurredAt": (job.completed_at or utcnow()).isoformat(),
+        "workspaceId": job.workspace_id,
+        "job": {
+            "id": job.id,
+            "name": job.name,
+            "sourceId": job.source_id,
+            "trigger": job.trigger,
+            "triggeredBy": job.triggered_by,
+            "error": (job.error_message or "")[:2000],
+            "durationMs": job.duration_ms,
+        },
+    }
 
 
 def find_by_idempotency_key(session: Session, key: str) -> Job | None:

@@ -38,8 +38,28 @@ class ConnectGitHubBody(Body):
     installation_id: int = Field(alias="installationId", ge=1, le=2**53, strict=True)
 
 
+class ConnectLinearBody(Body):
+    """A Linear workspace; deliveries arrive at the answer's ``webhookUrl``, signed with ``webhookSecret``
+    (generated and shown once when not given). A ``token`` (a Linear API key) turns on the backfill."""
+
+    type: Literal["linear"]
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
+    token: str | None = Field(default=None, min_length=8, max_length=4096)
+
+
+class ConnectNotionBody(Body):
+    """A Notion workspace; its subscription's handshake arrives at ``webhookUrl``. Notion events carry ids
+    only: without a ``token`` (an integration secret) they are recorded, not indexed."""
+
+    type: Literal["notion"]
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    token: str | None = Field(default=None, min_length=8, max_length=4096)
+
+
 ConnectSourceBody = Annotated[
-    ConnectLocalBody | ConnectGitBody | ConnectGitHubBody, Field(discriminator="type")
+    ConnectLocalBody | ConnectGitBody | ConnectGitHubBody | ConnectLinearBody | ConnectNotionBody,
+    Field(discriminator="type"),
 ]
 
 
@@ -87,7 +107,15 @@ class SourceOut(Out):
 
 
 class ConnectedSourceOut(SourceOut):
-    job_id: str = Field(description="The source's first, full sync.")
+    job_id: str | None = Field(
+        description="The source's first, full sync (none for a Linear or Notion source without a token)."
+    )
+    # Linear and Notion sources: where their deliveries go, and what to set up at the vendor.
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, description="Generated signing secret, shown once.")
+    credentials: dict[str, str] | None = Field(default=None, description="Stored credentials' previews.")
+    mode: str | None = None  # webhook-only | api
+    notice: str | None = None
 
 
 class SourceListOut(Out):
