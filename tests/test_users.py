@@ -187,6 +187,17 @@ def test_an_existing_user_joins_with_their_current_password(svc: Services) -> No
     assert svc.users.accept(created.token, email="known@example.com", password=PASSWORD).view.role == "member"
 
 
+def test_an_invitation_cannot_be_used_to_guess_a_password_past_the_limit(svc: Services) -> None:
+    owner = member(svc, "owner@example.com")
+    svc.users.create_user("known@example.com", PASSWORD)
+    created = svc.users.invite(acting(svc, owner), org_id(svc))
+    for n in range(svc.settings.login_failures_per_email):
+        with pytest.raises(Unauthenticated):
+            svc.users.accept(created.token, email="known@example.com", password=f"guess number {n}")
+    with pytest.raises(RateLimited):
+        svc.users.accept(created.token, email="known@example.com", password=PASSWORD)
+
+
 # -- sign-in and its rate limit ------------------------------------------------------------------------
 
 

@@ -232,6 +232,14 @@ class UserService:
         password; an existing user proves it is them with their current password. The link then stops
         working."""
         email = normalize_email(email)
+        self.invitation(token)  # a dead link says so before any password is checked
+        with self.sessions() as s:
+            known = users_repo.user_by_email(s, email)
+        if known is not None:  # proving an existing account is a sign-in: the same limit applies
+            self._refuse_when_limited(email, address)
+            if known.disabled_at is not None or not self.verify_password(known.password_hash, password):
+                self._attempt(email, address, succeeded=False)
+                raise Unauthenticated(f"{email} has an account: enter its current password to join")
         now = self._now()
         with self.sessions.begin() as s:
             invitation = self._usable(s, token, for_update=True)
@@ -242,8 +250,8 @@ class UserService:
                 name = display_name_of(display_name, email)
                 hashed = self.hash_password(password)
                 user = users_repo.add_user(s, email=email, display_name=name, password_hash=hashed, at=now)
-            elif user.disabled_at is not None or not self.verify_password(user.password_hash, password):
-                raise Unauthenticated(f"{email} has an account: enter its current password to join")
+            elif known is None or user.id != known.id:  # made meanwhile: prove it again
+                raise Conflict(f"{email} has just been registered; open the link again")
             if users_repo.find_membership(s, user.id, invitation.organization_id) is not None:
                 raise Conflict(f"{email} is a member already; sign in instead")
             users_repo.add_membership(
@@ -274,9 +282,7 @@ class UserService:
             membership = users_repo.first_membership(s, user.id) if user else None
         ok = self.verify_password(stored, password)
         ok = ok and user is not None and user.disabled_at is None and membership is not None
-        with self.sessions.begin() as s:  # committed before refusing: the failure must count
-            users_repo.add_login_attempt(s, email=email, address=address, succeeded=ok, at=self._now())
-            users_repo.prune_login_attempts(s, self._now() - timedelta(days=1))
+        self._attempt(email, address, succeeded=ok)  # committed before refusing: the failure counts
         if not ok or user is None or membership is None:
             raise Unauthenticated(WRONG_CREDENTIALS)
         if stored and self.hasher.check_needs_rehash(stored):  # parameters raised since it was hashed
@@ -299,15 +305,12 @@ class UserService:
                 return None
             user = users_repo.find_user(s, row.user_id)
             membership = users_repo.find_membership(s, row.user_id, row.organization_id)
-            if row.expires_at <= now or row.last_seen_at + idle <= now or user is None or user.disabled_at:
-                users_repo.delete_session(s, row)
-                return None
-            if membership is None:
+            ended = row.expires_at <= now or row.last_seen_at + idle <= now
+            if ended or user is None or user.disabled_at or membership is None:
                 users_repo.delete_session(s, row)
                 return None
             workspace = self._workspace_in(s, row.organization_id, row.workspace_id)
-            if row.workspace_id != workspace.id:
-                row.workspace_id = workspace.id
+            row.workspace_id = workspace.id  # the one it was, or the default when that one went away
             if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
                 row.last_seen_at = now
             return SessionView(
@@ -414,6 +417,11 @@ class UserService:
                 f"too many failed sign-ins {what}; try again in {minutes} minute{'s' if minutes > 1 else ''}",
                 retry_after=wait,
             )
+
+    def _attempt(self, email: str, address: str | None, *, succeeded: bool) -> None:
+        with self.sessions.begin() as s:
+            users_repo.add_login_attempt(s, email=email, address=address, succeeded=succeeded, at=self._now())
+            users_repo.prune_login_attempts(s, self._now() - timedelta(days=1))
 
     def _workspace_in(self, s: Session, organization_id: str, workspace_id: str | None) -> Workspace:
         if workspace_id is not None:

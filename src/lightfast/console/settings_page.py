@@ -59,9 +59,12 @@ def _page(request: Request, who: Viewer, *, status_code: int = 200, **extra: Any
     services = services_of(request)
     users = services.users
     installed, targets = _notifications(services, who.workspace_id)
+    members = users.members(who.organization_id)
     context: dict[str, Any] = {
         "keys": services.api_keys.list(who.workspace_id),
-        "members": users.members(who.organization_id),
+        "members": members,
+        # Keys record who made them as "user:<id>" (Viewer.actor); the page shows the address.
+        "people": {f"user:{m.user_id}": m.email for m in members},
         "invitations": users.invitations(who.organization_id) if who.can_administer else [],
         "workspaces": users.workspaces(who.organization_id),
         "notifications_installed": installed,
@@ -69,7 +72,7 @@ def _page(request: Request, who: Viewer, *, status_code: int = 200, **extra: Any
         "expiry_choices": EXPIRY_CHOICES,
         "roles": ("owner", "admin", "member"),
         "done": DONE.get(request.query_params.get("done", "")),
-        "owners": sum(1 for m in users.members(who.organization_id) if m.role == "owner"),
+        "owners": sum(1 for m in members if m.role == "owner"),
     }
     context.update(extra)
     return render(request, "settings.html", who, status_code=status_code, **context)
