@@ -373,3 +373,23 @@ def test_cli_never_reads_a_password_without_a_terminal_or_stdin_flag(tmp_path: P
     result = invoke(cli_env(tmp_path), "users", "create", "ada@example.com", "--org", "default")
     assert result.exit_code == 2
     assert "--password-stdin" in result.stderr
+
+
+# -- both databases ----------------------------------------------------------------------------------------
+
+
+def test_roles_invitations_and_sessions_on_each_database(services: Services) -> None:
+    """The same rules on SQLite and PostgreSQL (row locks, unique constraints, time comparisons)."""
+    services.workspaces.ensure_workspace_id()
+    owner = services.users.create_member("default", "owner@example.com", PASSWORD, None, actor=CLI).id
+    organization = services.users.organization_id("default")
+    me = Actor(owner, "owner", services.workspaces.workspace_id())
+    with pytest.raises(Conflict, match="last owner"):
+        services.users.change_role(me, organization, owner, "member")
+    created = services.users.invite(me, organization, "admin")
+    signed = services.users.accept(created.token, email="new@example.com", password=PASSWORD)
+    with pytest.raises(Conflict):
+        services.users.accept(created.token, email="other@example.com", password=PASSWORD)
+    assert services.users.resolve(signed.token) == signed.view
+    services.users.remove_member(me, organization, signed.view.user_id)
+    assert services.users.resolve(signed.token) is None
