@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lightfast.api.app import create_app
 from lightfast.app.container import Services, build_services
@@ -291,3 +293,30 @@ def test_waterfall_keeps_queue_wait_apart_and_places_steps(console: tuple[TestCl
     assert timeline["run_ms"] == 10000
     assert [(r["offset"], r["width"]) for r in timeline["rows"]] == [(0.0, 20.0), (20.0, 80.0)]
     assert waterfall(JobDetail(job, [], []))["rows"] == []
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**7), st.one_of(st.none(), st.integers(0, 10**7))),
+        max_size=12,
+    )
+)
+def test_waterfall_bars_stay_on_the_axis(spans: list[tuple[int, int | None]]) -> None:
+    steps = [
+        StepView(
+            number,
+            f"step{number}",
+            "completed" if length is not None else "running",
+            start,
+            start + length if length is not None else None,
+            length,
+            None,
+        )
+        for number, (start, length) in enumerate(spans, 1)
+    ]
+    rows = waterfall(JobDetail(Job(id="job_p", name="p", status="running"), steps, []))["rows"]
+    assert len(rows) == len(steps)
+    for row in rows:
+        assert 0 <= row["offset"] <= 100
+        assert 0.5 <= row["width"] <= 100
+        assert row["offset"] + row["width"] <= 100.5  # a bar never runs past the end (but stays visible)

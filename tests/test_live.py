@@ -20,10 +20,20 @@ from sqlalchemy import create_engine
 
 from lightfast.api.app import create_app
 from lightfast.app.container import Services
-from lightfast.app.live import OVERLAP, Changes, Cursor, LiveEvent, LiveFeed, event_id, resume_moment
+from lightfast.app.live import (
+    OVERLAP,
+    Changes,
+    Cursor,
+    LiveEvent,
+    LiveFeed,
+    event_id,
+    resume_moment,
+    waiting_reason,
+)
 from lightfast.db import jobs as jobs_repo
 from lightfast.db.activities import record_activity
 from lightfast.db.engine import make_session_factory
+from lightfast.db.models import Job
 from lightfast.db.statuses import JobStatus, JobTrigger
 from lightfast.sdk import Event, Lightfast
 from lightfast.sdk._events import EventDecoder
@@ -394,3 +404,25 @@ def test_a_client_that_disconnects_is_dropped(services: Services, workspace: str
     while services.live.watched():  # the stream notices within a second or so, not after 600 s
         assert time.monotonic() < deadline, "the subscription outlived its client"
         time.sleep(0.05)
+
+
+@given(
+    claimed_total=st.integers(0, 10),
+    busy_source=st.booleans(),
+    limit=st.integers(1, 10),
+    claimed=st.booleans(),
+)
+def test_a_queued_job_says_which_rule_holds_it(
+    claimed_total: int, busy_source: bool, limit: int, claimed: bool
+) -> None:
+    job = Job(id="job_q", source_id="src_1", engine_run_id="job_q" if claimed else None)
+    by_source: dict[str | None, int] = {"src_1": 1} if busy_source else {}
+    reason = waiting_reason(job, claimed_total, by_source, limit)
+    if claimed:
+        assert "claimed" in reason
+    elif busy_source:
+        assert "per source" in reason
+    elif claimed_total >= limit:
+        assert f"{claimed_total} of {limit}" in reason
+    else:
+        assert "waiting for a worker" in reason

@@ -129,3 +129,36 @@ def test_tabs_switch_in_place_and_by_keyboard(live_server: LiveServer, page: Any
     expect(page.locator("#panel-jobs")).to_be_visible()
     expect(page.locator("#panel-chat")).to_be_hidden()
     expect(page).to_have_url(f"{live_server.url}/?tab=jobs")
+
+
+def test_the_keyboard_reaches_every_action_of_the_jobs_tab(
+    live_server: LiveServer, page: Any, tmp_path: Path
+) -> None:
+    services = live_server.services
+    first = connect(live_server, repository(tmp_path / "repo", 2))
+    workspace = services.workspaces.ensure_workspace_id()
+    services.jobs.wait(workspace, first, timeout=60)
+    with services.sessions.begin() as session:
+        job = jobs_repo.get_job(session, first)
+        job.status, job.error_message = JobStatus.FAILED, "boom"
+
+    page.goto(live_server.url + "/?tab=jobs")
+    reached: list[str] = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate("document.activeElement ? document.activeElement.textContent.trim() : ''")
+        )
+    for action in (
+        "Skip to content",
+        "Search",
+        "Chat",
+        "Jobs",
+        "View details of Initial sync repo",
+        "Retry Initial sync repo",
+    ):
+        assert any(text.startswith(action) for text in reached), f"{action!r} not reached by Tab: {reached}"
+    # and the action works from the keyboard
+    page.locator(f'[data-job-id="{first}"] button', has_text="Retry").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#jobs-recent [data-status=completed]").first).to_be_visible(timeout=30_000)

@@ -22,6 +22,7 @@
     refreshing = setTimeout(async () => {
       try {
         const response = await fetch(board.dataset.partial, { credentials: "same-origin" });
+        if (response.redirected) { window.location.assign(response.url); return; }  // signed out: to /login
         if (response.ok) {
           const focused = document.activeElement && document.activeElement.closest("[data-job-id]");
           board.innerHTML = await response.text();  // our own server-rendered, autoescaped partial
