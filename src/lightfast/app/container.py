@@ -12,6 +12,7 @@ from lightfast.app.clock import Clock, SystemClock
 from lightfast.app.disconnect import DisconnectRunner
 from lightfast.app.github_webhooks import GitHubWebhooks
 from lightfast.app.idempotency import IdempotencyService
+from lightfast.app.index_maintenance import IndexMaintenance
 from lightfast.app.ingest import IngestService
 from lightfast.app.insights import InsightService
 from lightfast.app.jobs import JobService
@@ -55,6 +56,7 @@ class Services:
     workspaces: WorkspaceService
     api_keys: ApiKeyService
     search: SearchService
+    index_maintenance: IndexMaintenance  # lightfast index verify|rebuild
     github_webhooks: GitHubWebhooks
     idempotency: IdempotencyService
     usage: UsageService
@@ -120,6 +122,7 @@ def build_services(
         workspaces=WorkspaceService(settings, sessions, embedder.spec, jobs),
         api_keys=ApiKeyService(sessions),
         search=SearchService(sessions, embedder, index),
+        index_maintenance=IndexMaintenance(engine, sessions, index),
         github_webhooks=GitHubWebhooks(sessions, jobs),
         idempotency=IdempotencyService(sessions),
         usage=UsageService(sessions),

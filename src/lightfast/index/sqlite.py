@@ -83,6 +83,12 @@ class SqliteIndex:
         hits.sort(key=lambda h: (-h.score, h.seq))
         return hits[:k]
 
+    def live_rows(self, session: Session, store_id: str, dim: int) -> int:
+        """Rows of the store that vector search can find now (the table caught up first): what
+        ``lightfast index verify`` compares with the database."""
+        head = session.execute(text(_LOG_HEAD)).one()
+        return int(self.snapshot(session, store_id, dim, head.first, head.last or 0).alive.sum())
+
     def snapshot(self, session: Session, store_id: str, dim: int, first: int | None, last: int) -> Snapshot:
         """The store's vectors of dimension ``dim`` as of log id ``last`` or later (``first`` is the
         oldest id the log still holds)."""
