@@ -550,3 +550,6 @@ class WorkspaceHealthState(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+# The live feed (db/live.py) polls a workspace's jobs changed since its last read (issue 12).
+Index("ix_jobs_workspace_updated", Job.workspace_id, Job.updated_at)
