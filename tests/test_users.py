@@ -235,6 +235,16 @@ def test_failures_from_one_address_are_limited_across_emails(svc: Services) -> N
     assert svc.users.login("ada@example.com", PASSWORD, address="198.51.100.1").token
 
 
+def test_a_new_password_ends_every_session(svc: Services) -> None:
+    member(svc, "ada@example.com")
+    signed = svc.users.login("ada@example.com", PASSWORD)
+    svc.users.set_password("ada@example.com", "a new passphrase")
+    assert svc.users.resolve(signed.token) is None
+    with pytest.raises(Unauthenticated):
+        svc.users.login("ada@example.com", PASSWORD)
+    assert svc.users.login("ada@example.com", "a new passphrase").token
+
+
 def test_a_disabled_user_cannot_sign_in_and_is_signed_out(svc: Services) -> None:
     member(svc, "owner@example.com")
     member(svc, "ada@example.com")
@@ -359,6 +369,8 @@ def test_cli_creates_lists_invites_and_disables(tmp_path: Path) -> None:
     link = ok(env, "users", "invite", "--org", "default", "--role", "member").stdout.strip()
     assert link.startswith("http://127.0.0.1:8000/invite/")
     assert len(link.rsplit("/", 1)[1]) >= 40
+    changed = ok(env, "users", "set-password", "ada@example.com", "--password-stdin", input="new passphrase")
+    assert "password changed" in changed.stdout
     assert "bob@example.com: disabled" in ok(env, "users", "disable", "bob@example.com").stdout
     refused = invoke(env, "users", "disable", "ada@example.com")  # the last owner
     assert refused.exit_code != 0

@@ -131,3 +131,20 @@ def disable(email: Email) -> None:
     with services() as svc:
         user = guarded(lambda: svc.users.disable(email))
     console.print(f"{user.email}: disabled")
+
+
+@users_app.command("set-password")
+def set_password(
+    email: Email,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (one line).")
+    ] = False,
+) -> None:
+    """Give a user a new password (asked for, never echoed); every console session of theirs ends.
+
+    Example: lightfast users set-password ada@example.com
+    """
+    password = _read_password(password_stdin)
+    with services() as svc:
+        guarded(lambda: svc.users.set_password(email, password))
+    console.print(f"{email.strip().lower()}: password changed, sessions ended")
