@@ -17,6 +17,13 @@ Measured per size, each query timed alone:
   search (k=100) and the first hybrid search after it; ``full load`` is a store loaded whole (what every
   write cost before the index was updated by chunk)
 
+- ``http``: the same hybrid searches through ``POST /v1/search`` of a uvicorn server in its own
+  process (a free loopback port, an API key of the workspace), one httpx client, each request timed
+  alone; then ``--clients`` concurrent clients (threads, one connection each) for ``--seconds``:
+  queries/s and errors
+- ``query embedding cache`` (``--real-model``): all-MiniLM-L6-v2's query embedding as search calls it
+  (``Embedder.embed_query``), each claim once uncached (one thread, the query budget), then again (a hit)
+
     python bench/search_latency.py --sizes 10000 100000
 
 The machine's load average (``os.getloadavg``) is printed before and after each size: figures taken on a
@@ -30,8 +37,11 @@ import hashlib
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,6 +74,10 @@ JOIN_THEN_RANK = (
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def chunk_texts(data: Path) -> list[str]:
@@ -124,8 +138,17 @@ def document(
     return doc, entries
 
 
+def bench_settings(work: Path, size: int) -> Settings:
+    return Settings(
+        home=work / f"n{size}",
+        embedding_provider="fake",
+        default_workspace="bench",
+        rate_limit_per_minute=1_000_000,  # the clients below would hit the default limit in seconds
+    )
+
+
 def open_store(work: Path, size: int) -> tuple[Services, str, str]:
-    settings = Settings(home=work / f"n{size}", embedding_provider="fake", default_workspace="bench")
+    settings = bench_settings(work, size)
     services = build_services(settings)
     spec = services.embedder.spec
     with services.sessions.begin() as session:
@@ -188,8 +211,10 @@ def row(size: int, what: str, samples: list[float]) -> str:
     )
 
 
-def measure(size: int, data: Path, work: Path, query_count: int, writes: int) -> list[str]:
-    print(f"\n## N = {size:,}\n\nload average before: {load_average()}", flush=True)
+def measure(
+    size: int, data: Path, work: Path, query_count: int, writes: int, clients: int, seconds: float
+) -> list[str]:
+    print(f"\n## N = {size:,}\n\nin process: before `{uptime()}`", flush=True)
     services, workspace_id, store_id = open_store(work, size)
     index = services.index
     assert isinstance(index, SqliteIndex), "this benchmark measures the SQLite index"
@@ -290,9 +315,125 @@ def measure(size: int, data: Path, work: Path, query_count: int, writes: int) ->
         f"after {writes} writes: {reloads} full loads, {rows_read} rows read "
         f"({rows_read / max(writes, 1):.1f} a write)"
     )
-    print(f"load average after: {load_average()}", flush=True)
+    print(f"in process: after `{uptime()}`", flush=True)
+    key = services.api_keys.create(workspace_id, f"bench-{time.time_ns()}").secret
     services.close()
+    print(f"\nhttp: before `{uptime()}`", flush=True)
+    rows.extend(measure_http(size, work, key, claims, clients, seconds))
+    print(f"http: after `{uptime()}`", flush=True)
     return rows
+
+
+SERVER = """
+import sys, uvicorn
+from pathlib import Path
+sys.path.insert(0, {bench!r})
+from search_latency import bench_settings
+from lightfast.api.app import create_app
+from lightfast.app.container import build_services
+services = build_services(bench_settings(Path({work!r}), {size}))
+uvicorn.run(create_app(services), host="127.0.0.1", port={port}, log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def measure_http(
+    size: int, work: Path, key: str, claims: list[str], clients: int, seconds: float
+) -> list[str]:
+    """POST /v1/search to a uvicorn server in its own process (no job worker in it)."""
+    import httpx
+
+    port = free_port()
+    code = SERVER.format(bench=str(HERE), work=str(work), size=size, port=port)
+    server = subprocess.Popen([sys.executable, "-c", code])
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    rows: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+
+            def search(query: str) -> None:
+                response = client.post("/v1/search", json={"query": query, "limit": 10})
+                response.raise_for_status()
+
+            search(claims[0])  # the server loads the store's vectors on its first search
+            rows.append(row(size, "http: hybrid, 1 client (fake query embedding)", timed(
+                lambda q=q: search(q) for q in claims
+            )))  # fmt: skip
+        rows.append(concurrent_http(size, base, headers, claims, clients, seconds))
+    finally:
+        server.terminate()
+        server.wait(30)
+    return rows
+
+
+def concurrent_http(
+    size: int, base: str, headers: dict[str, str], claims: list[str], clients: int, seconds: float
+) -> str:
+    import httpx
+
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    stop_at = time.monotonic() + seconds
+
+    def client_loop(number: int) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            i = number
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                try:
+                    response = client.post("/v1/search", json={"query": claims[i % len(claims)], "limit": 10})
+                    if response.status_code != 200:
+                        errors[number] += 1
+                except httpx.HTTPError:
+                    errors[number] += 1
+                latencies[number].append((time.perf_counter() - started) * 1000)
+                i += clients
+
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    done = sum(len(samples) for samples in latencies)
+    label = f"http: {clients} concurrent clients, {done / elapsed:.1f} queries/s, {sum(errors)} errors"
+    return row(size, label, [ms for samples in latencies for ms in samples])
+
+
+def measure_query_cache(data: Path, query_count: int) -> list[str]:
+    """The real model's query embedding as search calls it: each claim uncached, then cached."""
+    from lightfast.embed.local import LocalEmbedder
+
+    print(f"\nquery embedding cache: before `{uptime()}`", flush=True)
+    embedder = LocalEmbedder()
+    claims = queries(data, query_count)
+    embedder.embed_query("warm up the model")
+    misses = timed(lambda q=q: embedder.embed_query(q) for q in claims)
+    hits = timed(lambda q=q: embedder.embed_query(q) for q in claims)
+    assert embedder.query_cache is not None
+    stats = embedder.query_cache.stats()
+    print(f"cache: {stats.hits} hits, {stats.misses} misses; after `{uptime()}`", flush=True)
+    return [
+        row(0, "query embedding, real model, miss (1 thread)", misses),
+        row(0, "query embedding, real model, cache hit", hits),
+    ]
 
 
 def main() -> None:
@@ -303,6 +444,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "scifact")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--writes", type=int, default=20, help="one-document writes timed for freshness")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long the concurrent clients run")
+    parser.add_argument("--real-model", action="store_true", help="also time the query embedding cache")
     parser.add_argument("--work", type=Path, default=HERE / "results" / ".work" / "search-latency")
     args = parser.parse_args()
     if not (args.data / "corpus.jsonl").exists():
@@ -316,7 +460,11 @@ def main() -> None:
     )
     rows: list[str] = []
     for size in args.sizes:
-        rows.extend(measure(size, args.data, args.work, args.queries, args.writes))
+        rows.extend(
+            measure(size, args.data, args.work, args.queries, args.writes, args.clients, args.seconds)
+        )
+    if args.real_model:
+        rows.extend(measure_query_cache(args.data, args.queries))
     print("\n| chunks | what | p50 ms | p95 ms | mean ms | n |\n|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nload average at end: {load_average()}")
