@@ -280,3 +280,31 @@ def test_production_requires_login_and_secure_cookies(tmp_path: Path) -> None:
             assert client.get("/settings").status_code == 200
     finally:
         services.close()
+
+
+def test_oversized_fields_are_refused_naming_the_field(client: TestClient, svc: Services) -> None:
+    token = login_token(client)
+    data = {"email": "owner@example.com", "password": "p" * 5000, "next": "/", "csrf_token": token}
+    answer = client.post("/login", data=data, follow_redirects=False)
+    assert answer.status_code == 400
+    assert "password is too long" in answer.text
+    sign_in(client, "owner@example.com")
+    csrf = page_csrf(client)
+    too_long = client.post("/settings/keys", data={"name": "k" * 400, "csrf_token": csrf})
+    assert too_long.status_code == 400
+    assert "name is too long" in too_long.text
+    switch = client.post("/workspace", data={"workspace_id": "w" * 5000, "csrf_token": csrf})
+    assert switch.status_code == 400
+
+
+def test_joining_through_a_link_ends_the_browsers_previous_session(client: TestClient, svc: Services) -> None:
+    sign_in(client, "owner@example.com")
+    first = client.cookies.get("lf_session")
+    created = client.post("/settings/invitations", data={"role": "member", "csrf_token": page_csrf(client)})
+    link = re.search(r"http://testserver(/invite/[A-Za-z0-9_-]+)", created.text)
+    assert link
+    token = login_token(client, link.group(1))
+    form = {"email": "new@example.com", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token}
+    assert client.post(link.group(1), data=form, follow_redirects=False).status_code == 303
+    assert svc.users.resolve(first) is None
+    assert "new@example.com" in client.get("/settings").text

@@ -103,7 +103,10 @@ def _check_login_token(request: Request, sent: str) -> None:
         raise CsrfRejected()
 
 
-def _signed_in_redirect(request: Request, signed: SignedIn, target: str) -> Response:
+async def _signed_in_redirect(request: Request, signed: SignedIn, target: str) -> Response:
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # one browser, one session: the one it had before ends here
+        await run_in_threadpool(services_of(request).users.logout, previous)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, services_of(request), signed.token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")  # used: the next form gets a fresh one
@@ -162,7 +165,7 @@ async def login(request: Request) -> Response:
         return page
     except LightfastError as exc:
         return _login_page(request, target=target, email=fields["email"], error=exc.message, status_code=401)
-    return _signed_in_redirect(request, signed, target)
+    return await _signed_in_redirect(request, signed, target)
 
 
 @router.post("/logout")
@@ -240,14 +243,17 @@ async def accept_invite(request: Request, token: TOKEN_PATH) -> Response:
         return await run_in_threadpool(
             lambda: _invite_page(request, token, error=message, status_code=status, email=fields["email"])
         )
-    return _signed_in_redirect(request, signed, "/")
+    return await _signed_in_redirect(request, signed, "/")
 
 
 @router.post("/workspace")
 async def switch_workspace(request: Request, who: Annotated[Viewer, Depends(viewer)]) -> Response:
     """The header's workspace switcher: pages from now on show the chosen workspace of the organization."""
     await check_csrf(request, who)
-    fields = await _form(request, "workspace_id", "next")
+    try:
+        fields = await _form(request, "workspace_id", "next")
+    except InvalidInput as exc:
+        return PlainTextResponse(exc.message, status_code=400)
     services = services_of(request)
     target = safe_next(fields["next"])
     response = RedirectResponse(target, status_code=303)
