@@ -21,9 +21,7 @@ from sqlalchemy import select
 
 from lightfast.api.app import create_app
 from lightfast.app.container import Services, build_services
-from lightfast.app.notifications import (
-    MAX_ATTEMPTS,
-    NotificationService,
+from lightfast.app.notification_rules import (
     check_target_url,
     health_of_outcomes,
     retry_delay,
@@ -31,8 +29,10 @@ from lightfast.app.notifications import (
     slack_message,
     verify,
 )
+from lightfast.app.notifications import MAX_ATTEMPTS, NotificationService
 from lightfast.db.engine import make_engine
-from lightfast.db.models import Activity, NotificationDelivery
+from lightfast.db.models import Activity
+from lightfast.db.notification_models import NotificationDelivery
 from lightfast.errors import InvalidInput
 from lightfast.testing.clock import FakeClock
 from tests.conftest import make_settings, write

@@ -44,7 +44,7 @@ class FiguresCollector(Collector):
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.reader = OperationsReader(services.sessions)
+        self.reader = OperationsReader.of(services)
 
     def collect(self) -> Iterator[Metric]:
         figures = self.reader.figures()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import operations as repo
+
+if TYPE_CHECKING:
+    from lightfast.app.container import Services
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,11 @@ class OperationalFigures:
 class OperationsReader:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
+
+    @classmethod
+    def of(cls, services: Services) -> OperationsReader:
+        """The reader over a process's services (what /metrics builds; shells never touch sessions)."""
+        return cls(services.sessions)
 
     def figures(self) -> OperationalFigures:
         with self.sessions() as session:

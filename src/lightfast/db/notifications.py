@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Job, NotificationDelivery, NotificationTarget, WorkspaceHealthState
+from lightfast.db.models import Job
+from lightfast.db.notification_models import NotificationDelivery, NotificationTarget, WorkspaceHealthState
 from lightfast.db.statuses import JobStatus
 
 PENDING = "pending"

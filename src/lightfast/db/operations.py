@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Document, Job, NotificationDelivery, VectorEntry
+from lightfast.db.models import Document, Job, VectorEntry
+from lightfast.db.notification_models import NotificationDelivery
 
 
 def jobs_by_status(session: Session) -> dict[str, int]:
