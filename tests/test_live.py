@@ -112,7 +112,22 @@ class CountingReader:
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.run(asyncio.wait_for(coroutine, 20))
+    """Run a scenario on its own event loop in its own thread: the thread running the tests may already
+    have a loop running (Playwright's sync API keeps one while a browser is open)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(asyncio.wait_for(coroutine, 20))
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5) -> None:

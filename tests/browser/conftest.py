@@ -108,7 +108,9 @@ def live_server(tmp_path: Path, live_settings_overrides: dict[str, Any]) -> Iter
         services.close()
 
 
-@pytest.fixture(scope="session")
+# One browser per test, not per session: while Playwright's sync API is open it keeps an event loop running
+# in the test thread, and every later test of that xdist worker calling asyncio.run() would fail.
+@pytest.fixture
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
