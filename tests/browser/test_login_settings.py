@@ -83,3 +83,52 @@ def test_log_in_create_a_key_see_it_once_and_revoke_it(live_server: LiveServer, 
     expect(page).to_have_url(live_server.url + "/login")
     page.goto(live_server.url + "/settings")
     expect(page).to_have_url(live_server.url + "/login?next=%2Fsettings")
+
+
+def test_an_invited_member_joins_switches_workspace_and_cannot_manage_keys(
+    live_server: LiveServer, page: Any, browser: Any
+) -> None:
+    services = live_server.services
+    default_id = services.workspaces.ensure_workspace_id()
+    services.workspaces.create(default_id, "handbook")
+    services.users.create_member(
+        "default", "ada@example.com", PASSWORD, "owner", actor=Actor(None, "owner", None, "cli")
+    )
+
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(live_server.url + "/settings")
+    page.get_by_role("button", name="Create invitation link").click()
+    link = page.locator("#invite-link code").inner_text().strip()
+    assert link.startswith(live_server.url + "/invite/")
+
+    # The invited person, in a browser of their own.
+    other = browser.new_context()
+    try:
+        joiner = other.new_page()
+        joiner.goto(link)
+        expect(joiner.get_by_role("heading", name="Join default")).to_be_visible()
+        joiner.get_by_label("Email").fill("bo@example.com")
+        joiner.get_by_label("Password (at least 8 characters)").fill(PASSWORD)
+        joiner.get_by_label("Password again").fill(PASSWORD)
+        joiner.get_by_role("button", name="Join and sign in").click()
+        expect(joiner).to_have_url(live_server.url + "/")
+        joiner.goto(live_server.url + "/settings")
+        expect(joiner.get_by_text("You are a member of this organization")).to_be_visible()
+        expect(joiner.get_by_role("button", name="Create key")).to_have_count(0)
+
+        # The header's switcher, by keyboard.
+        switch = joiner.get_by_label("Workspace", exact=True)
+        joiner.locator("body").focus()
+        tab_to(joiner, switch)
+        switch.select_option(label="handbook")
+        tab_to(joiner, joiner.get_by_role("button", name="Switch"))
+        joiner.keyboard.press("Enter")
+        expect(joiner.get_by_role("heading", name="API keys of handbook")).to_be_visible()
+
+        joiner.goto(link)  # used: the link is dead
+        expect(joiner.get_by_role("heading", name="This invitation cannot be used")).to_be_visible()
+    finally:
+        other.close()
