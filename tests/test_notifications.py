@@ -201,7 +201,7 @@ def test_job_failure_is_signed_retried_with_backoff_and_recorded(
     assert services.notifications.list_targets(workspace_id)[0].has_secret
     receiver.statuses[:] = [503, 500]
     job_id = fail_a_job(services, tmp_path)
-    clock.advance(1)
+    clock.advance(60)  # past the real time the failure was written at
 
     assert services.notifications.deliver_due() == 1  # 503: retried later
     assert services.notifications.deliver_due() == 0  # not due again yet: the backoff holds it
@@ -244,7 +244,7 @@ def test_slack_target_gets_slack_shape_and_no_signature(
     assert created.secret is None
     assert "…" in created.target.url  # the webhook URL is a credential: shown redacted
     fail_a_job(services, tmp_path)
-    clock.advance(1)
+    clock.advance(60)  # past the real time the failure was written at
     services.notifications.deliver_due()
     headers, body = receiver.received[-1]
     assert "x-lightfast-signature" not in headers
@@ -260,7 +260,7 @@ def test_a_refusal_is_final_and_recorded(
     services.notifications.create_target(workspace_id, kind="generic", url=receiver.url)
     receiver.statuses[:] = [404]
     fail_a_job(services, tmp_path)
-    clock.advance(1)
+    clock.advance(60)  # past the real time the failure was written at
     services.notifications.deliver_due()
     (failed,) = deliveries(services)
     assert failed.status == "failed"
@@ -292,7 +292,7 @@ def test_nothing_is_lost_on_restart(
     fail_a_job(services, tmp_path)  # queued in the job's own transaction; no delivery attempted yet
     services.notifications.close()
     restarted = NotificationService(services.settings, services.sessions, clock)
-    clock.advance(1)
+    clock.advance(60)  # past the real time the failure was written at
     assert restarted.deliver_due() == 1
     assert deliveries(services)[0].status == "delivered"
 
@@ -303,7 +303,7 @@ def test_a_delivery_claimed_by_one_worker_is_not_sent_by_another(
     workspace_id = services.workspaces.ensure_workspace_id()
     services.notifications.create_target(workspace_id, kind="generic", url=receiver.url)
     fail_a_job(services, tmp_path)
-    clock.advance(1)
+    clock.advance(60)  # past the real time the failure was written at
     other = NotificationService(services.settings, services.sessions, clock)
     assert services.notifications.deliver_due() + other.deliver_due() == 1
     assert len(receiver.received) == 1
@@ -329,7 +329,7 @@ def test_health_change_is_recorded_and_notified(
     with services.sessions() as session:
         changes = list(session.scalars(select(Activity).where(Activity.action == "health.changed")))
     assert [(a.details["previous"], a.details["status"]) for a in changes] == [("healthy", "down")]
-    clock.advance(1)
+    clock.advance(60)  # past the real time the failure was written at
     service.deliver_due()
     payload = json.loads(receiver.received[-1][1])
     assert payload["health"] == {"status": "down", "previous": "healthy", "reason": "2 of 5 jobs failed"}
