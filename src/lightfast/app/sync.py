@@ -74,6 +74,7 @@ class SyncRunner:
     # -- plan -------------------------------------------------------------------------------------
 
     def plan(self, job_id: str) -> SyncPlan:
+        self._prepare(job_id)
         try:
             try:
                 return self._plan(job_id)
@@ -87,6 +88,22 @@ class SyncRunner:
                 connection = self._connection(session, jobs_repo.get_job(session, job_id).source_id)
                 connection.config_status, connection.config_message = "error", exc.message
             raise
+
+    def _prepare(self, job_id: str) -> None:
+        """A full sync of a source that lists upstream into the database first (a Linear or Notion backfill,
+        ``prepare()``) runs that listing here, in transactions of its own: inside the plan's transaction its
+        writes would wait for that transaction's locks."""
+        with self.sessions.begin() as session:
+            job = jobs_repo.get_job(session, job_id)
+            if job.status in TERMINAL or job.input.get("mode", "full") != "full":
+                return
+            connection = self._connection(session, job.source_id)
+            if not connection.is_active:
+                return  # the plan says why
+            jobs_repo.start_job(session, job_id)
+        prepare = getattr(self.opener.open(connection), "prepare", None)
+        if callable(prepare):
+            prepare()
 
     def _plan(self, job_id: str) -> SyncPlan:
         with self.sessions.begin() as session:

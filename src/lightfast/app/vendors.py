@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.clock import Clock
 from lightfast.app.credentials import CredentialService
 from lightfast.app.jobs import JobService
+from lightfast.app.linear_backfill import LinearBackfill
 from lightfast.app.secrets import secret_box
 from lightfast.app.vendor_snapshots import VendorOpeners
 from lightfast.app.vendor_sources import VendorSourceService
@@ -35,7 +36,7 @@ def build_vendors(
 ) -> Vendors:
     credentials = CredentialService(sessions, secret_box(settings))
     connections = VendorSourceService(settings, sessions, jobs, credentials)
-    openers = VendorOpeners(sessions)
+    openers = VendorOpeners(sessions, LinearBackfill(settings, sessions, credentials).for_connection)
     opener.register("linear", openers.linear)
     return Vendors(
         credentials=credentials,

@@ -416,9 +416,7 @@ Index(
 
 
 # Linear and Notion (issue 13): their own module, registered on this metadata when this one is imported.
-from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402
-
-__all__ = ["SourceCredential", "VendorEntity"]
+from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402, F401
 
 
 class User(Base):

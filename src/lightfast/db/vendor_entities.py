@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lightfast.db.models import VendorEntity
@@ -85,23 +86,32 @@ def live_snapshots(session: Session, source_id: str, entity_ids: Collection[str]
     )
 
 
-def mark_missing_deleted(
-    session: Session, source_id: str, seen: Collection[str], kinds: Collection[str], version: str
+def touch_entities(session: Session, source_id: str, entity_ids: Collection[str], at: datetime) -> None:
+    """Mark entities as seen by a listing at ``at`` (a reconciliation deletes the ones it did not see)."""
+    if entity_ids:
+        session.execute(
+            update(VendorEntity)
+            .where(VendorEntity.source_id == source_id, VendorEntity.entity_id.in_(list(entity_ids)))
+            .values(updated_at=at)
+        )
+
+
+def mark_unseen_deleted(
+    session: Session, source_id: str, kinds: Collection[str], listing_started: datetime
 ) -> list[str]:
-    """Mark deleted every live entity of ``kinds`` not in ``seen`` and not changed after ``version``
-    (what a complete upstream listing started at ``version`` no longer has); returns their ids."""
-    rows = session.scalars(
-        select(VendorEntity).where(
-            VendorEntity.source_id == source_id,
-            VendorEntity.deleted.is_(False),
-            VendorEntity.kind.in_(list(kinds)),
-            VendorEntity.version <= version,
+    """Mark deleted every live entity of ``kinds`` that a complete listing started at ``listing_started``
+    neither saw nor found changed meanwhile (a delivery during the listing also touches its row): what
+    upstream no longer has. Returns their ids."""
+    rows = list(
+        session.scalars(
+            select(VendorEntity).where(
+                VendorEntity.source_id == source_id,
+                VendorEntity.deleted.is_(False),
+                VendorEntity.kind.in_(list(kinds)),
+                VendorEntity.updated_at < listing_started,
+            )
         )
     )
-    gone = []
-    keep = set(seen)
     for row in rows:
-        if row.entity_id not in keep:
-            row.deleted = True
-            gone.append(row.entity_id)
-    return gone
+        row.deleted = True
+    return [row.entity_id for row in rows]

@@ -98,9 +98,13 @@ class SnapshotSource:
     def inspect_config(self, revision: str | None) -> ConfigReport:
         return ConfigReport(None, SNAPSHOT_CONFIG)
 
-    def paths(self, config: SourceConfig, revision: str | None) -> list[str]:
+    def prepare(self) -> None:
+        """Before a full sync plans (outside its transaction): list everything upstream, when the
+        connection can (``lightfast.app.sync.SyncRunner._prepare`` calls it)."""
         if self.backfill is not None:
             self.backfill()
+
+    def paths(self, config: SourceConfig, revision: str | None) -> list[str]:
         return self.reader.live_paths()
 
     def unlisted(self, revision: str | None) -> list[Unlisted]:
