@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from lightfast.console import jobs_page, search
 from lightfast.console.auth import router as auth_router
 from lightfast.console.dashboard import router as dashboard_router
+from lightfast.console.notifications_page import router as notifications_router
 from lightfast.console.settings_page import router as settings_router
 from lightfast.console.sources_page import router as sources_router
 from lightfast.console.viewer import CsrfRejected, LoginRequired
@@ -32,6 +33,7 @@ def install(app: FastAPI) -> None:
     app.include_router(search.router)
     app.include_router(jobs_page.router)
     app.include_router(auth_router)
+    app.include_router(notifications_router)
     app.include_router(settings_router)
     app.include_router(dashboard_router)
     app.include_router(sources_router)
