@@ -317,3 +317,25 @@ def test_sdk_reads_the_same_figures(dash: Dash) -> None:
         assert health.children[0].children[0].status == "degraded"
         with pytest.raises(ValueError, match="period must be one of 24h, 7d, 30d"):
             lf.statistics("1y")
+
+
+@pytest.mark.parametrize("size", [1, 2, 20, 37, 101])
+def test_database_percentiles_are_the_pure_nearest_rank(dash: Dash, size: int) -> None:
+    """PostgreSQL ranks with percentile_disc, SQLite in Python: both must give nearest_rank_percentile."""
+    import random
+
+    from lightfast.insights.percentiles import nearest_rank_percentile
+
+    other = dash.services.workspaces.create(dash.workspace, f"ranks-{size}").id
+    rng = random.Random(size)
+    durations = [rng.randint(1, 50) for _ in range(size)]  # repeats on purpose: ties must rank alike
+    for value in durations:
+        add_job(dash.services, other, dash.clock.now() - timedelta(minutes=5), "completed", value)
+    found = dash.services.insights.percentiles(other, "24h")
+    assert found.count == size
+    assert (found.p50_ms, found.p95_ms, found.p99_ms, found.max_ms) == (
+        nearest_rank_percentile(durations, 50),
+        nearest_rank_percentile(durations, 95),
+        nearest_rank_percentile(durations, 99),
+        float(max(durations)),
+    )

@@ -16,7 +16,6 @@ from lightfast.db.statuses import SUCCEEDED, JobStatus
 from lightfast.errors import InvalidInput
 from lightfast.insights import health as rules
 from lightfast.insights.buckets import HOUR, fill_hours, hours_ending_at
-from lightfast.insights.percentiles import nearest_rank_percentile
 from lightfast.insights.periods import PERIOD_NAMES, PERIODS, Comparison, Window, compare, windows
 
 #: Job outcomes over this window decide health (seed 003: the last 24 hours).
@@ -137,12 +136,11 @@ class InsightService:
         the range (``completed`` and ``completed_with_errors``)."""
         window, _ = windows(check_period(range, "range"), self.clock.now())
         with self.sessions() as session:
-            durations = repo.succeeded_durations(session, workspace_id, window.start, window.end)
-        durations.sort()  # once: nearest_rank_percentile sorts again, which costs little on sorted input
-        if not durations:
+            found = repo.duration_percentiles(session, workspace_id, window.start, window.end, (50, 95, 99))
+        if not found.count:
             return Percentiles(range, 0, None, None, None, None)
-        p50, p95, p99 = (nearest_rank_percentile(durations, p) for p in (50, 95, 99))
-        return Percentiles(range, len(durations), p50, p95, p99, durations[-1])
+        p50, p95, p99 = found.values
+        return Percentiles(range, found.count, p50, p95, p99, found.maximum)
 
     def timeseries(self, workspace_id: str, range: str = "24h") -> TimeSeries:
         """One point per UTC hour of the range, the current (partial) hour last, empty hours included."""

@@ -8,8 +8,10 @@ metrics through ``metric_hourly``, the per-hour roll-up ``roll_up_metric`` keeps
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, case, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from lightfast.db.models import ConnectedSource, Document, Job, MetricHourly, Store, StoreSource, Workspace
 from lightfast.db.statuses import SUCCEEDED, JobStatus
 from lightfast.insights.buckets import hour_of
+from lightfast.insights.percentiles import nearest_rank_percentile
 
 
 @dataclass(frozen=True)
@@ -110,27 +113,58 @@ def job_counts(session: Session, workspace_id: str, start: datetime, end: dateti
     )
 
 
-def succeeded_durations(session: Session, workspace_id: str, start: datetime, end: datetime) -> list[float]:
-    """Durations (ms) of the succeeded jobs created in ``start <= created_at < end``, in no order.
+@dataclass(frozen=True)
+class DurationPercentiles:
+    count: int
+    values: tuple[float, ...]  # one per asked percentile, in order; empty without durations
+    maximum: float | None
 
-    Read through the driver's own cursor: a 30-day range can hold a hundred thousand jobs, and building a
-    SQLAlchemy row for each took longer than the query (bench/dashboard.py: 120 ms against about 30 ms
-    for SQLite's cursor at 93,000 durations)."""
+
+def duration_percentiles(
+    session: Session, workspace_id: str, start: datetime, end: datetime, ps: Sequence[float]
+) -> DurationPercentiles:
+    """Nearest-rank percentiles ``ps`` (0 < p <= 100) and the maximum of the durations (ms) of the
+    succeeded jobs created in ``start <= created_at < end``.
+
+    PostgreSQL computes them itself: ``percentile_disc`` is the nearest rank (the first value whose
+    cumulative share reaches the fraction). SQLite has no such aggregate; the durations are read through
+    the driver's own cursor (a 30-day range can hold a hundred thousand jobs, and building a SQLAlchemy
+    row for each took longer than the query: 120 ms against about 30 ms at 93,000 durations, see
+    bench/results/dashboard.md) and ranked by ``nearest_rank_percentile``."""
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
-    sql = (
-        f"SELECT duration_ms FROM jobs WHERE workspace_id = {mark} AND created_at >= {mark} "
-        f"AND created_at < {mark} AND status IN ({', '.join(mark for _ in SUCCEEDED)}) "
-        "AND duration_ms IS NOT NULL"
+    where = (
+        f"FROM jobs WHERE workspace_id = {mark} AND created_at >= {mark} AND created_at < {mark} "
+        f"AND status IN ({', '.join(mark for _ in SUCCEEDED)}) AND duration_ms IS NOT NULL"
     )
-    params = (workspace_id, _stored_time(start, postgres), _stored_time(end, postgres), *map(str, SUCCEEDED))
+    params: tuple[Any, ...] = (
+        workspace_id,
+        _stored_time(start, postgres),
+        _stored_time(end, postgres),
+        *map(str, SUCCEEDED),
+    )
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(sql, params)
-        return [float(value) for (value,) in cursor.fetchall()]
+        if postgres:
+            cursor.execute(
+                "SELECT count(*), percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY duration_ms), "
+                f"max(duration_ms) {where}",
+                ([p / 100 for p in ps], *params),
+            )
+            row: tuple[int, list[int], int] | None = cursor.fetchone()
+            if row is None or not row[0]:
+                return DurationPercentiles(0, (), None)
+            return DurationPercentiles(int(row[0]), tuple(float(v) for v in row[1]), float(row[2]))
+        cursor.execute(f"SELECT duration_ms {where}", params)
+        durations = sorted(float(value) for (value,) in cursor.fetchall())
     finally:
         cursor.close()
+    if not durations:
+        return DurationPercentiles(0, (), None)
+    return DurationPercentiles(
+        len(durations), tuple(nearest_rank_percentile(durations, p) for p in ps), durations[-1]
+    )
 
 
 def _stored_time(moment: datetime, postgres: bool) -> datetime | str:
@@ -140,14 +174,17 @@ def _stored_time(moment: datetime, postgres: bool) -> datetime | str:
     return utc if postgres else utc.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _hour_key(session: Session, column: SQLColumnExpression[datetime]) -> ColumnElement[str]:
-    """The UTC hour of a timestamp column as text, ``YYYY-MM-DD HH`` on both databases."""
+def _hour_key(session: Session, column: SQLColumnExpression[datetime]) -> ColumnElement[Any]:
+    """The UTC hour of a timestamp column: a timestamp on PostgreSQL (``date_trunc`` is much cheaper per
+    row than formatting text), ``YYYY-MM-DD HH`` text on SQLite, which stores naive UTC as text."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
-    return func.substr(column, 1, 13)  # SQLite stores naive UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    return func.substr(column, 1, 13)
 
 
-def _parse_hour(key: str) -> datetime:
+def _parse_hour(key: str | datetime) -> datetime:
+    if isinstance(key, datetime):  # PostgreSQL: a naive timestamp in UTC
+        return key.replace(tzinfo=UTC)
     return datetime.strptime(key, "%Y-%m-%d %H").replace(tzinfo=UTC)
 
 
