@@ -381,3 +381,22 @@ def test_api_creates_lists_and_deletes_targets_and_shows_the_secret_once(service
     assert client.delete(f"/v1/notifications/targets/{body['id']}").status_code == 200
     assert client.get("/v1/notifications/targets").json()["items"] == []
     assert client.delete(f"/v1/notifications/targets/{body['id']}").status_code == 404
+
+
+def test_sdk_adds_lists_and_removes_targets(services: Services) -> None:
+    from lightfast.sdk import Lightfast
+
+    key = services.api_keys.create(services.workspaces.ensure_workspace_id(), "sdk").secret
+    with TestClient(create_app(services)) as http:
+        client = Lightfast(key, base_url=str(http.base_url), http_client=http)
+        created = client.create_notification_target("generic", "http://127.0.0.1:9/h", events=["job.failed"])
+        assert created.secret
+        assert created.events == ["job.failed"]
+        listed = client.notification_targets()
+        assert [t.id for t in listed] == [created.id]
+        assert listed[0].secret is None
+        assert listed[0].has_secret
+        assert client.delete_notification_target(created.id).id == created.id
+        assert client.notification_targets() == []
+        with pytest.raises(ValueError, match="kind"):
+            client.create_notification_target("email", "http://x/")

@@ -22,6 +22,8 @@ from lightfast.sdk.models import (
     JobPercentiles,
     JobStatistics,
     LightfastModel,
+    NotificationTarget,
+    NotificationTargetList,
     SearchMode,
     SearchResponse,
     SimilarResponse,
@@ -66,6 +68,10 @@ def _job_items(answer: JobList) -> list[Job]:
 
 
 def _source_items(answer: SourceList) -> list[Source]:
+    return answer.items
+
+
+def _target_items(answer: NotificationTargetList) -> list[NotificationTarget]:
     return answer.items
 
 
@@ -275,6 +281,42 @@ def workspace_health() -> Call[WorkspaceHealth, WorkspaceHealth]:
     """The health tree workspace -> stores -> sources with the reason of each node that is not healthy
     (``GET /v1/workspace/health``)."""
     return Call("GET", "/v1/workspace/health", WorkspaceHealth, _whole)
+
+
+def list_notification_targets() -> Call[NotificationTargetList, list[NotificationTarget]]:
+    """The workspace's notification targets (``GET /v1/notifications/targets``); never their secrets."""
+    return Call("GET", "/v1/notifications/targets", NotificationTargetList, _target_items)
+
+
+def create_notification_target(
+    kind: str,
+    url: str,
+    *,
+    events: Sequence[str] | None = None,
+    name: str | None = None,
+    secret: str | None = None,
+    idempotency_key: str | None = None,
+) -> Call[NotificationTarget, NotificationTarget]:
+    """Send job failures and health changes to ``url``: ``kind`` "generic" (a signed JSON POST; the
+    answer's ``secret`` is its signing secret, shown this once) or "slack" (an incoming webhook)."""
+    if kind not in ("generic", "slack"):
+        raise ValueError(f"kind must be 'generic' or 'slack', got {kind!r}")
+    body: dict[str, Any] = {"kind": kind, "url": _text("url", url)}
+    if events is not None:
+        body["events"] = [_text("events", e) for e in events]
+    if name is not None:
+        body["name"] = _text("name", name)
+    if secret is not None:
+        body["secret"] = _text("secret", secret)
+    return _mutation("POST", "/v1/notifications/targets", NotificationTarget, idempotency_key, json=body)
+
+
+def delete_notification_target(
+    id: str, *, idempotency_key: str | None = None
+) -> Call[NotificationTarget, NotificationTarget]:
+    """Stop sending to a target; returns it as it was."""
+    path = f"/v1/notifications/targets/{_segment('id', id)}"
+    return _mutation("DELETE", path, NotificationTarget, idempotency_key)
 
 
 def cancel_job(id: str, *, idempotency_key: str | None = None) -> Call[Job, Job]:

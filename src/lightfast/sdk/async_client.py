@@ -108,6 +108,9 @@ class AsyncLightfast(ClientCore):
     statistics = async_method(_calls.workspace_statistics)
     timeseries = async_method(_calls.workspace_timeseries)
     health = async_method(_calls.workspace_health)
+    notification_targets = async_method(_calls.list_notification_targets)
+    create_notification_target = async_method(_calls.create_notification_target)
+    delete_notification_target = async_method(_calls.delete_notification_target)
 
     def events(self, *, timeout: int = 300, last_event_id: str | None = None) -> AsyncIterator[Event]:
         """The workspace's live events (``GET /v1/events``) for ``timeout`` seconds: job progress and

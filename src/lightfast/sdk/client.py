@@ -107,6 +107,9 @@ class Lightfast(ClientCore):
     statistics = sync_method(_calls.workspace_statistics)
     timeseries = sync_method(_calls.workspace_timeseries)
     health = sync_method(_calls.workspace_health)
+    notification_targets = sync_method(_calls.list_notification_targets)
+    create_notification_target = sync_method(_calls.create_notification_target)
+    delete_notification_target = sync_method(_calls.delete_notification_target)
 
     def events(self, *, timeout: int = 300, last_event_id: str | None = None) -> Iterator[Event]:
         """The workspace's live events (``GET /v1/events``) for ``timeout`` seconds: job progress and

@@ -341,3 +341,21 @@ class WorkspaceHealth(LightfastModel):
     succeeded: int = 0
     failed: int = 0
     children: Items[WorkspaceHealth] = []
+
+
+class NotificationTarget(LightfastModel):
+    """An outgoing webhook of the workspace: job failures and health changes are sent there."""
+
+    id: str
+    kind: str | None = None  # generic | slack
+    name: str | None = None
+    url: str | None = None  # a Slack webhook URL is shown redacted
+    events: Items[str] = []
+    has_secret: bool = False
+    created_at: datetime | None = None
+    created_by: str | None = None
+    secret: str | None = None  # a generic target's signing secret, only in the answer that created it
+
+
+class NotificationTargetList(LightfastModel):
+    items: Items[NotificationTarget] = []
