@@ -175,12 +175,15 @@ def while_ingesting(
     thread embeds one query every ``QUERY_GAP`` seconds (requests arriving). The layouts take turns,
     ``rounds`` times, so a change in the machine's load hits both."""
     shared = torch_encoder(embedder, 2)
+    lower = LocalEmbedder(MINILM_SPEC, batch_size=16, threads=1, query_cache=QueryCache(0))
+    lower._model = embedder._load()  # one model, two budgets
     layouts: dict[str, tuple[Callable[[str], object], Callable[[list[str]], object]]] = {
         "shared (2 threads for both, as before)": (lambda q: shared([q]), shared),
         "budget (LocalEmbedder: query 1 thread, documents 2, yield)": (
             embedder.embed_query_uncached,
             embedder.embed,
         ),
+        "budget, documents on cores - 1 = 1 thread": (lower.embed_query_uncached, lower.embed),
     }
     samples: dict[str, list[float]] = {label: [] for label in layouts}
     rates: dict[str, list[float]] = {label: [] for label in layouts}
@@ -231,6 +234,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=256)
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--burners", type=int, default=1, help="busy processes of the loaded runs")
+    parser.add_argument("--only", choices=["documents", "queries", "in process"], help="one section")
     parser.add_argument("--onnx", type=Path, help="an exported model.onnx (last_hidden_state output)")
     args = parser.parse_args()
 
@@ -255,6 +259,8 @@ def main() -> None:
                 ("in process", lambda load=load: while_ingesting(embedder, corpus, claims, load)),
             ]
             for name, run in sections:
+                if args.only and name != args.only:
+                    continue
                 before = uptime()
                 run()
                 print(f"<!-- {name}, {load}: before `{before}`; after `{uptime()}` -->", flush=True)
