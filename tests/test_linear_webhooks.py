@@ -23,8 +23,9 @@ from lightfast.api.app import create_app
 from lightfast.app.container import Services, build_services
 from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.db.engine import make_engine
-from lightfast.db.models import Activity, Document, IngestionEvent, Job, VendorEntity
+from lightfast.db.models import Activity, Document, IngestionEvent, Job
 from lightfast.db.statuses import JobStatus
+from lightfast.db.vendor_models import VendorEntity
 from lightfast.sources.linear.webhooks import is_fresh, parse_delivery, sign, verify_signature
 from lightfast.testing import FakeClock
 from tests.conftest import make_settings
@@ -303,7 +304,7 @@ def test_the_connection_shows_previews_never_the_secret(world: World) -> None:
     previews = world.services.vendors.credentials.previews(world.source_id)
     assert previews == {"webhook_secret": "••••6789"}
     with world.services.sessions() as session:
-        from lightfast.db.models import SourceCredential
+        from lightfast.db.vendor_models import SourceCredential
 
         sealed = [row.sealed for row in session.scalars(select(SourceCredential))]
     assert all(SECRET not in value for value in sealed)

@@ -5,6 +5,7 @@ can and cannot do (events carry ids, not content)."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,12 @@ from sqlalchemy import func, select
 from lightfast.api.app import create_app
 from lightfast.app.container import Services, build_services
 from lightfast.db.engine import make_engine
-from lightfast.db.models import Activity, Document, IngestionEvent, Job, SourceCredential
+from lightfast.db.models import Activity, Document, IngestionEvent, Job
+from lightfast.db.vendor_models import SourceCredential
 from lightfast.errors import InvalidInput
 from lightfast.sources.notion.webhooks import handshake_token, parse_event, sign, verify_signature
+from lightfast.testing.notion import NotionStandIn
+from lightfast.testing.notion.server import block
 from tests.conftest import make_settings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "webhooks" / "notion"
@@ -133,3 +137,94 @@ def test_unsigned_forged_and_early_events_are_refused(world: World) -> None:
             a.details["reason"] for a in session.scalars(select(Activity)) if a.action == "webhook.refused"
         ]
     assert reasons == ["bad_signature"] * 4
+
+
+# -- with a token: the stand-in's pages, blocks and comments ------------------------------------------
+
+NOTION_KEY = "secret_standin_integration_token"
+
+
+@pytest.fixture
+def api_world(tmp_path: Path, database_url: str) -> Iterator[tuple[World, NotionStandIn, str]]:
+    standin = NotionStandIn(NOTION_KEY)
+    settings = make_settings(tmp_path, database_url)
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    services.vendors.notion.transport = standin.transport()
+    services.vendors.notion.sleep = lambda _seconds: None
+    services.vendors.notion.page_size = 3
+    try:
+        workspace_id = services.workspaces.ensure_workspace_id()
+        connected = services.vendors.connections.connect(workspace_id, "notion", name="q", token=NOTION_KEY)
+        assert connected.job_id is not None
+        with TestClient(create_app(services)) as client:
+            yield World(services, client, connected.source.id), standin, connected.job_id
+    finally:
+        services.close()
+
+
+def notion_documents(world: World) -> dict[str, Document]:
+    with world.services.sessions() as session:
+        return {
+            d.source_id: d for d in session.scalars(select(Document).where(Document.source_type == "notion"))
+        }
+
+
+def test_with_a_token_pages_are_fetched_rendered_and_reconciled(
+    api_world: tuple[World, NotionStandIn, str],
+) -> None:
+    world, standin, job_id = api_world
+    runbook = standin.add_page(
+        "Deploy runbook",
+        [
+            block("heading_1", "Rollout"),
+            block("paragraph", "Use the blue-green rollout."),
+            block("toggle", "Rollback", [block("code", "kubectl rollout undo", language="bash")]),
+            block("child_page", title="Postmortems"),
+        ],
+    )
+    row = standin.add_page(
+        "Search latency",
+        [block("paragraph", "p95 under 100 ms.")],
+        database_id="0ef104cd-477e-80e1-8571-cfd10e920000",
+        properties={"Status": {"type": "select", "select": {"name": "In Progress"}}},
+    )
+    for n in range(5):
+        standin.add_page(f"Note {n}", [block("bulleted_list_item", f"point {n}")])
+    standin.add_comment(runbook["id"], "Checked during the last incident")
+    standin.rate_limit_next(1)
+    world.services.runner.run_inline(job_id)
+    documents = notion_documents(world)
+    assert len(documents) == 7
+    page = documents[runbook["id"]]
+    assert page.title == "Deploy runbook"
+    assert page.url == runbook["url"]
+    assert "```bash\nkubectl rollout undo\n```" in (page.content or "")
+    assert "<summary>Rollback</summary>" in (page.content or "")
+    assert "last incident" in (page.content or "")
+    assert page.source_metadata["kind"] == "doc-page"
+    database_row = documents[row["id"]]
+    assert database_row.source_metadata["kind"] == "database-page"
+    assert database_row.source_metadata["properties"] == {"Status": "In Progress"}
+    # A page deleted upstream while no webhook came: the next full sync (the reconciliation) removes it.
+    standin.delete_page(row["id"])
+    again = world.services.jobs.enqueue_sync(world.services.workspaces.ensure_workspace_id(), world.source_id)
+    world.services.runner.run_inline(again.job_id)
+    assert row["id"] not in notion_documents(world)
+
+
+def test_with_a_token_an_event_reindexes_its_page(api_world: tuple[World, NotionStandIn, str]) -> None:
+    world, standin, job_id = api_world
+    world.services.runner.run_inline(job_id)  # an empty workspace
+    world.post(raw("verification.json"))
+    page = standin.add_page("Incident review", [block("paragraph", "The first draft.")])
+    event = json.loads(raw("page.content_updated.json"))
+    event["entity"]["id"] = page["id"]
+    event["timestamp"] = "2026-02-01T00:00:00.000Z"
+    body = json.dumps(event).encode()
+    answer = world.post(body, sign(TOKEN, body))
+    assert answer.status_code == 202, answer.text
+    world.services.runner.run_inline(answer.json()["jobs"][0])
+    assert "first draft" in (notion_documents(world)[page["id"]].content or "")
+    older = dict(event, id=str(uuid.uuid4()), timestamp="2026-01-01T00:00:00.000Z")
+    late = json.dumps(older).encode()
+    assert world.post(late, sign(TOKEN, late)).json()["result"] == "stale"

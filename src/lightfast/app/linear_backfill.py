@@ -11,7 +11,7 @@ the reconciliation only deletes rows older than the listing's start."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -68,7 +68,7 @@ class LinearBackfill:
 
     def run(self, source_id: str, token: str) -> dict[str, int]:
         """List everything, resuming from the checkpoint; returns counts (``changed``, ``deleted``)."""
-        checkpoint = self._checkpoint(source_id)
+        checkpoint = load_checkpoint(self.sessions, source_id)
         changed = int(checkpoint.get("changed", 0))
         client = self.client(token)
         try:
@@ -83,52 +83,12 @@ class LinearBackfill:
                         checkpoint["changed"] = changed
                         if not page.has_next:
                             checkpoint["done"].append(connection)
-                        self._save(session, source_id, checkpoint)
+                        save_checkpoint(session, source_id, checkpoint)
         finally:
             client.close()
-        with self.sessions.begin() as session:
-            started = datetime.fromisoformat(checkpoint["started"])
-            deleted = entities_repo.mark_unseen_deleted(session, source_id, KINDS.values(), started)
-            source = sources_repo.find_source(session, source_id)
-            if source is not None:
-                metadata = {k: v for k, v in (source.source_metadata or {}).items() if k != CHECKPOINT}
-                metadata["lastReconciliation"] = {
-                    "at": iso(utcnow()),
-                    "changed": changed,
-                    "deleted": len(deleted),
-                    "requests": client.requests,
-                }
-                source.source_metadata = metadata
-        log.info("linear %s: listing changed %d and deleted %d entities", source_id, changed, len(deleted))
-        return {"changed": changed, "deleted": len(deleted)}
-
-    def _checkpoint(self, source_id: str) -> dict[str, Any]:
-        with self.sessions.begin() as session:
-            source = sources_repo.find_source(session, source_id)
-            found = (source.source_metadata or {}).get(CHECKPOINT) if source is not None else None
-            if isinstance(found, dict) and isinstance(found.get("started"), str):
-                return {
-                    "started": found["started"],
-                    "cursors": dict(found.get("cursors") or {}),
-                    "done": list(found.get("done") or []),
-                    "changed": int(found.get("changed") or 0),
-                }
-            checkpoint: dict[str, Any] = {"started": iso(utcnow()), "cursors": {}, "done": [], "changed": 0}
-            if source is not None:
-                self._save(session, source_id, checkpoint)
-            return checkpoint
-
-    def _save(self, session: Session, source_id: str, checkpoint: dict[str, Any]) -> None:
-        source = sources_repo.find_source(session, source_id)
-        if source is not None:
-            source.source_metadata = {
-                **(source.source_metadata or {}),
-                CHECKPOINT: {
-                    **checkpoint,
-                    "cursors": dict(checkpoint["cursors"]),
-                    "done": list(checkpoint["done"]),
-                },
-            }
+        deleted = finish_listing(self.sessions, source_id, checkpoint, KINDS.values(), client.requests)
+        log.info("linear %s: listing changed %d and deleted %d entities", source_id, changed, deleted)
+        return {"changed": changed, "deleted": deleted}
 
     def _apply(self, session: Session, source_id: str, entity_type: str, nodes: list[dict[str, Any]]) -> int:
         changed = 0
@@ -154,3 +114,55 @@ class LinearBackfill:
             seen.append(node["id"])
         entities_repo.touch_entities(session, source_id, seen, utcnow())
         return changed
+
+
+# -- the listing checkpoint, shared by the vendors' backfills ---------------------------------------------
+
+
+def load_checkpoint(sessions: sessionmaker[Session], source_id: str) -> dict[str, Any]:
+    """The unfinished listing's checkpoint of a connection, or a new one starting now."""
+    with sessions.begin() as session:
+        source = sources_repo.find_source(session, source_id)
+        found = (source.source_metadata or {}).get(CHECKPOINT) if source is not None else None
+        if isinstance(found, dict) and isinstance(found.get("started"), str):
+            return {
+                "started": found["started"],
+                "cursors": dict(found.get("cursors") or {}),
+                "done": list(found.get("done") or []),
+                "changed": int(found.get("changed") or 0),
+            }
+        checkpoint: dict[str, Any] = {"started": iso(utcnow()), "cursors": {}, "done": [], "changed": 0}
+        save_checkpoint(session, source_id, checkpoint)
+        return checkpoint
+
+
+def save_checkpoint(session: Session, source_id: str, checkpoint: dict[str, Any]) -> None:
+    source = sources_repo.find_source(session, source_id)
+    if source is not None:
+        saved = {**checkpoint, "cursors": dict(checkpoint["cursors"]), "done": list(checkpoint["done"])}
+        source.source_metadata = {**(source.source_metadata or {}), CHECKPOINT: saved}
+
+
+def finish_listing(
+    sessions: sessionmaker[Session],
+    source_id: str,
+    checkpoint: dict[str, Any],
+    kinds: Collection[str],
+    requests: int,
+) -> int:
+    """After a complete listing: mark deleted what it did not see, clear the checkpoint, record what the
+    reconciliation repaired (``lastReconciliation``). Returns how many entities were deleted."""
+    with sessions.begin() as session:
+        started = datetime.fromisoformat(checkpoint["started"])
+        deleted = entities_repo.mark_unseen_deleted(session, source_id, kinds, started)
+        source = sources_repo.find_source(session, source_id)
+        if source is not None:
+            metadata = {k: v for k, v in (source.source_metadata or {}).items() if k != CHECKPOINT}
+            metadata["lastReconciliation"] = {
+                "at": iso(utcnow()),
+                "changed": int(checkpoint.get("changed", 0)),
+                "deleted": len(deleted),
+                "requests": requests,
+            }
+            source.source_metadata = metadata
+    return len(deleted)

@@ -3,10 +3,24 @@ that it changed (or went), and the sync fetches the page and its blocks when it 
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from collections.abc import Callable
+from typing import Any
 
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.app.credentials import TOKEN, CredentialService
+from lightfast.app.linear_backfill import finish_listing, load_checkpoint, save_checkpoint
+from lightfast.app.vendor_snapshots import DatabaseSnapshots
 from lightfast.db import vendor_entities as entities_repo
+from lightfast.db.models import ConnectedSource
+from lightfast.db.types import utcnow
+from lightfast.settings import Settings
+from lightfast.sources.base import Source
+from lightfast.sources.notion.client import NotionClient
+from lightfast.sources.notion.markdown import render_page
 from lightfast.sources.notion.webhooks import NotionEvent
+from lightfast.sources.snapshots import Rendered, Snapshot, SnapshotSource, canonical_version
 
 PAGE_KIND = "page"
 
@@ -33,3 +47,105 @@ def event_changes(session: Session, source_id: str, event: NotionEvent, version:
     if state == "stale":
         return {}
     return {page_path(event.page_id): "remove" if removes else "upsert"}
+
+
+def page_of_path(path: str) -> str | None:
+    folder, _, name = path.partition("/")
+    return name[: -len(".md")] if folder == "pages" and name.endswith(".md") and "/" not in name else None
+
+
+class NotionPages:
+    """A Notion connection with a token: the backfill (search every shared page into the snapshots,
+    checkpointed, then reconcile) and the renderer (a page, its blocks and comments fetched when the sync
+    indexes it: events and listings carry ids and edit times, not content)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        credentials: CredentialService,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+        page_size: int = 100,
+    ) -> None:
+        self.settings, self.sessions, self.credentials = settings, sessions, credentials
+        self.transport, self.sleep, self.page_size = transport, sleep, page_size
+
+    def client(self, token: str) -> NotionClient:
+        extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep is not None else {}
+        return NotionClient(
+            token, self.settings.notion_api_url, transport=self.transport, page_size=self.page_size, **extra
+        )
+
+    def open(self, connection: ConnectedSource) -> Source:
+        token = self.credentials.read(connection.id, TOKEN)
+        source_id = connection.id
+
+        def backfill() -> None:
+            if token is not None:
+                self.backfill(source_id, token)
+
+        return SnapshotSource(
+            source_type="notion",
+            external_key=connection.external_key,
+            name=connection.display_name,
+            reader=DatabaseSnapshots(self.sessions, connection.id, lambda _kind, page_id: page_path(page_id)),
+            render=(lambda snapshot: self.render(token, snapshot)) if token else (lambda _snapshot: None),
+            entity_of_path=page_of_path,
+            backfill=backfill if token else None,
+        )
+
+    def render(self, token: str, snapshot: Snapshot) -> Rendered | None:
+        client = self.client(token)
+        try:
+            page = client.page(snapshot.entity_id)
+            if page is None or page.get("archived") or page.get("in_trash"):
+                return None  # gone since the event: the next reconciliation removes it
+            blocks = client.blocks(snapshot.entity_id)
+            comments = client.comments(snapshot.entity_id)
+        finally:
+            client.close()
+        markdown, metadata = render_page(page, blocks, comments)
+        url = page.get("url") if isinstance(page.get("url"), str) else None
+        return Rendered(page_path(snapshot.entity_id), markdown, url, metadata)
+
+    def backfill(self, source_id: str, token: str) -> int:
+        checkpoint = load_checkpoint(self.sessions, source_id)
+        client = self.client(token)
+        try:
+            if "pages" not in checkpoint["done"]:
+                for listed in client.search_pages(checkpoint["cursors"].get("pages")):
+                    with self.sessions.begin() as session:
+                        checkpoint["changed"] += self._apply(session, source_id, listed.results)
+                        checkpoint["cursors"]["pages"] = listed.next_cursor
+                        if not listed.has_more:
+                            checkpoint["done"].append("pages")
+                        save_checkpoint(session, source_id, checkpoint)
+        finally:
+            client.close()
+        return finish_listing(self.sessions, source_id, checkpoint, (PAGE_KIND,), client.requests)
+
+    def _apply(self, session: Session, source_id: str, pages: list[dict[str, Any]]) -> int:
+        changed, seen = 0, []
+        for page in pages:
+            page_id, edited = page.get("id"), page.get("last_edited_time")
+            if not isinstance(page_id, str) or not isinstance(edited, str):
+                continue
+            try:
+                version = canonical_version(edited)
+            except ValueError:
+                continue
+            state = entities_repo.apply_snapshot(
+                session,
+                source_id=source_id,
+                entity_id=page_id,
+                kind=PAGE_KIND,
+                version=version,
+                payload={"pageId": page_id},
+                deleted=bool(page.get("archived") or page.get("in_trash")),
+            )
+            changed += state == "applied"
+            seen.append(page_id)
+        entities_repo.touch_entities(session, source_id, seen, utcnow())
+        return changed

@@ -11,6 +11,7 @@ from lightfast.app.clock import Clock
 from lightfast.app.credentials import CredentialService
 from lightfast.app.jobs import JobService
 from lightfast.app.linear_backfill import LinearBackfill
+from lightfast.app.notion_ingest import NotionPages
 from lightfast.app.secrets import secret_box
 from lightfast.app.vendor_snapshots import VendorOpeners
 from lightfast.app.vendor_sources import VendorSourceService
@@ -25,6 +26,7 @@ class Vendors:
     connections: VendorSourceService
     webhooks: VendorWebhooks
     openers: VendorOpeners
+    notion: NotionPages  # tests replace its transport with the stand-in's
 
 
 def build_vendors(
@@ -38,9 +40,12 @@ def build_vendors(
     connections = VendorSourceService(settings, sessions, jobs, credentials)
     openers = VendorOpeners(sessions, LinearBackfill(settings, sessions, credentials).for_connection)
     opener.register("linear", openers.linear)
+    notion = NotionPages(settings, sessions, credentials)
+    opener.register("notion", lambda connection: notion.open(connection))
     return Vendors(
         credentials=credentials,
         connections=connections,
         webhooks=VendorWebhooks(settings, sessions, jobs, credentials, connections, clock),
         openers=openers,
+        notion=notion,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import SourceCredential
+from lightfast.db.vendor_models import SourceCredential
 
 
 def find_credential(session: Session, source_id: str, name: str) -> SourceCredential | None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import VendorEntity
+from lightfast.db.vendor_models import VendorEntity
 
 
 def find_entity(session: Session, source_id: str, entity_id: str) -> VendorEntity | None:
