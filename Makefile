@@ -41,6 +41,10 @@ chromium:
 test: install-test chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# Every console page over a workspace with history, screenshotted into docs/screenshots/ (the README's images).
+screenshots: install-test chromium
+	LIGHTFAST_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_every_page.py
+
 lint: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
