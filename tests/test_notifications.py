@@ -400,3 +400,29 @@ def test_sdk_adds_lists_and_removes_targets(services: Services) -> None:
         assert client.notification_targets() == []
         with pytest.raises(ValueError, match="kind"):
             client.create_notification_target("email", "http://x/")
+
+
+def test_signing_secret_is_sealed_at_rest_and_a_wrong_key_fails_the_delivery(
+    services: Services, receiver: Receiver, clock: FakeClock, tmp_path: Path
+) -> None:
+    from lightfast.app.secrets import SecretBox, new_key
+    from lightfast.db.notification_models import NotificationTarget
+
+    workspace_id = services.workspaces.ensure_workspace_id()
+    created = services.notifications.create_target(workspace_id, kind="generic", url=receiver.url)
+    assert created.secret
+    with services.sessions() as session:
+        stored = session.get(NotificationTarget, created.target.id)
+        assert stored is not None
+        assert stored.secret is not None
+        assert stored.secret.startswith("lf1.")
+        assert created.secret not in stored.secret
+    fail_a_job(services, tmp_path)
+    clock.advance(60)
+    elsewhere = NotificationService(services.settings, services.sessions, clock, box=SecretBox(new_key()))
+    assert elsewhere.deliver_due() == 1
+    (failed,) = deliveries(services)
+    assert failed.status == "failed"
+    assert failed.last_error is not None
+    assert failed.last_error.startswith("the signing secret cannot be read")
+    assert receiver.received == []  # nothing unsigned went out

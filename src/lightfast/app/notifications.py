@@ -49,10 +49,13 @@ from lightfast.app.notification_rules import (
     summary,
     system_resolver,
 )
+from lightfast.app.secrets import FORMAT as SEALED_FORMAT
+from lightfast.app.secrets import SecretBox, secret_box
 from lightfast.db import activities
 from lightfast.db import notifications as repo
+from lightfast.db.models import new_id
 from lightfast.db.notification_models import NotificationTarget
-from lightfast.errors import InvalidInput, NotFound
+from lightfast.errors import InvalidInput, NotFound, SecretUnreadable
 from lightfast.settings import Settings
 
 log = logging.getLogger("lightfast.notifications")
@@ -132,6 +135,7 @@ class NotificationService:
         transport: httpx.BaseTransport | None = None,
         resolve: Resolver = system_resolver,
         jitter: Callable[[], float] = random.random,
+        box: SecretBox | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -140,6 +144,7 @@ class NotificationService:
         self.transport = transport
         self.resolve = resolve
         self.jitter = jitter
+        self._box = box  # made on first use: a process that never signs never needs the key
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_health: float | None = None
@@ -181,13 +186,16 @@ class NotificationService:
                 raise InvalidInput(
                     f"a workspace has at most {MAX_TARGETS_PER_WORKSPACE} targets", field="url"
                 )
+            target_id = new_id("ntg")
+            sealed = self._sealer().seal(secret, context=_secret_context(target_id)) if secret else None
             target = repo.create_target(
                 session,
+                target_id=target_id,
                 workspace_id=workspace_id,
                 kind=kind,
                 name=(name or urlsplit(url).hostname or kind)[:255],
                 url=url,
-                secret=secret,
+                secret=sealed,
                 events=chosen,
                 created_by=created_by,
             )
@@ -225,6 +233,20 @@ class NotificationService:
                 details={"kind": view.kind, "url": view.url},
             )
             return view
+
+    def _sealer(self) -> SecretBox:
+        if self._box is None:
+            self._box = secret_box(self.settings)
+        return self._box
+
+    def _unseal(self, target_id: str, stored: str | None) -> str | None:
+        """A target's signing secret: sealed with AES-256-GCM (``app.secrets``); a value stored before
+        sealing (plain text, never in the sealed format) is used as it is."""
+        if not stored:
+            return None
+        if not stored.startswith(f"{SEALED_FORMAT}."):
+            return stored
+        return self._sealer().open(stored, context=_secret_context(target_id))
 
     # -- health ----------------------------------------------------------------------------------
 
@@ -332,8 +354,14 @@ class NotificationService:
             target = repo.find_target(session, delivery.target_id) if delivery else None
             if delivery is None or target is None:
                 return
-            kind, url, secret, payload = target.kind, target.url, target.secret, dict(delivery.payload)
-        attempt = self.send(kind, url, secret, payload, delivery_id=delivery_id)
+            kind, url, stored, payload = target.kind, target.url, target.secret, dict(delivery.payload)
+            target_id = target.id
+        try:
+            secret = self._unseal(target_id, stored)
+        except SecretUnreadable as exc:  # no attempt can succeed until the key is configured again
+            attempt = Attempt(False, False, f"the signing secret cannot be read: {exc}")
+        else:
+            attempt = self.send(kind, url, secret, payload, delivery_id=delivery_id)
         at = self.clock.now()
         with self.sessions.begin() as session:
             delivery = repo.get_delivery(session, delivery_id)
@@ -401,6 +429,11 @@ class NotificationService:
         if 200 <= code < 300:
             return Attempt(True, False, f"HTTP {code}")
         return Attempt(False, code >= 500 or code in RETRYABLE_STATUS, f"HTTP {code}")
+
+
+def _secret_context(target_id: str) -> str:
+    # Bound into the ciphertext: a sealed secret copied onto another target's row does not open.
+    return f"notification-target:{target_id}:secret"
 
 
 def _actor_type(actor: str | None) -> str:

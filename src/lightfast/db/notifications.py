@@ -32,8 +32,10 @@ def create_target(
     secret: str | None,
     events: list[str],
     created_by: str | None,
+    target_id: str | None = None,
 ) -> NotificationTarget:
     target = NotificationTarget(
+        **({"id": target_id} if target_id else {}),
         workspace_id=workspace_id,
         kind=kind,
         name=name,
