@@ -495,3 +495,6 @@ class LoginAttempt(Base):
     address: Mapped[str | None] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+# The live feed (db/live.py) polls a workspace's jobs changed since its last read (issue 12).
+Index("ix_jobs_workspace_updated", Job.workspace_id, Job.updated_at)
