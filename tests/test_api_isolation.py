@@ -376,6 +376,29 @@ def contents_check(world: World) -> None:
     assert [item["id"] for item in own["items"]] == world.b.documents
 
 
+def document_lookup_check(world: World) -> None:
+    """A's key looking B's documents up by their source ids finds nothing; B's key finds each."""
+    with world.services.sessions() as session:
+        rows = [(d.id, d.source_type, d.source_id) for d in session.scalars(select(Document))]
+    theirs = [row for row in rows if row[0] in world.b.documents]
+    assert theirs
+    for doc_id, source_type, source_id in theirs:
+        params = {"sourceType": source_type, "sourceId": source_id}
+        found = world.call(world.a, "GET", "/v1/documents", 200, params=params).json()["items"]
+        assert doc_id not in [item["id"] for item in found]
+        own = world.call(world.b, "GET", "/v1/documents", 200, params=params).json()["items"]
+        assert doc_id in [item["id"] for item in own]
+
+
+def document_children_check(world: World) -> None:
+    """B's document is as absent to A's key as a document that does not exist."""
+    for victim in world.b.documents:
+        hidden = world.call(world.a, "GET", f"/v1/documents/{victim}/children", 404).json()
+        missing = world.call(world.a, "GET", "/v1/documents/doc_nope/children", 404).json()
+        assert hidden["message"].replace(victim, "doc_nope") == missing["message"]
+    world.call(world.b, "GET", f"/v1/documents/{world.b.documents[0]}/children", 200)
+
+
 def findsimilar_check(world: World) -> None:
     for kind, victim in world.b.ids().items():
         absent = missing_id(kind)
@@ -708,6 +731,8 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/findsimilar"): all_of(
         findsimilar_check, rejects_scope_fields("POST", "/v1/findsimilar", {"id": "doc_x"})
     ),
+    ("GET", "/v1/documents"): document_lookup_check,
+    ("GET", "/v1/documents/{id}/children"): document_children_check,
     ("GET", "/v1/jobs"): jobs_list_check,
     ("GET", "/v1/jobs/recent"): listing("/v1/jobs/recent"),
     ("GET", "/v1/jobs/statistics"): statistics_check,

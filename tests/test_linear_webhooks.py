@@ -337,3 +337,29 @@ def test_post_v1_sources_connects_linear_and_notion(world: World) -> None:
     assert "name" in bad.json()["message"]
     unknown = world.client.post("/v1/sources", json={"type": "linear", "secret": "x"})
     assert unknown.status_code == 400
+
+
+def test_lookup_by_identifier_and_children(world: World) -> None:
+    issue = fixture("issue.create.json")
+    issue["data"]["id"] = fixture("comment.create.json")["data"]["issueId"]
+    issue["data"]["number"] = 12
+    world.deliver(issue)
+    world.deliver(raw("comment.create.json"))
+    by_identifier = world.client.get("/v1/documents", params={"sourceType": "linear", "sourceId": "KOR-12"})
+    assert by_identifier.status_code == 200, by_identifier.text
+    [found] = by_identifier.json()["items"]
+    assert found["sourceId"] == issue["data"]["id"]
+    assert found["sourceMetadata"]["identifier"] == "KOR-12"
+    by_uuid = world.client.get(
+        "/v1/documents", params={"sourceType": "linear", "sourceId": issue["data"]["id"]}
+    )
+    assert [d["id"] for d in by_uuid.json()["items"]] == [found["id"]]
+    nothing = world.client.get("/v1/documents", params={"sourceType": "linear", "sourceId": "KOR-1%"})
+    assert nothing.json()["items"] == []
+    children = world.client.get(f"/v1/documents/{found['id']}/children").json()["items"]
+    assert [c["sourceId"] for c in children] == [fixture("comment.create.json")["data"]["id"]]
+    assert children[0]["parentDocId"] == found["id"]
+    bad = world.client.get("/v1/documents", params={"sourceType": "jira", "sourceId": "X-1"})
+    assert bad.status_code == 400
+    assert "sourceType" in bad.json()["message"]
+    assert world.client.get("/v1/documents/doc_nope/children").status_code == 404

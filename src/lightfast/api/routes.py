@@ -14,6 +14,7 @@ from lightfast.app import schemas
 from lightfast.app.container import Services
 from lightfast.app.keys import Principal
 from lightfast.app.search import SearchRequest
+from lightfast.db.models import SOURCE_TYPES
 from lightfast.db.statuses import JobStatus
 from lightfast.errors import InvalidInput, NotFound
 
@@ -133,6 +134,28 @@ async def find_similar(
     return schemas.SimilarOut(
         data=[schemas.SimilarItemOut.from_similar(i) for i in items], request_id=request.state.request_id
     )
+
+
+@router.get("/documents", tags=["search"])
+def find_documents(
+    source_type: str = Query(
+        alias="sourceType", max_length=32, json_schema_extra={"enum": [*SOURCE_TYPES, "git"]}
+    ),
+    source_id: str = Query(alias="sourceId", min_length=1, max_length=1024),
+    who: Principal = Caller,
+    svc: Services = Svc,
+) -> schemas.DocumentRefListOut:
+    """Documents by their source's own id (seed 004): ``sourceType=linear&sourceId=ENG-123`` finds the
+    issue by its identifier or its Linear id; ``sourceType=github&sourceId=...`` a file."""
+    found = svc.vendors.lookup.by_source(who.workspace_id, source_type, source_id)
+    return schemas.DocumentRefListOut(items=[schemas.DocumentRefOut.from_row(row) for row in found])
+
+
+@router.get("/documents/{id}/children", tags=["search"], responses={404: _error("No such document.")})
+def document_children(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.DocumentRefListOut:
+    """A document's children, oldest first: a Linear issue's comments."""
+    found = svc.vendors.lookup.children(who.workspace_id, id)
+    return schemas.DocumentRefListOut(items=[schemas.DocumentRefOut.from_row(row) for row in found])
 
 
 # -- jobs ----------------------------------------------------------------------------------------

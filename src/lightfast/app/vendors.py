@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.clock import Clock
 from lightfast.app.credentials import CredentialService
+from lightfast.app.document_lookup import DocumentLookup
 from lightfast.app.jobs import JobService
 from lightfast.app.linear_backfill import LinearBackfill
 from lightfast.app.notion_ingest import NotionPages
@@ -27,6 +28,7 @@ class Vendors:
     webhooks: VendorWebhooks
     openers: VendorOpeners
     notion: NotionPages  # tests replace its transport with the stand-in's
+    lookup: DocumentLookup  # GET /v1/documents?sourceType=&sourceId=, /v1/documents/{id}/children
 
 
 def build_vendors(
@@ -48,4 +50,5 @@ def build_vendors(
         webhooks=VendorWebhooks(settings, sessions, jobs, credentials, connections, clock),
         openers=openers,
         notion=notion,
+        lookup=DocumentLookup(sessions),
     )

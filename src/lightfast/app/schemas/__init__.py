@@ -5,6 +5,7 @@ from the domain objects the services return (ORM rows, small dataclasses), camel
 One module per noun; ``from lightfast.app import schemas`` then ``schemas.JobOut`` reaches them all."""
 
 from lightfast.app.schemas.common import Body, ErrorOut, HealthOut, Out, Timestamp
+from lightfast.app.schemas.documents import DocumentRefListOut, DocumentRefOut
 from lightfast.app.schemas.jobs import (
     EnqueuedOut,
     IngestRunOut,
@@ -86,6 +87,8 @@ __all__ = [
     "CreatedKeyOut",
     "DateRange",
     "DetectConfigOut",
+    "DocumentRefListOut",
+    "DocumentRefOut",
     "EnqueuedOut",
     "ErrorOut",
     "Filters",
