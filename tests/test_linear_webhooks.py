@@ -363,3 +363,23 @@ def test_lookup_by_identifier_and_children(world: World) -> None:
     assert bad.status_code == 400
     assert "sourceType" in bad.json()["message"]
     assert world.client.get("/v1/documents/doc_nope/children").status_code == 404
+
+
+def test_removing_an_issue_removes_its_comments_and_restoring_it_brings_them_back(world: World) -> None:
+    issue = fixture("issue.create.json")
+    issue["data"]["id"] = fixture("comment.create.json")["data"]["issueId"]
+    world.deliver(issue)
+    world.deliver(raw("comment.create.json"))
+    comment_id = fixture("comment.create.json")["data"]["id"]
+    assert comment_id in world.documents()
+    removed = copy.deepcopy(issue)
+    removed["action"] = "remove"
+    world.deliver(removed)
+    assert world.documents() == {}
+    restored = copy.deepcopy(issue)
+    restored["action"] = "update"
+    restored["data"]["updatedAt"] = "2021-02-01T00:00:00.000Z"
+    world.deliver(restored)
+    documents = world.documents()
+    assert comment_id in documents
+    assert documents[comment_id].parent_doc_id == documents[issue["data"]["id"]].id

@@ -176,6 +176,14 @@ class VendorWebhooks:
                     payload={"type": parsed.entity_type, "data": parsed.data, "url": parsed.url},
                     deleted=parsed.removed,
                 )
+                if state == "applied" and rendered.kind == "issue":
+                    # An issue's comments leave search with it, and come back when it is restored.
+                    for comment_id in entities_repo.follow_parent(
+                        session, source.id, "comment", parsed.entity_id, removed=parsed.removed
+                    ):
+                        changes[linear_docs.path_for("comment", comment_id)] = (
+                            "remove" if parsed.removed else "upsert"
+                        )
             if state != "stale":
                 changes[rendered.path] = "remove" if parsed.removed else "upsert"
         metadata = LinearEventMetadata(

@@ -115,3 +115,29 @@ def mark_unseen_deleted(
     for row in rows:
         row.deleted = True
     return [row.entity_id for row in rows]
+
+
+def follow_parent(session: Session, source_id: str, kind: str, parent_id: str, *, removed: bool) -> list[str]:
+    """Remove (``removed``) the live entities of ``kind`` whose payload names ``parent_id`` as their issue
+    (a Linear issue's comments go with it), or bring back the ones a removal of that parent took; returns
+    their ids. A comment removed on its own stays removed: only those marked ``removedWithParent`` return."""
+    rows = session.scalars(
+        select(VendorEntity).where(
+            VendorEntity.source_id == source_id,
+            VendorEntity.kind == kind,
+            VendorEntity.deleted.is_(not removed),
+        )
+    )
+    changed = []
+    for row in rows:
+        data = (row.payload or {}).get("data") or {}
+        given = data.get("issue")
+        issue: dict[str, Any] = given if isinstance(given, dict) else {}
+        if parent_id not in (data.get("issueId"), issue.get("id")):
+            continue
+        if not removed and not (row.payload or {}).get("removedWithParent"):
+            continue
+        row.deleted = removed
+        row.payload = {**(row.payload or {}), "removedWithParent": removed}
+        changed.append(row.entity_id)
+    return changed
