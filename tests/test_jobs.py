@@ -633,6 +633,9 @@ def test_retry_of_a_cancelled_run_resumes_after_its_last_finished_batch(
     # plan (1) and the batches of doc0 and doc1 (2, 3) finished; the held batch (4) was stopped
     assert resume == {"from": run.job_id, "step": 4}
     assert retry.input["mode"] == "full"
+    # The fork skips the plan: the work already done shows on the new job from the start.
+    assert retry.progress_total == 6
+    assert retry.progress_processed == job_row(svc, run.job_id).progress_processed
 
     embedded_before = embedder.texts_embedded
     job = svc.jobs.wait(run.reg.workspace_id, retry.id, timeout=TIMEOUT)
@@ -642,6 +645,8 @@ def test_retry_of_a_cancelled_run_resumes_after_its_last_finished_batch(
     assert embedder.texts_embedded - embedded_before == pending_chunks
     assert run.batches_started[3:] == [2, 3, 4, 5]  # resumed at the held batch, earlier ones not redone
     assert job.progress_processed == job.progress_total == 6
+    assert job.started_at is not None
+    assert job.started_at >= retry.created_at
     assert job_row(svc, run.job_id).status == "cancelled"
 
     steps = svc.jobs.steps(retry.id)

@@ -244,6 +244,9 @@ class JobEngine:
                 )
                 resume = dict(job.input.get("resume", {})) if job else {}
                 kind = job.input.get("kind", "sync") if job else "sync"
+                if job is not None and resume:
+                    # A fork resumes past the plan step, which is what marks a fresh run as started.
+                    jobs_repo.start_job(session, job_id)
         except OperationalError:  # SQLite: another writer won the race; try again next tick
             return
         if job is None:

@@ -269,6 +269,7 @@ class JobService:
             claimed = old.engine_run_id == old.id
             old_input, old_name, source_id = dict(old.input), old.name, old.source_id
             organization_id, store_id = old.organization_id, old.store_id
+            old_progress = (old.progress_processed, old.progress_total)
         resume_step = self.resume_step(job_id) if claimed else 1
         new_input = {k: v for k, v in old_input.items() if k != "resume"}
         if resume_step > 1:
@@ -286,6 +287,10 @@ class JobService:
                 input=new_input,
                 retry_of=job_id,
             )
+            if resume_step > 1:
+                # The fork skips the steps already done, the plan among them: carry their progress over,
+                # or the resumed job would show "0 of ?" until (unless) a batch runs.
+                job.progress_processed, job.progress_total = old_progress
             return job
 
     def resume_step(self, job_id: str) -> int:
