@@ -1,0 +1,152 @@
+"""Linear and Notion ingestion against the local stand-ins (issue 13), through the real services.
+
+* backfill: a Linear workspace of ``--issues`` issues (a comment on every fifth) and a Notion workspace of
+  ``--pages`` pages, each listed and indexed by one full sync; documents/s and API requests per document.
+* webhook-to-searchable: ``--deliveries`` signed Linear deliveries, each posted to the webhook route and
+  its job run, then searched for a word only that issue holds; p50/p95 of post -> found.
+
+    python bench/vendors.py --embedder fake --issues 1000 --pages 200 --deliveries 100
+
+The fake embedder measures the machinery (API paging, rendering, storage, search); ``local`` adds the
+model's cost, which dominates (bench/results/ingest.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from lightfast.api.app import create_app
+from lightfast.app.container import build_services
+from lightfast.app.linear_backfill import LinearBackfill
+from lightfast.app.search import SearchMode, SearchRequest
+from lightfast.db.engine import make_engine
+from lightfast.settings import Settings
+from lightfast.sources.linear.webhooks import sign
+from lightfast.testing.linear import LinearStandIn
+from lightfast.testing.notion import NotionStandIn
+from lightfast.testing.notion.server import block
+
+LINEAR_KEY = "lin_api_bench_key_0123456789"
+NOTION_KEY = "secret_bench_integration_token"
+SECRET = "lin_wh_bench_secret_0123456789"
+
+
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", choices=["fake", "local"], default="fake")
+    parser.add_argument("--issues", type=int, default=1000)
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--deliveries", type=int, default=100)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="lightfast-vendors-"))
+    settings = Settings(
+        home=work / "home",
+        database_url=f"sqlite:///{work / 'bench.db'}",
+        embedding_provider=args.embedder,
+        webhook_max_age=0,
+    )
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    results: dict[str, object] = {"embedder": args.embedder}
+    try:
+        workspace = services.workspaces.ensure_workspace_id()
+
+        linear = LinearStandIn(LINEAR_KEY)
+        for n in range(args.issues):
+            issue = linear.add_issue(
+                f"Issue {n}: subsystem{n} misbehaves", f"Steps to reproduce for subsystem{n}."
+            )
+            if n % 5 == 0:
+                linear.add_comment(issue, f"Seen again on host{n}")
+        backfill = LinearBackfill(
+            settings, services.sessions, services.vendors.credentials, transport=linear.transport()
+        )
+        services.vendors.openers.linear_backfill = backfill.for_connection
+        connected = services.vendors.connections.connect(workspace, "linear", name="acme", token=LINEAR_KEY)
+        assert connected.job_id is not None
+        began = time.perf_counter()
+        summary = services.runner.run_inline(connected.job_id)
+        seconds = time.perf_counter() - began
+        documents = summary.documents_added
+        results["linear_backfill"] = {
+            "documents": documents,
+            "seconds": round(seconds, 2),
+            "documents_per_second": round(documents / seconds, 1),
+            "requests_per_document": round(len(linear.requests) / max(documents, 1), 3),
+        }
+
+        notion = NotionStandIn(NOTION_KEY)
+        for n in range(args.pages):
+            notion.add_page(
+                f"Page {n}", [block("heading_1", f"Topic {n}"), block("paragraph", f"About area{n}.")]
+            )
+        services.vendors.notion.transport = notion.transport()
+        connected = services.vendors.connections.connect(workspace, "notion", name="acme", token=NOTION_KEY)
+        assert connected.job_id is not None
+        began = time.perf_counter()
+        summary = services.runner.run_inline(connected.job_id)
+        seconds = time.perf_counter() - began
+        results["notion_backfill"] = {
+            "documents": summary.documents_added,
+            "seconds": round(seconds, 2),
+            "documents_per_second": round(summary.documents_added / seconds, 1),
+            "requests_per_document": round(len(notion.requests) / max(summary.documents_added, 1), 3),
+        }
+
+        webhook = services.vendors.connections.connect(
+            workspace, "linear", name="hooks", webhook_secret=SECRET
+        )
+        latencies: list[float] = []
+        with TestClient(create_app(services)) as client:
+            for n in range(args.deliveries):
+                word = f"zebra{n}quokka"
+                body = json.dumps(
+                    {
+                        "action": "create",
+                        "type": "Issue",
+                        "createdAt": "2026-01-01T00:00:00.000Z",
+                        "url": f"https://linear.app/acme/issue/HOOK-{n}",
+                        "data": {
+                            "id": f"hook-issue-{n}",
+                            "identifier": f"HOOK-{n}",
+                            "title": f"Delivery {n} {word}",
+                            "updatedAt": "2026-01-01T00:00:00.000Z",
+                            "team": {"key": "HOOK"},
+                        },
+                    }
+                ).encode()
+                began = time.perf_counter()
+                answer = client.post(
+                    f"/webhooks/linear/{webhook.source.id}",
+                    content=body,
+                    headers={"Linear-Signature": sign(SECRET, body)},
+                )
+                for job_id in answer.json()["jobs"]:
+                    services.runner.run_inline(job_id)
+                found = services.search.search(SearchRequest(workspace, word, mode=SearchMode.FAST))
+                latencies.append((time.perf_counter() - began) * 1000)
+                assert found.results, word
+                assert word in found.results[0].title, word
+        results["webhook_to_searchable_ms"] = {
+            "deliveries": len(latencies),
+            "p50": round(nearest_rank(latencies, 50), 1),
+            "p95": round(nearest_rank(latencies, 95), 1),
+        }
+    finally:
+        services.close()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
