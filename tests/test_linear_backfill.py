@@ -202,3 +202,28 @@ def test_the_client_pages_and_reports_graphql_errors() -> None:
     assert "KEY" not in repr(client)
     assert KEY not in repr(client)
     assert "pageInfo { hasNextPage endCursor }" in page_query("issues")
+
+
+def test_a_cancel_stops_the_listing_between_pages_and_keeps_its_checkpoint(world: World) -> None:
+    assert world.job_id is not None
+    job_id = world.job_id
+    healthy = world.standin.transport()
+    calls = {"n": 0}
+
+    def cancelling(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the user cancels while the third page is on its way
+            world.services.jobs.cancel(world.workspace_id, job_id)
+        return healthy.handle_request(request)
+
+    world.use(httpx.MockTransport(cancelling))
+    job = world.run(job_id)
+    assert job.status == "cancelled"
+    assert calls["n"] == 3  # no page asked for after the cancel
+    assert world.metadata()["backfill"]["cursors"]  # resumable
+    assert world.documents() == {}
+
+
+def test_a_connection_with_a_token_is_reconciled_daily(world: World) -> None:
+    schedule = world.metadata()["schedule"]
+    assert schedule["every"] == 86_400

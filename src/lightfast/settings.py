@@ -190,6 +190,13 @@ class Settings(BaseSettings):
     vendor_max_webhook_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest Linear or Notion delivery accepted."
     )
+    vendor_reconcile_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=31_536_000,
+        description="How often a Linear or Notion connection with a token lists everything again and repairs "
+        "what webhooks missed (a scheduled full sync); 0: never on its own.",
+    )
     linear_api_url: str = Field(default="https://api.linear.app/graphql", description="Linear GraphQL.")
     notion_api_url: str = Field(default="https://api.notion.com", description="Notion REST API base.")
 

@@ -55,8 +55,8 @@ class LinearBackfill:
             return None
         source_id = connection.id
 
-        def backfill() -> None:
-            self.run(source_id, token)
+        def backfill(should_stop: Callable[[], bool]) -> None:
+            self.run(source_id, token, should_stop)
 
         return backfill
 
@@ -66,8 +66,12 @@ class LinearBackfill:
             token, self.settings.linear_api_url, transport=self.transport, page_size=self.page_size, **extra
         )
 
-    def run(self, source_id: str, token: str) -> dict[str, int]:
-        """List everything, resuming from the checkpoint; returns counts (``changed``, ``deleted``)."""
+    def run(
+        self, source_id: str, token: str, should_stop: Callable[[], bool] = lambda: False
+    ) -> dict[str, int]:
+        """List everything, resuming from the checkpoint; returns counts (``changed``, ``deleted``). Once
+        ``should_stop`` (a cancel), it stops between pages: the checkpoint stays for the next run and
+        nothing is reconciled from an incomplete listing."""
         checkpoint = load_checkpoint(self.sessions, source_id)
         changed = int(checkpoint.get("changed", 0))
         client = self.client(token)
@@ -77,6 +81,8 @@ class LinearBackfill:
                     continue
                 entity_type = CONNECTIONS[connection][0]
                 for page in client.pages(connection, checkpoint["cursors"].get(connection)):
+                    if should_stop():
+                        return {"changed": changed, "deleted": 0}
                     with self.sessions.begin() as session:
                         changed += self._apply(session, source_id, entity_type, page.nodes)
                         checkpoint["cursors"][connection] = page.end_cursor

@@ -82,9 +82,9 @@ class NotionPages:
         token = self.credentials.read(connection.id, TOKEN)
         source_id = connection.id
 
-        def backfill() -> None:
+        def backfill(should_stop: Callable[[], bool]) -> None:
             if token is not None:
-                self.backfill(source_id, token)
+                self.backfill(source_id, token, should_stop)
 
         return SnapshotSource(
             source_type="notion",
@@ -110,12 +110,15 @@ class NotionPages:
         url = page.get("url") if isinstance(page.get("url"), str) else None
         return Rendered(page_path(snapshot.entity_id), markdown, url, metadata)
 
-    def backfill(self, source_id: str, token: str) -> int:
+    def backfill(self, source_id: str, token: str, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Search every shared page into the snapshots, checkpointed; stops between pages on a cancel."""
         checkpoint = load_checkpoint(self.sessions, source_id)
         client = self.client(token)
         try:
             if "pages" not in checkpoint["done"]:
                 for listed in client.search_pages(checkpoint["cursors"].get("pages")):
+                    if should_stop():
+                        return 0
                     with self.sessions.begin() as session:
                         checkpoint["changed"] += self._apply(session, source_id, listed.results)
                         checkpoint["cursors"]["pages"] = listed.next_cursor

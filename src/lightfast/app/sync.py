@@ -103,7 +103,7 @@ class SyncRunner:
             jobs_repo.start_job(session, job_id)
         prepare = getattr(self.opener.open(connection), "prepare", None)
         if callable(prepare):
-            prepare()
+            prepare(lambda: self.is_cancelled(job_id))
 
     def _plan(self, job_id: str) -> SyncPlan:
         with self.sessions.begin() as session:

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.credentials import TOKEN, WEBHOOK_SECRET, CredentialService
 from lightfast.app.disconnect import DISCONNECT
 from lightfast.app.jobs import JobService
+from lightfast.app.schedule import make_schedule
 from lightfast.db import activities, tenancy
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.db.transactions import retry_on_conflict
+from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, InvalidInput, NotFound
 from lightfast.settings import Settings
 from lightfast.sources.metadata import LinearSourceMetadata, NotionSourceMetadata
@@ -147,6 +149,11 @@ class VendorSourceService:
                     metadata={**(previous.source_metadata if previous else {}), **metadata},
                 )
                 source.is_active = True
+                every = self.settings.vendor_reconcile_seconds
+                if token is not None and every and "schedule" not in (source.source_metadata or {}):
+                    # The backstop of webhooks: a full sync (list everything, repair what was missed).
+                    schedule = make_schedule(every_seconds=max(every, 60), since=utcnow())
+                    source.source_metadata = {**(source.source_metadata or {}), "schedule": schedule}
                 source.config_status = "configured" if mode == "api" or source_type == "linear" else "pending"
                 source.config_message = (
                     NO_CONTENT_NOTICE if mode != "api" and source_type == "notion" else None

@@ -51,9 +51,9 @@ class SnapshotReader(Protocol):
 
 
 class Backfill(Protocol):
-    def __call__(self) -> None:
+    def __call__(self, should_stop: Callable[[], bool]) -> None:
         """List everything upstream into the snapshots (resuming from its checkpoint), and mark deleted
-        what upstream no longer has."""
+        what upstream no longer has; stops between pages, its checkpoint kept, once ``should_stop``."""
 
 
 Renderer = Callable[[Snapshot], Rendered | None]
@@ -98,11 +98,11 @@ class SnapshotSource:
     def inspect_config(self, revision: str | None) -> ConfigReport:
         return ConfigReport(None, SNAPSHOT_CONFIG)
 
-    def prepare(self) -> None:
+    def prepare(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Before a full sync plans (outside its transaction): list everything upstream, when the
-        connection can (``lightfast.app.sync.SyncRunner._prepare`` calls it)."""
+        connection can (``lightfast.app.sync.SyncRunner._prepare`` calls it, ``should_stop`` a cancel)."""
         if self.backfill is not None:
-            self.backfill()
+            self.backfill(should_stop)
 
     def paths(self, config: SourceConfig, revision: str | None) -> list[str]:
         return self.reader.live_paths()
