@@ -229,3 +229,13 @@ def test_fill_hours_keeps_every_hour_and_every_value_in_range(
 def test_hours_need_a_count() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         hours_ending_at(datetime(2026, 1, 1, tzinfo=UTC), 0)
+
+
+@given(
+    st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=60),
+    st.lists(st.floats(min_value=0.001, max_value=100), min_size=1, max_size=5),
+)
+def test_many_percentiles_at_once_equal_one_at_a_time(values: list[float], ps: list[float]) -> None:
+    from lightfast.insights.percentiles import nearest_rank_percentile, nearest_rank_percentiles
+
+    assert nearest_rank_percentiles(values, ps) == [nearest_rank_percentile(values, p) for p in ps]

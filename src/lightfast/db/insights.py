@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from lightfast.db.models import ConnectedSource, Document, Job, MetricHourly, Store, StoreSource, Workspace
 from lightfast.db.statuses import SUCCEEDED, JobStatus
 from lightfast.insights.buckets import hour_of
-from lightfast.insights.percentiles import nearest_rank_percentile
+from lightfast.insights.percentiles import nearest_rank_percentiles
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def duration_percentiles(
     cumulative share reaches the fraction). SQLite has no such aggregate; the durations are read through
     the driver's own cursor (a 30-day range can hold a hundred thousand jobs, and building a SQLAlchemy
     row for each took longer than the query: 120 ms against about 30 ms at 93,000 durations, see
-    bench/results/dashboard.md) and ranked by ``nearest_rank_percentile``."""
+    bench/results/dashboard.md) and ranked by ``nearest_rank_percentiles``."""
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
@@ -157,14 +157,12 @@ def duration_percentiles(
                 return DurationPercentiles(0, (), None)
             return DurationPercentiles(int(row[0]), tuple(float(v) for v in row[1]), float(row[2]))
         cursor.execute(f"SELECT duration_ms {where}", params)
-        durations = sorted(float(value) for (value,) in cursor.fetchall())
+        durations = [float(value) for (value,) in cursor.fetchall()]
     finally:
         cursor.close()
     if not durations:
         return DurationPercentiles(0, (), None)
-    return DurationPercentiles(
-        len(durations), tuple(nearest_rank_percentile(durations, p) for p in ps), durations[-1]
-    )
+    return DurationPercentiles(len(durations), tuple(nearest_rank_percentiles(durations, ps)), max(durations))
 
 
 def _stored_time(moment: datetime, postgres: bool) -> datetime | str:
