@@ -227,3 +227,27 @@ def test_a_cancel_stops_the_listing_between_pages_and_keeps_its_checkpoint(world
 def test_a_connection_with_a_token_is_reconciled_daily(world: World) -> None:
     schedule = world.metadata()["schedule"]
     assert schedule["every"] == 86_400
+
+
+def test_with_a_public_url_the_webhook_is_registered_at_linear(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(tmp_path, database_url, public_url="https://lightfast.example.com")
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    standin = LinearStandIn(KEY)
+    try:
+        backfill = LinearBackfill(
+            settings, services.sessions, services.vendors.credentials, transport=standin.transport()
+        )
+        services.vendors.connections.register_linear_webhook = backfill.register_webhook
+        workspace_id = services.workspaces.ensure_workspace_id()
+        connected = services.vendors.connections.connect(workspace_id, "linear", name="acme", token=KEY)
+        [webhook] = standin.webhooks
+        assert webhook["url"] == f"https://lightfast.example.com/webhooks/linear/{connected.source.id}"
+        assert webhook["secret"] == connected.generated_webhook_secret
+        assert webhook["resourceTypes"] == ["Issue", "Comment", "Project"]
+        with services.sessions() as session:
+            source = session.get(ConnectedSource, connected.source.id)
+            assert source is not None
+            assert source.source_metadata["webhookId"] == webhook["id"]
+        assert connected.notice is None
+    finally:
+        services.close()

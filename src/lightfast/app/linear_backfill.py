@@ -60,6 +60,14 @@ class LinearBackfill:
 
         return backfill
 
+    def register_webhook(self, token: str, url: str, secret: str) -> str:
+        """Create the connection's webhook at Linear (``webhookCreate``); its id."""
+        client = self.client(token)
+        try:
+            return client.create_webhook(url, secret)
+        finally:
+            client.close()
+
     def client(self, token: str) -> LinearClient:
         extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep is not None else {}
         return LinearClient(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets as random_secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.db.types import utcnow
-from lightfast.errors import Conflict, InvalidInput, NotFound
+from lightfast.errors import Conflict, InvalidInput, NotFound, UpstreamError
 from lightfast.settings import Settings
 from lightfast.sources.metadata import LinearSourceMetadata, NotionSourceMetadata
 
@@ -95,6 +96,9 @@ class VendorSourceService:
         self.sessions = sessions
         self.jobs = jobs
         self.credentials = credentials
+        # Registers a Linear webhook with the API token (token, url, secret) -> webhook id; set by
+        # lightfast.app.vendors. Used only when LIGHTFAST_PUBLIC_URL says where Linear can reach us.
+        self.register_linear_webhook: Callable[[str, str, str], str] | None = None
 
     def webhook_url(self, source_type: str, source_id: str) -> str:
         base = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
@@ -180,6 +184,9 @@ class VendorSourceService:
                 return source.id, previous is None
 
         source_id, _ = retry_on_conflict(connect)
+        notice = NO_CONTENT_NOTICE if source_type == "notion" and mode != "api" else None
+        if source_type == "linear" and token is not None:
+            notice = self._register(source_id, token) or notice
         job_id = None
         if token is not None:
             job_id = self.jobs.enqueue_sync(
@@ -195,8 +202,31 @@ class VendorSourceService:
             credentials=self.credentials.previews(source_id),
             job_id=job_id,
             generated_webhook_secret=generated[0] if generated else None,
-            notice=NO_CONTENT_NOTICE if source_type == "notion" and mode != "api" else None,
+            notice=notice,
         )
+
+    def _register(self, source_id: str, token: str) -> str | None:
+        """Create the Linear webhook when this server has a public address; what to tell when it could
+        not (the connection stands: the webhook can be added by hand with the URL and secret)."""
+        if self.register_linear_webhook is None or not self.settings.public_url:
+            if self.settings.public_url:
+                return None
+            return (
+                "set LIGHTFAST_PUBLIC_URL for Lightfast to register the webhook; until then add it in "
+                "Linear with this URL and secret"
+            )
+        secret = self.credentials.read(source_id, WEBHOOK_SECRET)
+        if secret is None:
+            return None
+        try:
+            webhook_id = self.register_linear_webhook(token, self.webhook_url("linear", source_id), secret)
+        except UpstreamError as exc:
+            return f"the webhook could not be registered at Linear ({exc.message}); add it by hand"
+        with self.sessions.begin() as session:
+            source = sources_repo.find_source(session, source_id)
+            if source is not None:
+                source.source_metadata = {**(source.source_metadata or {}), "webhookId": webhook_id}
+        return None
 
     def find(self, source_type: str, source_id: str) -> ConnectedSource | None:
         """The connection a webhook URL names, unless it is of another type or being disconnected."""

@@ -40,7 +40,9 @@ def build_vendors(
 ) -> Vendors:
     credentials = CredentialService(sessions, secret_box(settings))
     connections = VendorSourceService(settings, sessions, jobs, credentials)
-    openers = VendorOpeners(sessions, LinearBackfill(settings, sessions, credentials).for_connection)
+    linear = LinearBackfill(settings, sessions, credentials)
+    openers = VendorOpeners(sessions, linear.for_connection)
+    connections.register_linear_webhook = linear.register_webhook
     opener.register("linear", openers.linear)
     notion = NotionPages(settings, sessions, credentials)
     opener.register("notion", lambda connection: notion.open(connection))

@@ -138,6 +138,27 @@ class LinearClient:
             return data
         raise UpstreamError("Linear could not be reached")  # pragma: no cover - the loop returns or raises
 
+    def create_webhook(self, url: str, secret: str, label: str = "Lightfast") -> str:
+        """Register a webhook for every public team (``webhookCreate``) signed with ``secret``; its id."""
+        data = self.query(
+            "mutation WebhookCreate($input: WebhookCreateInput!) { webhookCreate(input: $input) "
+            "{ success webhook { id enabled } } }",
+            {
+                "input": {
+                    "url": url,
+                    "label": label,
+                    "secret": secret,
+                    "allPublicTeams": True,
+                    "resourceTypes": ["Issue", "Comment", "Project"],
+                }
+            },
+        )
+        created = data.get("webhookCreate")
+        webhook = created.get("webhook") if isinstance(created, dict) else None
+        if not isinstance(created, dict) or not created.get("success") or not isinstance(webhook, dict):
+            raise UpstreamError("Linear did not create the webhook")
+        return str(webhook["id"])
+
     def page(self, connection: str, after: str | None) -> Page:
         data = self.query(page_query(connection), {"first": self.page_size, "after": after})
         found = data.get(connection)

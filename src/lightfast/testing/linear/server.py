@@ -51,6 +51,7 @@ class LinearStandIn:
         self.team = {"id": str(uuid.uuid4()), "key": team_key, "name": "Engineering"}
         self.records: dict[str, dict[str, dict[str, Any]]] = {"issues": {}, "comments": {}, "projects": {}}
         self.requests: list[str] = []  # connection asked for, per request
+        self.webhooks: list[dict[str, Any]] = []  # created by webhookCreate (url, secret, resourceTypes...)
         self._rate_limited = 0
         self._lock = threading.Lock()
         self._clock = datetime(2026, 1, 1, tzinfo=UTC)
@@ -161,9 +162,22 @@ class LinearStandIn:
                     "Rate limit exceeded",
                     headers={"X-RateLimit-Requests-Reset": reset, "X-RateLimit-Requests-Remaining": "0"},
                 )
+            if isinstance(query, str) and "webhookCreate(" in query:
+                return self._create_webhook(variables)
             if found is None:
                 return _error("GRAPHQL_VALIDATION_FAILED", "Cannot query this field (stand-in)")
             return self._page(found.group(1), "includeArchived: true" in found.group(2), variables)
+
+    def _create_webhook(self, variables: dict[str, Any]) -> httpx.Response:
+        given = variables.get("input")
+        if not isinstance(given, dict) or not str(given.get("url", "")).startswith(("http://", "https://")):
+            return _error("INVALID_INPUT", "url must be a valid URL")
+        if not given.get("resourceTypes"):
+            return _error("INVALID_INPUT", "resourceTypes must not be empty")
+        webhook = {"id": str(uuid.uuid4()), "enabled": True, **given}
+        self.webhooks.append(webhook)
+        answer = {"webhookCreate": {"success": True, "webhook": {"id": webhook["id"], "enabled": True}}}
+        return httpx.Response(200, json={"data": answer})
 
     def _page(self, connection: str, archived: bool, variables: dict[str, Any]) -> httpx.Response:
         first = variables.get("first", 50)
