@@ -25,6 +25,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from sqlalchemy import select
 
+from lightfast.api import insights
 from lightfast.api.app import create_app
 from lightfast.api.routes import router
 from lightfast.app.container import Services, build_services
@@ -42,7 +43,7 @@ DOCS = {
 }
 OPERATIONS = sorted(
     (method, str(getattr(route, "path", "")))
-    for route in router.routes
+    for route in [*router.routes, *insights.router.routes]
     for method in getattr(route, "methods", ())
     if method != "HEAD"
 )
