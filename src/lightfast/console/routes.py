@@ -31,9 +31,9 @@ def install(app: FastAPI) -> None:
         return PlainTextResponse("this form has expired or was not sent by the console; reload the page", 403)
 
     app.include_router(search.router)
+    app.include_router(dashboard_router)
+    app.include_router(sources_router)
     app.include_router(jobs_page.router)
     app.include_router(auth_router)
     app.include_router(notifications_router)
     app.include_router(settings_router)
-    app.include_router(dashboard_router)
-    app.include_router(sources_router)

@@ -415,10 +415,6 @@ Index(
 )
 
 
-# Linear and Notion (issue 13): their own module, registered on this metadata when this one is imported.
-from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402, F401
-
-
 class User(Base):
     """A console user: an argon2id hash of the password only; the email lowercased (one address, one user)."""
 
@@ -495,6 +491,10 @@ class LoginAttempt(Base):
     address: Mapped[str | None] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# Linear and Notion (issue 13): their own module, registered on this metadata when this one is imported.
+from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402, F401
 
 # The live feed (db/live.py) polls a workspace's jobs changed since its last read (issue 12).
 Index("ix_jobs_workspace_updated", Job.workspace_id, Job.updated_at)
