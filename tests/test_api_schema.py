@@ -25,7 +25,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from sqlalchemy import select
 
-from lightfast.api import insights
+from lightfast.api import insights, notifications
 from lightfast.api.app import create_app
 from lightfast.api.routes import router
 from lightfast.app.container import Services, build_services
@@ -43,10 +43,12 @@ DOCS = {
 }
 OPERATIONS = sorted(
     (method, str(getattr(route, "path", "")))
-    for route in [*router.routes, *insights.router.routes]
+    for route in [*router.routes, *insights.router.routes, *notifications.router.routes]
     for method in getattr(route, "methods", ())
     if method != "HEAD"
 )
+# Streams never end within a fuzzed example: GET /v1/events is checked in tests/test_live.py.
+STREAMS = {("GET", "/v1/events")}
 EXAMPLES = 25  # per operation and generation mode
 ACCEPTED = ["2xx", "401", "404", "409", "429"]  # schemathesis' default, less 3xx and 5xx
 
@@ -99,6 +101,13 @@ def target(tmp_path: Path, github: tuple[GitHubStandIn, str]) -> Iterator[Target
     key = services.api_keys.create(workspace, "schemathesis")
     # Keys the fuzzer may revoke or rotate: never the one it authenticates with.
     spare = [services.api_keys.create(workspace, f"spare-{i}").key.id for i in range(3)]
+    # Targets the fuzzer may delete; never called (nothing fails in the fuzzed workspace).
+    targets = [
+        services.notifications.create_target(
+            workspace, kind="generic", url=f"https://hooks.example.com/{i}"
+        ).target.id
+        for i in range(3)
+    ]
     with services.sessions() as session:
         completed = list(session.scalars(select(Job.id).where(Job.status == "completed")))
         stores = list(session.scalars(select(Store.id)))
@@ -129,6 +138,7 @@ def target(tmp_path: Path, github: tuple[GitHubStandIn, str]) -> Iterator[Target
         "sources": [source],
         "api-keys": spare,
         "documents": documents,
+        "notifications": targets,
     }
     yield Target(app, schema, services, key.secret, ids, cursors, repo)
     services.close()
@@ -153,6 +163,9 @@ def strategies_for(target: Target, method: str, path: str) -> list[tuple[Any, in
         ]
     if (method, path) == ("POST", "/v1/sources"):
         body = {"type": "local", "path": str(target.repo)}
+        found.append((operation.as_strategy(generation_mode=GenerationMode.POSITIVE, body=body), 5))
+    if (method, path) == ("POST", "/v1/notifications/targets"):
+        body = {"kind": "generic", "url": "https://hooks.example.com/fuzzed"}
         found.append((operation.as_strategy(generation_mode=GenerationMode.POSITIVE, body=body), 5))
     if path in ("/v1/contents", "/v1/findsimilar"):
         documents = st.sampled_from(target.ids["documents"])
@@ -197,7 +210,7 @@ def test_every_route_is_fuzzed(target: Target) -> None:
         for method in item
         if path.startswith("/v1/")
     }
-    assert documented == set(OPERATIONS)
+    assert documented == set(OPERATIONS) | STREAMS
     assert len(OPERATIONS) >= 26
 
 
@@ -223,7 +236,13 @@ def test_the_schema_declares_the_error_answers(target: Target) -> None:
             assert "Retry-After" in responses["429"]["headers"]
             assert operation["security"] == [{"apiKey": []}]
             success = next(code for code in responses if code.startswith("2"))
-            assert "$ref" in responses[success]["content"]["application/json"]["schema"], (method, path)
+            if success == "204":
+                assert "content" not in responses[success], (method, path)
+            elif (method.upper(), path) in STREAMS:
+                assert "text/event-stream" in responses[success]["content"], (method, path)
+            else:
+                schema = responses[success]["content"]["application/json"]["schema"]
+                assert "$ref" in schema, (method, path)
 
 
 def test_the_checks_catch_an_undocumented_answer(target: Target) -> None:

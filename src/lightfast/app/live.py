@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.clock import Clock, SystemClock
+from lightfast.app.schemas.events import LiveActivityOut, LiveJobOut
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import live as live_repo
 from lightfast.db.models import Activity, Job
@@ -47,39 +48,11 @@ class LiveEvent:
 def job_data(job: Job, now: datetime) -> dict[str, Any]:
     """A job as the live feed sends it (camelCase, like the API): the status it shows at ``now``."""
     status = jobs_repo.shown_status(job, now)
-    return {
-        "id": job.id,
-        "name": job.name,
-        "status": status,
-        "sourceId": job.source_id,
-        "progress": {"processed": job.progress_processed, "total": job.progress_total},
-        "etaSeconds": job.eta_seconds if status == JobStatus.RUNNING else None,
-        "error": job.error_message,
-        "createdAt": _iso(job.created_at),
-        "startedAt": _iso(job.started_at),
-        "completedAt": _iso(job.completed_at),
-        "updatedAt": _iso(job.updated_at),
-    }
+    return LiveJobOut.of(job, status, running=status == JobStatus.RUNNING).wire()
 
 
 def activity_data(activity: Activity) -> dict[str, Any]:
-    return {
-        "id": activity.id,
-        "category": activity.category,
-        "action": activity.action,
-        "actorType": activity.actor_type,
-        "actorId": activity.actor_id,
-        "entityType": activity.entity_type,
-        "entityId": activity.entity_id,
-        "details": activity.details,
-        "timestamp": _iso(activity.timestamp),
-    }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return LiveActivityOut.model_validate(activity).wire()
 
 
 def event_id(moment: datetime) -> str:

@@ -49,9 +49,11 @@ from lightfast.app.notification_rules import (
     summary,
     system_resolver,
 )
+from lightfast.app.schemas.events import JobFailedEventOut
 from lightfast.app.secrets import FORMAT as SEALED_FORMAT
 from lightfast.app.secrets import SecretBox, secret_box
 from lightfast.db import activities
+from lightfast.db import jobs as jobs_repo
 from lightfast.db import notifications as repo
 from lightfast.db.models import new_id
 from lightfast.db.notification_models import NotificationTarget
@@ -356,6 +358,11 @@ class NotificationService:
                 return
             kind, url, stored, payload = target.kind, target.url, target.secret, dict(delivery.payload)
             target_id = target.id
+            if delivery.event == "job.failed" and "job_id" in payload:
+                job = jobs_repo.find_job(session, str(payload["job_id"]))
+                if job is None:  # the workspace was deleted since: nothing left to tell about
+                    return
+                payload = JobFailedEventOut.of(job).wire()
         try:
             secret = self._unseal(target_id, stored)
         except SecretUnreadable as exc:  # no attempt can succeed until the key is configured again

@@ -112,25 +112,9 @@ def finish_job(
     session.flush()
     settle_events(session)  # the deliveries that queued it now know how they ended
     if newly_failed:  # told in this transaction: the notification exists exactly when the failure does
-        notifications.enqueue_event(session, job.workspace_id, "job.failed", failed_job_event(job), at=now)
+        # The record names the job; the notification's body is rendered from it when it is sent.
+        notifications.enqueue_event(session, job.workspace_id, "job.failed", {"job_id": job.id}, at=now)
     return job
-
-
-def failed_job_event(job: Job) -> dict[str, Any]:
-    return {
-        "event": "job.failed",
-        "occurredAt": (job.completed_at or utcnow()).isoformat(),
-        "workspaceId": job.workspace_id,
-        "job": {
-            "id": job.id,
-            "name": job.name,
-            "sourceId": job.source_id,
-            "trigger": job.trigger,
-            "triggeredBy": job.triggered_by,
-            "error": (job.error_message or "")[:2000],
-            "durationMs": job.duration_ms,
-        },
-    }
 
 
 def find_by_idempotency_key(session: Session, key: str) -> Job | None:
