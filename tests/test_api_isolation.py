@@ -721,6 +721,22 @@ def delete_notification_target_check(world: World) -> None:
     assert [t.id for t in world.services.notifications.list_targets(world.b.workspace)] == [b_target]
 
 
+def activity_log(world: World) -> None:
+    """GET /v1/activity (a page, and the CSV and JSON exports): only A's activities, and a filter naming
+    B's source, key or job finds nothing rather than B's rows."""
+    mine = world.call(world.a, "GET", "/v1/activity", 200, params={"limit": 200})
+    assert_no_b(world, mine)
+    assert mine.json()["items"], "A's own jobs are in its log"
+    for export in ("csv", "json"):
+        assert_no_b(world, world.call(world.a, "GET", "/v1/activity", 200, params={"format": export}))
+    for name, value in (("source", world.b.source), ("actor", world.b.key_id), ("q", world.b.job)):
+        narrowed = world.call(world.a, "GET", "/v1/activity", 200, params={name: value}).json()
+        assert narrowed["items"] == [], f"{name}={value} showed B's activity"
+    for name in SCOPE_FIELDS:
+        refused = world.call(world.a, "GET", "/v1/activity", 400, params={name: world.b.workspace})
+        assert refused.json()["message"].startswith(f"{name}: ")
+
+
 CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/v1/search"): all_of(
         search_check, rejects_scope_fields("POST", "/v1/search", {"query": "kubernetes"})
@@ -769,6 +785,7 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ),
     ("GET", "/v1/workspace/timeseries"): dashboard_figures("/v1/workspace/timeseries", _timeseries_of),
     ("GET", "/v1/workspace/health"): dashboard_figures("/v1/workspace/health", _health_of),
+    ("GET", "/v1/activity"): activity_log,
     ("GET", "/v1/notifications/targets"): notification_targets_list_check,
     ("POST", "/v1/notifications/targets"): create_notification_target_check,
     ("DELETE", "/v1/notifications/targets/{id}"): delete_notification_target_check,

@@ -25,7 +25,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from sqlalchemy import select
 
-from lightfast.api import insights, notifications
+from lightfast.api import activity, insights, notifications
 from lightfast.api.app import create_app
 from lightfast.api.routes import router
 from lightfast.app.container import Services, build_services
@@ -43,7 +43,12 @@ DOCS = {
 }
 OPERATIONS = sorted(
     (method, str(getattr(route, "path", "")))
-    for route in [*router.routes, *insights.router.routes, *notifications.router.routes]
+    for route in [
+        *router.routes,
+        *insights.router.routes,
+        *notifications.router.routes,
+        *activity.router.routes,
+    ]
     for method in getattr(route, "methods", ())
     if method != "HEAD"
 )

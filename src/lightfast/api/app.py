@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from lightfast import __version__, console
-from lightfast.api import errors, events, insights, metrics, middleware, notifications
+from lightfast.api import activity, errors, events, insights, metrics, middleware, notifications
 from lightfast.api.routes import router
 from lightfast.api.vendor_webhooks import router as vendor_webhooks_router
 from lightfast.api.webhooks import router as webhooks_router
@@ -34,6 +34,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(insights.router)
     app.include_router(notifications.router)
     app.include_router(events.router)
+    app.include_router(activity.router)
     app.include_router(webhooks_router)
     app.include_router(vendor_webhooks_router)
     console.install(app)

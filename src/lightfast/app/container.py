@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.activity_log import ActivityLog
 from lightfast.app.clock import Clock, SystemClock
 from lightfast.app.disconnect import DisconnectRunner
 from lightfast.app.github_webhooks import GitHubWebhooks
@@ -60,6 +61,7 @@ class Services:
     github_webhooks: GitHubWebhooks
     idempotency: IdempotencyService
     usage: UsageService
+    activity: ActivityLog
     live: LiveFeed  # job progress and activities as events (the console, GET /v1/events)
     insights: InsightService
     notifications: NotificationService  # outgoing webhooks: job failures, health changes
@@ -126,6 +128,7 @@ def build_services(
         github_webhooks=GitHubWebhooks(sessions, jobs),
         idempotency=IdempotencyService(sessions),
         usage=UsageService(sessions),
+        activity=ActivityLog(sessions),
         live=LiveFeed(sessions, clock),
         insights=InsightService(sessions, clock),
         notifications=NotificationService(

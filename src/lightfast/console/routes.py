@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from lightfast.console import jobs_page, search
+from lightfast.console.activity_page import router as activity_router
 from lightfast.console.auth import router as auth_router
 from lightfast.console.dashboard import router as dashboard_router
 from lightfast.console.notifications_page import router as notifications_router
@@ -33,6 +34,7 @@ def install(app: FastAPI) -> None:
     app.include_router(search.router)
     app.include_router(dashboard_router)
     app.include_router(sources_router)
+    app.include_router(activity_router)
     app.include_router(jobs_page.router)
     app.include_router(auth_router)
     app.include_router(notifications_router)

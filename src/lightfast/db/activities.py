@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Activity
+from lightfast.db.models import Activity, Job
+from lightfast.db.statuses import JobTrigger
 
 
 def record_activity(
@@ -35,3 +39,100 @@ def record_activity(
             details=details or {},
         )
     )
+
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    """What the activity log is narrowed to; every field optional. ``source`` matches the source itself
+    and the jobs that synced it."""
+
+    category: str | None = None
+    source: str | None = None
+    actor: str | None = None  # an actor id, or an actor type (user, api_key, webhook, scheduler, system)
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    text: str | None = None
+
+
+def _filtered(workspace_id: str, filters: ActivityFilters) -> Select[Activity]:
+    query = select(Activity).where(Activity.workspace_id == workspace_id)
+    if filters.category:
+        query = query.where(Activity.category == filters.category)
+    if filters.actor:
+        query = query.where(or_(Activity.actor_id == filters.actor, Activity.actor_type == filters.actor))
+    if filters.source:
+        jobs_of_source = select(Job.id).where(Job.source_id == filters.source)
+        query = query.where(
+            or_(
+                and_(Activity.entity_type == "source", Activity.entity_id == filters.source),
+                and_(Activity.entity_type == "job", Activity.entity_id.in_(jobs_of_source)),
+            )
+        )
+    if filters.since:
+        query = query.where(Activity.timestamp >= filters.since)
+    if filters.until:
+        query = query.where(Activity.timestamp < filters.until)
+    if filters.text:
+        # LIKE's own wildcards in the text are literal: a search for "50%" finds "50%".
+        escaped = filters.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (Activity.action, Activity.category, Activity.entity_id, Activity.actor_id)
+                ),
+                func.lower(cast(Activity.details, String)).like(pattern, escape="\\"),
+            )
+        )
+    return query
+
+
+def list_activities(
+    session: Session,
+    workspace_id: str,
+    filters: ActivityFilters,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[Activity]:
+    """Newest first; ``after`` (timestamp, id) of the last row already shown continues the list."""
+    query = _filtered(workspace_id, filters)
+    if after is not None:
+        moment, last_id = after
+        query = query.where(
+            or_(Activity.timestamp < moment, and_(Activity.timestamp == moment, Activity.id < last_id))
+        )
+    query = query.order_by(Activity.timestamp.desc(), Activity.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def job_activity(session: Session, job: Job, action: str, details: dict[str, Any]) -> None:
+    """A job's step in its life (queued, started, finished...), in the transaction that makes it so. The
+    actor is whoever triggered it: a console user, a key, a webhook sender, the scheduler or the system."""
+    actor_type, actor_id = job_actor(job.trigger, job.triggered_by)
+    record_activity(
+        session,
+        workspace_id=job.workspace_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        category="job",
+        action=action,
+        entity_type="job",
+        entity_id=job.id,
+        details={"name": job.name, "source_id": job.source_id, **details},
+    )
+
+
+def job_actor(trigger: str, triggered_by: str | None) -> tuple[str, str | None]:
+    if triggered_by and triggered_by.startswith("user:"):
+        return "user", triggered_by.removeprefix("user:")
+    if triggered_by == "local-admin":
+        return "user", "local-admin"
+    if triggered_by and triggered_by.startswith("key_"):
+        return "api_key", triggered_by
+    if trigger == JobTrigger.SCHEDULED:
+        return "scheduler", triggered_by
+    if trigger == JobTrigger.WEBHOOK:
+        return "webhook", triggered_by
+    return "system", triggered_by

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from lightfast.db import notifications
+from lightfast.db import activities, notifications
 from lightfast.db.models import IngestionEvent, Job, JobStepResult, Workspace, new_id
 from lightfast.db.statuses import ACTIVE, SUCCEEDED, EventStatus, JobStatus, JobTrigger
 from lightfast.db.types import utcnow
@@ -48,6 +48,9 @@ def create_job(
         progress_processed=0,
     )
     session.add(job)
+    activities.job_activity(
+        session, job, "job.retried" if retry_of else "job.queued", {"retry_of": retry_of} if retry_of else {}
+    )
     session.flush()
     return job
 
@@ -70,6 +73,7 @@ def start_job(session: Session, job_id: str, store_id: str | None = None) -> Non
         job.store_id = store_id
     if job.status == JobStatus.QUEUED:
         job.status = JobStatus.RUNNING
+        activities.job_activity(session, job, "job.started", {})
     job.started_at = job.started_at or utcnow()
 
 
@@ -110,6 +114,7 @@ def finish_job(
     job.duration_ms = int((now - started).total_seconds() * 1000)
     job.eta_seconds = job.lease_expires_at = None  # the worker that ran it stays in worker_id
     session.flush()
+    activities.job_activity(session, job, f"job.{status}", _impact(job))
     settle_events(session)  # the deliveries that queued it now know how they ended
     if newly_failed:  # told in this transaction: the notification exists exactly when the failure does
         # The record names the job; the notification's body is rendered from it when it is sent.
@@ -416,3 +421,16 @@ def sources_with_running_jobs(session: Session, source_ids: Collection[str]) -> 
         .distinct()
     )
     return {source_id for source_id in rows if source_id is not None}
+
+
+def _impact(job: Job) -> dict[str, Any]:
+    """What a finished job changed, for the activity log: its counts, duration and error."""
+    counts = {
+        key: value
+        for key, value in (job.output or {}).items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+    impact: dict[str, Any] = {"duration_ms": job.duration_ms, "impact": counts}
+    if job.error_message:
+        impact["error"] = job.error_message[:500]
+    return impact

@@ -31,6 +31,8 @@ from lightfast.sdk.errors import (
     ServerError,
 )
 from lightfast.sdk.models import (
+    Activity,
+    ActivityPage,
     ConnectedSource,
     ContentsResponse,
     DetectConfigResult,
@@ -66,6 +68,8 @@ __all__ = [
     "APIError",
     "APIResponseValidationError",
     "APITimeoutError",
+    "Activity",
+    "ActivityPage",
     "AsyncJobs",
     "AsyncLightfast",
     "AsyncSources",

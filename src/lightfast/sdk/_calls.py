@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from lightfast.sdk.models import (
+    ActivityPage,
     ConnectedSource,
     ContentsResponse,
     DetectConfigResult,
@@ -275,6 +276,31 @@ def workspace_timeseries(range: str = "24h") -> Call[TimeSeries, TimeSeries]:
     success rate, query count and latency (``GET /v1/workspace/timeseries``)."""
     params: dict[str, str | int] = {"range": _period("range", range)}
     return Call("GET", "/v1/workspace/timeseries", TimeSeries, _whole, params=params)
+
+
+def list_activity(
+    *,
+    category: str | None = None,
+    source: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Call[ActivityPage, ActivityPage]:
+    """One page of the workspace's activity log, newest first (``GET /v1/activity``); pass
+    ``page.next_cursor`` as ``cursor`` for the next. ``since`` is inclusive, ``until`` exclusive."""
+    params: dict[str, str | int] = {"limit": _int_in("limit", limit, 1, 200)}
+    for name, value in (("category", category), ("source", source), ("actor", actor), ("q", q)):
+        if value is not None:
+            params[name] = _text(name, value)
+    for name, moment in (("from", since), ("to", until)):
+        if moment is not None:
+            params[name] = moment.isoformat()
+    if cursor is not None:
+        params["cursor"] = _text("cursor", cursor)
+    return Call("GET", "/v1/activity", ActivityPage, _whole, params=params)
 
 
 def workspace_health() -> Call[WorkspaceHealth, WorkspaceHealth]:

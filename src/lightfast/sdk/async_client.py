@@ -108,6 +108,7 @@ class AsyncLightfast(ClientCore):
     statistics = async_method(_calls.workspace_statistics)
     timeseries = async_method(_calls.workspace_timeseries)
     health = async_method(_calls.workspace_health)
+    activity = async_method(_calls.list_activity)
     notification_targets = async_method(_calls.list_notification_targets)
     create_notification_target = async_method(_calls.create_notification_target)
     delete_notification_target = async_method(_calls.delete_notification_target)

@@ -107,6 +107,7 @@ class Lightfast(ClientCore):
     statistics = sync_method(_calls.workspace_statistics)
     timeseries = sync_method(_calls.workspace_timeseries)
     health = sync_method(_calls.workspace_health)
+    activity = sync_method(_calls.list_activity)
     notification_targets = sync_method(_calls.list_notification_targets)
     create_notification_target = sync_method(_calls.create_notification_target)
     delete_notification_target = sync_method(_calls.delete_notification_target)

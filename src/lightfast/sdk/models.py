@@ -219,6 +219,26 @@ class JobList(LightfastModel):
     items: Items[Job] = []
 
 
+class Activity(LightfastModel):
+    """Something that happened in the workspace: who (``actor_type``, ``actor_id``) did ``action`` to
+    which entity, with what it changed in ``details``."""
+
+    id: str
+    timestamp: datetime
+    category: str
+    action: str
+    actor_type: str
+    actor_id: str | None = None
+    entity_type: str
+    entity_id: str | None = None
+    details: dict[str, Any] = {}
+
+
+class ActivityPage(LightfastModel):
+    items: Items[Activity] = []
+    next_cursor: str | None = None
+
+
 class JobStatistics(LightfastModel):
     hours: int | None = None
     total: int = 0
