@@ -8,6 +8,7 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from lightfast.app.activity_log import FORMULA_STARTS, csv_cell, decode_cursor
 from lightfast.app.container import Services
-from lightfast.db.activities import ActivityFilters, job_actor
+from lightfast.db.activities import ActivityFilters, actor_of
 from lightfast.errors import InvalidInput
 from tests.conftest import write
 
@@ -81,11 +82,16 @@ def test_filters_and_the_cursor_cover_exactly_the_matching_rows(services: Servic
     jobs_only = everything(services, workspace, ActivityFilters(category="job"))
     assert jobs_only
     assert set(jobs_only) <= set(every)
-    assert everything(services, workspace, ActivityFilters(source=source)) == jobs_only
+    of_source = everything(services, workspace, ActivityFilters(source=source))
+    source_rows = services.activity.page(workspace, ActivityFilters(category="source"), limit=200).items
+    assert set(of_source) == set(jobs_only) | {a.id for a in source_rows if a.entity_id == source}
     assert everything(services, workspace, ActivityFilters(source="src_nope")) == []
     assert len(everything(services, workspace, ActivityFilters(text="job.cancelled"))) == 3
     assert everything(services, workspace, ActivityFilters(text="100%_")) == []  # LIKE wildcards are literal
-    assert everything(services, workspace, ActivityFilters(actor="system")) == jobs_only
+    by_system = everything(services, workspace, ActivityFilters(actor="system"))
+    assert set(jobs_only) <= set(by_system)
+    system_rows = services.activity.page(workspace, ActivityFilters(actor="system"), limit=200).items
+    assert {a.actor_type for a in system_rows} == {"system"}
 
     newest = services.activity.page(workspace, ActivityFilters(), limit=1).items[0].timestamp
     assert everything(services, workspace, ActivityFilters(since=newest + timedelta(seconds=1))) == []
@@ -129,5 +135,37 @@ def test_a_csv_cell_never_starts_a_formula(value: str) -> None:
 
 @given(st.sampled_from(["manual", "scheduled", "webhook", "automatic"]), st.none() | st.text(max_size=20))
 def test_every_job_has_one_kind_of_actor(trigger: str, triggered_by: str | None) -> None:
-    actor_type, _ = job_actor(trigger, triggered_by)
+    actor_type, _ = actor_of(trigger, triggered_by)
     assert actor_type in ("user", "api_key", "webhook", "scheduler", "system")
+
+
+def test_config_detection_and_connections_are_on_the_timeline(services: Services, tmp_path: Path) -> None:
+    workspace, source = ingest(services, tmp_path / "docs", {"a.md": "# A\n\nalpha\n"})
+    sources = services.activity.page(workspace, ActivityFilters(category="source"), limit=50).items
+    detected = [a for a in sources if a.action.startswith("config.")]
+    assert [a.action for a in detected] == ["config.configured"]
+    assert detected[0].entity_id == source
+    assert detected[0].details["path"] == "lightfast.yml"
+
+    (tmp_path / "docs" / "lightfast.yml").write_text("version: 1\nstore: [\n")
+    assert services.sources.detect_config(workspace, source).status == "error"
+    actions = [
+        a.action for a in services.activity.page(workspace, ActivityFilters(source=source), limit=50).items
+    ]
+    assert actions.count("config.error") == 1
+    # Detection that finds the same again adds nothing.
+    services.sources.detect_config(workspace, source)
+    again = [
+        a.action for a in services.activity.page(workspace, ActivityFilters(source=source), limit=50).items
+    ]
+    assert again.count("config.error") == 1
+
+
+def test_searches_by_api_key_are_recorded_without_their_text(lightfast_client: Any) -> None:
+    answer = lightfast_client.post("/v1/search", json={"query": "secret plans for the launch"})
+    assert answer.status_code == 200
+    log = lightfast_client.get("/v1/activity", params={"category": "search"}).json()["items"]
+    assert [a["action"] for a in log] == ["search"]
+    assert log[0]["actorType"] == "api_key"
+    assert log[0]["entityId"] == answer.headers["X-Request-Id"]
+    assert "secret plans" not in str(log)

@@ -22,6 +22,7 @@ from lightfast.db import activities, tenancy
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource, Organization
+from lightfast.db.statuses import JobTrigger
 from lightfast.db.transactions import retry_on_conflict
 from lightfast.db.types import utcnow
 from lightfast.errors import Conflict, NotFound
@@ -241,11 +242,12 @@ class SourceService:
                     metadata={**(previous.source_metadata if previous else {}), **metadata},
                 )
                 source.display_name, source.is_active = display_name, True
+                actor_type, actor_id = activities.actor_of(JobTrigger.MANUAL, triggered_by)
                 activities.record_activity(
                     session,
                     workspace_id=workspace_id,
-                    actor_type="api_key" if triggered_by else "user",
-                    actor_id=triggered_by,
+                    actor_type=actor_type,
+                    actor_id=actor_id,
                     category="source",
                     action="source.connected",
                     entity_type="source",

@@ -44,6 +44,21 @@ class UsageService:
                     "ms": round(call.elapsed_ms, 2),
                 },
             )
+            if call.key_id and call.endpoint == "/v1/search" and call.status < 400:
+                # Searches by API key are on the timeline (seed 003): which key, when, how fast; never
+                # the query's text, which may hold what people would not want logged.
+                activities.record_activity(
+                    session,
+                    workspace_id=call.workspace_id,
+                    actor_type="api_key",
+                    actor_id=call.key_id,
+                    category="search",
+                    action="search",
+                    entity_type="search",
+                    entity_id=call.request_id,
+                    details={"status": call.status, "ms": round(call.elapsed_ms, 2)},
+                    address=call.address,
+                )
             if call.changes and call.status < 400:
                 endpoint = call.endpoint
                 activities.record_activity(

@@ -110,7 +110,7 @@ def list_activities(
 def job_activity(session: Session, job: Job, action: str, details: dict[str, Any]) -> None:
     """A job's step in its life (queued, started, finished...), in the transaction that makes it so. The
     actor is whoever triggered it: a console user, a key, a webhook sender, the scheduler or the system."""
-    actor_type, actor_id = job_actor(job.trigger, job.triggered_by)
+    actor_type, actor_id = actor_of(job.trigger, job.triggered_by)
     record_activity(
         session,
         workspace_id=job.workspace_id,
@@ -124,7 +124,9 @@ def job_activity(session: Session, job: Job, action: str, details: dict[str, Any
     )
 
 
-def job_actor(trigger: str, triggered_by: str | None) -> tuple[str, str | None]:
+def actor_of(trigger: str, triggered_by: str | None) -> tuple[str, str | None]:
+    """(actor type, actor id) of whoever set something going: ``triggered_by`` is a console user
+    (``user:ID``, ``local-admin``), an API key id, or the sender of a webhook or the scheduler."""
     if triggered_by and triggered_by.startswith("user:"):
         return "user", triggered_by.removeprefix("user:")
     if triggered_by == "local-admin":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from lightfast.db import activities
 from lightfast.db.models import ConnectedSource, Document, Store, StoreSource
 from lightfast.db.types import iso
 
@@ -133,8 +134,21 @@ CONFIG_PROBLEMS_KEPT = 100
 def record_config(session: Session, source: ConnectedSource, report: ConfigReport, *, at: datetime) -> None:
     """The outcome of config detection: status, message, which file, and when; the file's text (bounded)
     and each problem with its line and column, for the console's config dialog."""
+    changed = (source.config_status, source.config_message) != (report.status, report.message)
     source.config_status = report.status
     source.config_message = report.message
+    if changed and source.workspace_id:  # the timeline shows what detection found, once per change
+        activities.record_activity(
+            session,
+            workspace_id=source.workspace_id,
+            actor_type="system",
+            actor_id=None,
+            category="source",
+            action=f"config.{report.status}",
+            entity_type="source",
+            entity_id=source.id,
+            details={"status": report.status, "message": report.message, "path": report.path},
+        )
     text = report.text
     source.source_metadata = {
         **(source.source_metadata or {}),
