@@ -31,6 +31,8 @@ from lightfast.app.live import (
     waiting_reason,
 )
 from lightfast.db import jobs as jobs_repo
+from lightfast.db import live as live_repo
+from lightfast.db.activities import record_activity
 from lightfast.db.engine import make_session_factory
 from lightfast.db.models import Job
 from lightfast.db.statuses import JobStatus, JobTrigger
@@ -430,3 +432,23 @@ def test_a_queued_job_says_which_rule_holds_it(
         assert f"{claimed_total} of {limit}" in reason
     else:
         assert "waiting for a worker" in reason
+
+
+def test_searches_stay_off_the_live_stream(services: Services, workspace: str) -> None:
+    """Each search by key is an activity; streaming them made every open console cost each search."""
+    since = services.clock.now() - timedelta(minutes=1)
+    with services.sessions.begin() as session:
+        for category in ("search", "job"):
+            record_activity(
+                session,
+                workspace_id=workspace,
+                actor_type="api_key",
+                actor_id="key_x",
+                category=category,
+                action=category,
+                entity_type=category,
+                entity_id=None,
+            )
+    with services.sessions() as session:
+        streamed = [a.category for a in live_repo.activities_since(session, workspace, since)]
+    assert streamed == ["job"]

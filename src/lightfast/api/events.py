@@ -24,7 +24,8 @@ STREAM_DOC = """A stream of `text/event-stream` events of the caller's workspace
   "sourceId", "progress": {"processed", "total"}, "etaSeconds", "error", "createdAt", "startedAt",
   "completedAt"}`.
 - `activity`: a new activity: `{"id", "category", "action", "actorType", "actorId", "entityType",
-  "entityId", "details", "timestamp"}`.
+  "entityId", "details", "timestamp"}` (searches are left out, as frequent as the requests themselves:
+  `GET /v1/activity?category=search` lists them).
 - `reset`: the client fell too far behind; events were dropped: reload the state.
 
 Comment lines (`: ping`) every 15 s keep the connection open. Every event has an `id`; reconnect with
