@@ -340,7 +340,7 @@ class Activity(Base):
 
     id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("act"))
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    actor_type: Mapped[str] = mapped_column(String(16))  # user|api_key|system|webhook
+    actor_type: Mapped[str] = mapped_column(String(16))  # user|api_key|webhook|scheduler|system
     actor_id: Mapped[str | None] = mapped_column(String(191))
     category: Mapped[str] = mapped_column(String(32))  # job|source|store|workspace|api_key|search
     action: Mapped[str] = mapped_column(String(64))
