@@ -13,7 +13,7 @@ import re
 import secrets as random_secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,13 +31,43 @@ from lightfast.errors import Conflict, InvalidInput, NotFound, UpstreamError
 from lightfast.settings import Settings
 from lightfast.sources.metadata import LinearSourceMetadata, NotionSourceMetadata
 
-VendorType = Literal["linear", "notion"]
-VENDOR_TYPES: tuple[VendorType, ...] = ("linear", "notion")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 MAX_CREDENTIAL = 4096
 NO_CONTENT_NOTICE = (
     "Notion webhook events carry page ids, not content: without an API token this connection records "
     "them but cannot index pages. Reconnect with --token-env (or token) to index them."
+)
+
+
+@dataclass(frozen=True)
+class VendorKind:
+    """What connecting one vendor's sources needs to know; Linear and Notion are built in, the others
+    register theirs (``VendorSourceService.kinds``) from lightfast.app.vendors."""
+
+    source_type: str
+    display: str  # "Linear": the connection's display name is "<display> <name>"
+    # (name, mode, token_env) -> the connection's typed metadata (lightfast.sources.metadata), wire form.
+    metadata: Callable[[str, str, str | None], dict[str, Any]]
+    # A prefix when Lightfast generates the signing secret (the vendor is told it); None when the vendor
+    # issues it and the connection must be given it.
+    generated_secret_prefix: str | None = None
+    # Deliveries carry ids only (Notion): without a token nothing can be indexed.
+    content_needs_token: bool = False
+
+
+LINEAR = VendorKind(
+    "linear",
+    "Linear",
+    lambda name, mode, token_env: LinearSourceMetadata(workspace=name, mode=mode, token_env=token_env).wire(),
+    generated_secret_prefix="lin_wh_",
+)
+NOTION = VendorKind(
+    "notion",
+    "Notion",
+    lambda name, mode, token_env: NotionSourceMetadata(
+        notion_workspace_name=name, mode=mode, token_env=token_env
+    ).wire(),
+    content_needs_token=True,
 )
 
 
@@ -99,6 +129,7 @@ class VendorSourceService:
         # Registers a Linear webhook with the API token (token, url, secret) -> webhook id; set by
         # lightfast.app.vendors. Used only when LIGHTFAST_PUBLIC_URL says where Linear can reach us.
         self.register_linear_webhook: Callable[[str, str, str], str] | None = None
+        self.kinds: dict[str, VendorKind] = {LINEAR.source_type: LINEAR, NOTION.source_type: NOTION}
 
     def webhook_url(self, source_type: str, source_id: str) -> str:
         base = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
@@ -115,9 +146,10 @@ class VendorSourceService:
         token_env: str | None = None,
         triggered_by: str | None = None,
     ) -> VendorConnected:
-        """Connect (or reconnect, replacing the credentials given) a Linear or Notion source."""
-        if source_type not in VENDOR_TYPES:
-            raise InvalidInput("type must be linear or notion", field="type")
+        """Connect (or reconnect, replacing the credentials given) a source of a registered vendor."""
+        kind = self.kinds.get(source_type)
+        if kind is None:
+            raise InvalidInput(f"type must be one of {', '.join(sorted(self.kinds))}", field="type")
         name = (name or source_type).strip()
         if not NAME.fullmatch(name):
             raise InvalidInput(
@@ -127,12 +159,9 @@ class VendorSourceService:
         token = _credential(token, "token")
         generated: list[str] = []
         mode = "api" if token else "webhook-only"
-        metadata: dict[str, Any]
-        if source_type == "linear":
-            metadata = LinearSourceMetadata(workspace=name, mode=mode, token_env=token_env).wire()
-        else:
-            metadata = NotionSourceMetadata(notion_workspace_name=name, mode=mode, token_env=token_env).wire()
-        display = f"{'Linear' if source_type == 'linear' else 'Notion'} {name}"
+        metadata = kind.metadata(name, mode, token_env)
+        display = f"{kind.display} {name}"
+        notice = NO_CONTENT_NOTICE if kind.content_needs_token and mode != "api" else None
 
         def connect() -> tuple[str, bool]:
             with self.sessions.begin() as session:
@@ -158,15 +187,15 @@ class VendorSourceService:
                     # The backstop of webhooks: a full sync (list everything, repair what was missed).
                     schedule = make_schedule(every_seconds=max(every, 60), since=utcnow())
                     source.source_metadata = {**(source.source_metadata or {}), "schedule": schedule}
-                source.config_status = "configured" if mode == "api" or source_type == "linear" else "pending"
-                source.config_message = (
-                    NO_CONTENT_NOTICE if mode != "api" and source_type == "notion" else None
-                )
+                source.config_status = "pending" if notice else "configured"
+                source.config_message = notice
                 if webhook_secret is not None:
                     self.credentials.put(session, source.id, WEBHOOK_SECRET, webhook_secret)
-                elif source_type == "linear" and not self.credentials.has(session, source.id, WEBHOOK_SECRET):
+                elif kind.generated_secret_prefix and not self.credentials.has(
+                    session, source.id, WEBHOOK_SECRET
+                ):
                     # Generated once; reconnecting keeps it (a new one would break the vendor's webhook).
-                    generated[:] = ["lin_wh_" + random_secrets.token_urlsafe(32)]
+                    generated[:] = [kind.generated_secret_prefix + random_secrets.token_urlsafe(32)]
                     self.credentials.put(session, source.id, WEBHOOK_SECRET, generated[0])
                 if token is not None:
                     self.credentials.put(session, source.id, TOKEN, token)
@@ -184,7 +213,6 @@ class VendorSourceService:
                 return source.id, previous is None
 
         source_id, _ = retry_on_conflict(connect)
-        notice = NO_CONTENT_NOTICE if source_type == "notion" and mode != "api" else None
         if source_type == "linear" and token is not None:
             notice = self._register(source_id, token) or notice
         job_id = None

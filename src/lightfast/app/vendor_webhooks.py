@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,9 @@ def json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
+VendorHandler = Callable[[ConnectedSource, Mapping[str, str], bytes, str | None], "VendorOutcome"]
+
+
 class VendorWebhooks:
     def __init__(
         self,
@@ -106,6 +109,10 @@ class VendorWebhooks:
         self.credentials = credentials
         self.connections = connections
         self.clock = clock
+        # One handler per vendor: (connection, lower-cased headers, raw body, client address) -> outcome.
+        # Each checks its own signature first; the shared steps below are public for handlers that live
+        # in their own modules (registered by lightfast.app.vendors).
+        self.handlers: dict[str, VendorHandler] = {"linear": self._linear, "notion": self._notion}
 
     def receive(
         self,
@@ -117,19 +124,17 @@ class VendorWebhooks:
     ) -> VendorOutcome:
         """Handle one delivery; ``body`` None when it was larger than allowed. Raises InvalidSignature
         (401), PayloadTooLarge (413) or InvalidInput (400) for a delivery refused."""
-        source = (
-            self.connections.find(source_type, source_id) if source_type in ("linear", "notion") else None
-        )
+        handler = self.handlers.get(source_type)
+        source = self.connections.find(source_type, source_id) if handler is not None else None
         if source is None:
             log.info("webhook for unknown %s source refused", source_type[:16])
             raise InvalidSignature(REFUSED)
         if body is None:
-            self._refuse(source, "too_large", address)
+            self.refuse(source, "too_large", address)
             limit = self.settings.vendor_max_webhook_bytes
             raise PayloadTooLarge(f"the delivery is larger than {limit} bytes", field="body")
-        if source_type == "linear":
-            return self._linear(source, headers, body, address)
-        return self._notion(source, headers, body, address)
+        assert handler is not None
+        return handler(source, headers, body, address)
 
     # -- Linear -------------------------------------------------------------------------------------
 
@@ -138,7 +143,7 @@ class VendorWebhooks:
     ) -> VendorOutcome:
         secret = self.credentials.read(source.id, WEBHOOK_SECRET)
         if secret is None or not linear.verify_signature(secret, body, headers.get("linear-signature")):
-            self._refuse(source, "bad_signature", address)
+            self.refuse(source, "bad_signature", address)
             raise InvalidSignature(REFUSED)
         try:
             payload = json_object(body)
@@ -148,19 +153,19 @@ class VendorWebhooks:
                     f"webhookTimestamp is missing or more than {self.settings.webhook_max_age} s from now",
                     field="webhookTimestamp",
                 )
-            delivery_id = self._delivery_id(headers.get("linear-delivery"), body)
+            delivery_id = self.delivery_id(headers.get("linear-delivery"), body)
             parsed = linear.parse_delivery(payload)
             version = canonical_version(parsed.updated_at)
         except ValueError as exc:
-            self._refuse(source, "invalid", address, str(exc))
+            self.refuse(source, "invalid", address, str(exc))
             raise InvalidInput("data.updatedAt is not an ISO 8601 time", field="data.updatedAt") from exc
         except InvalidInput as exc:
-            self._refuse(
+            self.refuse(
                 source, "stale" if exc.field == "webhookTimestamp" else "invalid", address, exc.message
             )
             raise
         key = f"{source.id}:{delivery_id}"
-        if self._seen(source, key):
+        if self.seen(source, key):
             return VendorOutcome(delivery_id, "duplicate", duplicate=True)
         rendered = linear_docs.render(parsed.entity_type, parsed.data, parsed.url) if parsed.indexed else None
         state = "unhandled"
@@ -201,9 +206,9 @@ class VendorWebhooks:
         if state == "unhandled":
             outcome.result = "unhandled"
         if changes:
-            outcome.jobs = self._enqueue(source, changes, key, f"Linear {parsed.entity_type} {parsed.action}")
+            outcome.jobs = self.enqueue(source, changes, key, f"Linear {parsed.entity_type} {parsed.action}")
             outcome.result = "indexing_enqueued" if outcome.jobs else "recorded"
-        return self._record(source, key, f"{parsed.entity_type}.{parsed.action}", metadata, outcome)
+        return self.record(source, key, f"{parsed.entity_type}.{parsed.action}", metadata, outcome)
 
     # -- Notion -------------------------------------------------------------------------------------
 
@@ -218,10 +223,10 @@ class VendorWebhooks:
             try:
                 offered = notion.handshake_token(json_object(body))
             except InvalidInput as exc:
-                self._refuse(source, "invalid", address, exc.message)
+                self.refuse(source, "invalid", address, exc.message)
                 raise
             if offered is None:
-                self._refuse(source, "bad_signature", address)
+                self.refuse(source, "bad_signature", address)
                 raise InvalidSignature(REFUSED)
             with self.sessions.begin() as session:
                 self.credentials.put(session, source.id, VERIFICATION_TOKEN, offered)
@@ -242,20 +247,20 @@ class VendorWebhooks:
                     )
             return VendorOutcome("handshake", "verified")
         if token is None or not notion.verify_signature(token, body, signature):
-            self._refuse(source, "bad_signature", address)
+            self.refuse(source, "bad_signature", address)
             raise InvalidSignature(REFUSED)
         try:
             event = notion.parse_event(json_object(body))
             version = canonical_version(event.timestamp)
         except ValueError as exc:
-            self._refuse(source, "invalid", address, str(exc))
+            self.refuse(source, "invalid", address, str(exc))
             raise InvalidInput("timestamp is not an ISO 8601 time", field="timestamp") from exc
         except InvalidInput as exc:
-            self._refuse(source, "invalid", address, exc.message)
+            self.refuse(source, "invalid", address, exc.message)
             raise
-        delivery_id = self._delivery_id(event.delivery_id, body)
+        delivery_id = self.delivery_id(event.delivery_id, body)
         key = f"{source.id}:{delivery_id}"
-        if self._seen(source, key):
+        if self.seen(source, key):
             return VendorOutcome(delivery_id, "duplicate", duplicate=True)
         metadata = NotionEventMetadata(
             action=event.type,
@@ -273,15 +278,15 @@ class VendorWebhooks:
             with self.sessions.begin() as session:
                 changes = event_changes(session, source.id, event, version)
             if changes:
-                outcome.jobs = self._enqueue(source, changes, key, f"Notion {event.type}")
+                outcome.jobs = self.enqueue(source, changes, key, f"Notion {event.type}")
                 outcome.result = "indexing_enqueued" if outcome.jobs else "recorded"
             else:
                 outcome.result = "stale"
-        return self._record(source, key, event.type, metadata, outcome)
+        return self.record(source, key, event.type, metadata, outcome)
 
     # -- shared -------------------------------------------------------------------------------------
 
-    def _delivery_id(self, given: str | None, body: bytes) -> str:
+    def delivery_id(self, given: str | None, body: bytes) -> str:
         """The vendor's delivery id; a hash of the body when it sent none (the same bytes are the same
         delivery)."""
         if given is None or not given.strip():
@@ -291,11 +296,11 @@ class VendorWebhooks:
             raise InvalidInput(f"the delivery id must be at most {MAX_DELIVERY_ID} printable characters")
         return given
 
-    def _seen(self, source: ConnectedSource, key: str) -> bool:
+    def seen(self, source: ConnectedSource, key: str) -> bool:
         with self.sessions() as session:
             return events_repo.event_recorded(session, source.source_type, key)
 
-    def _enqueue(self, source: ConnectedSource, changes: dict[str, str], key: str, name: str) -> list[str]:
+    def enqueue(self, source: ConnectedSource, changes: dict[str, str], key: str, name: str) -> list[str]:
         if source.workspace_id is None or not source.is_active:
             return []
         try:
@@ -313,7 +318,7 @@ class VendorWebhooks:
             return []
         return [enqueued.job_id]
 
-    def _record(
+    def record(
         self,
         source: ConnectedSource,
         key: str,
@@ -343,7 +348,7 @@ class VendorWebhooks:
             return VendorOutcome(outcome.delivery, "duplicate", outcome.jobs, duplicate=True)
         return outcome
 
-    def _refuse(
+    def refuse(
         self, source: ConnectedSource, reason: str, address: str | None, message: str | None = None
     ) -> None:
         """The one trace a refused delivery leaves: an activity on the connection's workspace."""
