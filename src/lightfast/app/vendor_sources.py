@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets as random_secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,10 @@ class VendorKind:
 
     source_type: str
     display: str  # "Linear": the connection's display name is "<display> <name>"
-    # (name, mode, token_env) -> the connection's typed metadata (lightfast.sources.metadata), wire form.
-    metadata: Callable[[str, str, str | None], dict[str, Any]]
+    # (name, mode, token_env, options) -> the connection's typed metadata (wire form). ``options`` are
+    # the vendor's own connection fields (a Sentry organization slug, a Zendesk subdomain), already
+    # checked by the API's body model; the function raises InvalidInput naming a bad or missing one.
+    metadata: Callable[[str, str, str | None, Mapping[str, str]], dict[str, Any]]
     # A prefix when Lightfast generates the signing secret (the vendor is told it); None when the vendor
     # issues it and the connection must be given it.
     generated_secret_prefix: str | None = None
@@ -58,13 +60,15 @@ class VendorKind:
 LINEAR = VendorKind(
     "linear",
     "Linear",
-    lambda name, mode, token_env: LinearSourceMetadata(workspace=name, mode=mode, token_env=token_env).wire(),
+    lambda name, mode, token_env, _options: LinearSourceMetadata(
+        workspace=name, mode=mode, token_env=token_env
+    ).wire(),
     generated_secret_prefix="lin_wh_",
 )
 NOTION = VendorKind(
     "notion",
     "Notion",
-    lambda name, mode, token_env: NotionSourceMetadata(
+    lambda name, mode, token_env, _options: NotionSourceMetadata(
         notion_workspace_name=name, mode=mode, token_env=token_env
     ).wire(),
     content_needs_token=True,
@@ -145,6 +149,7 @@ class VendorSourceService:
         token: str | None = None,
         token_env: str | None = None,
         triggered_by: str | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> VendorConnected:
         """Connect (or reconnect, replacing the credentials given) a source of a registered vendor."""
         kind = self.kinds.get(source_type)
@@ -159,7 +164,7 @@ class VendorSourceService:
         token = _credential(token, "token")
         generated: list[str] = []
         mode = "api" if token else "webhook-only"
-        metadata = kind.metadata(name, mode, token_env)
+        metadata = kind.metadata(name, mode, token_env, options or {})
         display = f"{kind.display} {name}"
         notice = NO_CONTENT_NOTICE if kind.content_needs_token and mode != "api" else None
 
