@@ -18,7 +18,8 @@ from sqlalchemy.exc import ArgumentError
 
 from lightfast.errors import SettingsError
 
-EmbeddingProvider = Literal["local", "fake"]
+EmbeddingProvider = Literal["local", "fake", "cohere", "openai"]
+RerankProvider = Literal["cohere", "tei", "jina"]
 ENV_PREFIX = "LIGHTFAST_"
 # Never echoed in an error: secrets, and database URLs (they may carry a password).
 SECRET_FIELDS = frozenset(
@@ -30,6 +31,9 @@ SECRET_FIELDS = frozenset(
         "secret_key",
         "previous_secret_keys",
         "metrics_token",
+        "cohere_api_key",
+        "openai_api_key",
+        "rerank_api_key",
     }
 )
 DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
@@ -75,8 +79,84 @@ class Settings(BaseSettings):
     )
     environment: Literal["development", "production"] = "development"
 
-    embedding_provider: EmbeddingProvider = "local"
-    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_provider: EmbeddingProvider = Field(
+        default="local",
+        description="local (all-MiniLM-L6-v2 on the CPU), cohere, openai (or any OpenAI-compatible server "
+        "at LIGHTFAST_OPENAI_BASE_URL), fake (tests only).",
+    )
+    embedding_model: str | None = Field(
+        default=None,
+        description="The provider's model; default all-MiniLM-L6-v2 (local), embed-english-v3.0 (cohere), "
+        "text-embedding-3-small (openai).",
+    )
+    embedding_dimensions: int | None = Field(
+        default=None,
+        ge=1,
+        le=16_384,
+        description="Vector size: embed-v4.0's output_dimension, text-embedding-3's dimensions; for an "
+        "OpenAI-compatible server, its model's size (else discovered by one probe call).",
+    )
+    embedding_max_input_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        le=1_000_000,
+        description="An OpenAI-compatible server's input window in tokens (default 512).",
+    )
+    # Hosted and self-hosted model providers (lightfast.embed.http, lightfast.rerank).
+    cohere_api_key: SecretStr | None = Field(default=None, description="Cohere API key (embed and rerank).")
+    cohere_base_url: str = Field(default="https://api.cohere.com", description="Cohere API base URL.")
+    cohere_api_version: Literal["v1", "v2"] = Field(
+        default="v2", description="Which Cohere API to call: /v2/embed and /v2/rerank, or the v1 ones."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="OpenAI API key (optional for a self-hosted OpenAI-compatible server)."
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="OpenAI API base URL; point it at Ollama, vLLM, text-embeddings-inference or LM Studio "
+        "(for example http://localhost:11434/v1) for a self-hosted model.",
+    )
+    rerank_provider: RerankProvider | None = Field(
+        default=None,
+        description="cohere (/v2/rerank), tei (text-embeddings-inference /rerank) or jina (/v1/rerank); "
+        "unset: searches cannot ask for rerank.",
+    )
+    rerank_model: str | None = Field(
+        default=None,
+        description="Rerank model; default rerank-v3.5 (cohere), jina-reranker-v2-base-multilingual (jina).",
+    )
+    rerank_base_url: str | None = Field(
+        default=None,
+        description="Rerank API base URL; default LIGHTFAST_COHERE_BASE_URL (cohere), https://api.jina.ai "
+        "(jina); required for tei.",
+    )
+    rerank_api_key: SecretStr | None = Field(
+        default=None, description="Rerank API key; default LIGHTFAST_COHERE_API_KEY for cohere."
+    )
+    rerank_candidates: int = Field(
+        default=50, ge=2, le=1000, description="How many fused candidates a rerank reorders."
+    )
+    rerank_budget_ms: int = Field(
+        default=1500,
+        ge=10,
+        le=60_000,
+        description="Milliseconds a rerank may take; past it the fused order is returned, and said so.",
+    )
+    provider_timeout: float = Field(
+        default=60.0, gt=0, le=600, description="Seconds one call to a model provider may take."
+    )
+    provider_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Calls to a provider per request, the first included (429, 5xx)."
+    )
+    provider_max_retry_wait: float = Field(
+        default=60.0, ge=0, le=3600, description="Longest Retry-After waited for; longer fails the call."
+    )
+    provider_breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="Consecutive provider failures that open its circuit breaker."
+    )
+    provider_breaker_cooldown: float = Field(
+        default=30.0, ge=0, le=3600, description="Seconds an open breaker fails calls fast before a trial."
+    )
     embedding_batch_size: int = Field(default=64, ge=1, le=1024)
     embedding_threads: int | None = Field(default=None, ge=1, description="Torch threads; default all cores.")
 
@@ -199,6 +279,10 @@ class Settings(BaseSettings):
     )
     linear_api_url: str = Field(default="https://api.linear.app/graphql", description="Linear GraphQL.")
     notion_api_url: str = Field(default="https://api.notion.com", description="Notion REST API base.")
+    zendesk_base_url: str = Field(
+        default="https://{subdomain}.zendesk.com",
+        description="Zendesk's API base: a template with {subdomain}, or one explicit URL (a stand-in).",
+    )
 
     public_url: str | None = Field(
         default=None,
@@ -264,6 +348,25 @@ class Settings(BaseSettings):
             )
         if not self.github_api_url.startswith(("https://", "http://")):
             raise SettingsError("LIGHTFAST_GITHUB_API_URL must be an http(s) URL")
+        for name in ("cohere_base_url", "openai_base_url", "rerank_base_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise SettingsError(f"{env_name(name)} must be an http(s) URL")
+        if self.embedding_provider == "cohere" and self.cohere_api_key is None:
+            raise SettingsError("LIGHTFAST_EMBEDDING_PROVIDER=cohere needs LIGHTFAST_COHERE_API_KEY")
+        if (
+            self.embedding_provider == "openai"
+            and self.openai_api_key is None
+            and self.openai_base_url.startswith("https://api.openai.com")
+        ):
+            raise SettingsError(
+                "LIGHTFAST_EMBEDDING_PROVIDER=openai needs LIGHTFAST_OPENAI_API_KEY (a self-hosted server at "
+                "another LIGHTFAST_OPENAI_BASE_URL may do without)"
+            )
+        if self.rerank_provider == "cohere" and (self.rerank_api_key or self.cohere_api_key) is None:
+            raise SettingsError("LIGHTFAST_RERANK_PROVIDER=cohere needs LIGHTFAST_COHERE_API_KEY")
+        if self.rerank_provider == "tei" and not self.rerank_base_url:
+            raise SettingsError("LIGHTFAST_RERANK_PROVIDER=tei needs LIGHTFAST_RERANK_BASE_URL (its address)")
         return self
 
     def github_key(self) -> str | None:

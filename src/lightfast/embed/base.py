@@ -22,6 +22,7 @@ class ModelSpec:
     name: str
     dimension: int
     max_input_tokens: int  # the model's input window, special tokens included
+    # dimension 0: an OpenAI-compatible server's model whose size its embedder discovers by a probe call
     default_chunk_tokens: int  # measured on SciFact train, see docs/chunking.md
     default_chunk_overlap: int
 
@@ -48,7 +49,13 @@ class Embedder(ABC):
 
     @abstractmethod
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        """Embed at most ``batch_size`` texts; return an array of shape (len(texts), dimension)."""
+        """Embed at most ``batch_size`` documents; return an array of shape (len(texts), dimension)."""
+
+    def embed_query_batch(self, texts: list[str]) -> np.ndarray:
+        """Embed queries. A provider that embeds them differently from documents (Cohere's ``search_query``
+        input type) overrides this; the query path (``embed_query``) is the only caller, so a query can
+        never be embedded as a document nor a document as a query."""
+        return self.embed_batch(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector (read-only), from the cache when this model embedded the same text before."""
@@ -63,17 +70,20 @@ class Embedder(ABC):
 
     def embed_query_uncached(self, text: str) -> np.ndarray:
         """A query's own path: a provider may embed queries differently from documents (fewer threads)."""
-        vector: np.ndarray = self.embed([text])[0]
+        vector: np.ndarray = self.embed([text], queries=True)[0]
         return vector
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, queries: bool = False) -> np.ndarray:
+        """Documents' vectors (``queries=True``: queries', for the query path only), validated and
+        L2-normalised, in batches of ``batch_size``."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
         started = time.perf_counter()
         out = np.empty((len(texts), self.spec.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            vectors = np.asarray(self.embed_batch(batch), dtype=np.float32)
+            embedded = self.embed_query_batch(batch) if queries else self.embed_batch(batch)
+            vectors = np.asarray(embedded, dtype=np.float32)
             if vectors.shape != (len(batch), self.spec.dimension):
                 raise EmbeddingError(
                     f"{self.spec.name} returned shape {vectors.shape}, "
