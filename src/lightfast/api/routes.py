@@ -308,6 +308,24 @@ def connect_source(
         )
     if isinstance(body, schemas.ConnectGitHubBody):
         connected = svc.sources.connect_github(
+    if isinstance(body, schemas.ConnectZendeskBody):
+        zendesk = svc.vendors.connections.connect(
+            who.workspace_id,
+            "zendesk",
+            name=body.name or body.subdomain,
+            webhook_secret=body.webhook_secret,
+            token=body.token,
+            triggered_by=who.key_id,
+            options=body.options(),
+        )
+        return schemas.ConnectedSourceOut.from_row(
+            zendesk.source,
+            job_id=zendesk.job_id,
+            webhook_url=zendesk.webhook_url,
+            credentials=zendesk.credentials,
+            mode=zendesk.mode,
+            notice=zendesk.notice,
+        )
             who.workspace_id, body.repository, body.installation_id, triggered_by=who.key_id
         )
         return schemas.ConnectedSourceOut.from_row(connected.source, job_id=connected.job_id)

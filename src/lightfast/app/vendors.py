@@ -17,6 +17,8 @@ from lightfast.app.secrets import secret_box
 from lightfast.app.vendor_snapshots import VendorOpeners
 from lightfast.app.vendor_sources import VendorSourceService
 from lightfast.app.vendor_webhooks import VendorWebhooks
+from lightfast.app.zendesk_backfill import ZENDESK, ZendeskSources
+from lightfast.app.zendesk_webhooks import ZendeskWebhookHandler
 from lightfast.settings import Settings
 from lightfast.sources.registry import SourceOpener
 
@@ -29,6 +31,7 @@ class Vendors:
     openers: VendorOpeners
     notion: NotionPages  # tests replace its transport with the stand-in's
     lookup: DocumentLookup  # GET /v1/documents?sourceType=&sourceId=, /v1/documents/{id}/children
+    zendesk: ZendeskSources | None = None  # tests point its transport at the stand-in
 
 
 def build_vendors(
@@ -46,11 +49,17 @@ def build_vendors(
     opener.register("linear", openers.linear)
     notion = NotionPages(settings, sessions, credentials)
     opener.register("notion", lambda connection: notion.open(connection))
+    zendesk = ZendeskSources(settings, sessions, credentials)
+    connections.kinds[ZENDESK.source_type] = ZENDESK
+    opener.register("zendesk", lambda connection: zendesk.open(connection))
+    webhooks = VendorWebhooks(settings, sessions, jobs, credentials, connections, clock)
+    webhooks.handlers["zendesk"] = ZendeskWebhookHandler(webhooks, zendesk)
     return Vendors(
         credentials=credentials,
         connections=connections,
-        webhooks=VendorWebhooks(settings, sessions, jobs, credentials, connections, clock),
+        webhooks=webhooks,
         openers=openers,
         notion=notion,
         lookup=DocumentLookup(sessions),
+        zendesk=zendesk,
     )

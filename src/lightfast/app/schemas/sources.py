@@ -57,8 +57,35 @@ class ConnectNotionBody(Body):
     token: str | None = Field(default=None, min_length=8, max_length=4096)
 
 
+class ConnectZendeskBody(Body):
+    """A Zendesk account (``subdomain``.zendesk.com); deliveries of its webhook arrive at ``webhookUrl``,
+    signed with the webhook's ``webhookSecret`` (Zendesk shows it on the webhook's page). A ``token`` (an
+    API token, with ``email`` the agent it belongs to; an OAuth token without) turns on the backfill
+    and fetching whole tickets. ``privateComments: false`` leaves internal notes out of the index."""
+
+    type: Literal["zendesk"]
+    subdomain: str = Field(
+        min_length=1, max_length=63, json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9-]{0,62}$"}
+    )
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    email: str | None = Field(default=None, min_length=3, max_length=254)
+    webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
+    token: str | None = Field(default=None, min_length=8, max_length=4096)
+    private_comments: bool = Field(default=True, alias="privateComments", strict=True)
+
+    def options(self) -> dict[str, str]:
+        """The connection options ``VendorKind.metadata`` reads (and checks again, naming the field)."""
+        found = {"subdomain": self.subdomain, "privateComments": str(self.private_comments).lower()}
+        return found | ({"email": self.email} if self.email else {})
+
+
 ConnectSourceBody = Annotated[
-    ConnectLocalBody | ConnectGitBody | ConnectGitHubBody | ConnectLinearBody | ConnectNotionBody,
+    ConnectLocalBody
+    | ConnectGitBody
+    | ConnectGitHubBody
+    | ConnectLinearBody
+    | ConnectNotionBody
+    | ConnectZendeskBody,
     Field(discriminator="type"),
 ]
 

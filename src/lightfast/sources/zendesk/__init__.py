@@ -1,0 +1,1 @@
+"""Zendesk: ticket and help-center webhooks, the Support and Help Center REST APIs, documents."""
