@@ -84,7 +84,12 @@ def test_filters_and_the_cursor_cover_exactly_the_matching_rows(services: Servic
     assert set(jobs_only) <= set(every)
     of_source = everything(services, workspace, ActivityFilters(source=source))
     source_rows = services.activity.page(workspace, ActivityFilters(category="source"), limit=200).items
-    assert set(of_source) == set(jobs_only) | {a.id for a in source_rows if a.entity_id == source}
+    # The source's own rows, its jobs', and the store its first sync created.
+    (store_created,) = services.activity.page(workspace, ActivityFilters(category="store"), limit=200).items
+    assert (store_created.action, store_created.source_id) == ("store.created", source)
+    assert set(of_source) == set(jobs_only) | {a.id for a in source_rows if a.entity_id == source} | {
+        store_created.id
+    }
     assert everything(services, workspace, ActivityFilters(source="src_nope")) == []
     assert len(everything(services, workspace, ActivityFilters(text="job.cancelled"))) == 3
     assert everything(services, workspace, ActivityFilters(text="100%_")) == []  # LIKE wildcards are literal

@@ -1069,19 +1069,20 @@ def test_usage_metrics_and_activities(api: Api) -> None:
     with api.services.sessions() as session:
         activities = list(
             session.scalars(
-                # The API's changes (jobs, config detection and searches have their own activities).
+                # The API's changes, recorded by the services that made them, with what changed.
                 select(Activity)
-                .where(Activity.workspace_id == api.workspace_id, Activity.action.like("% /v1/%"))
+                .where(Activity.workspace_id == api.workspace_id, Activity.category == "store")
                 .order_by(Activity.timestamp)
             )
         )
         calls = session.scalar(select(func.count()).select_from(Metric).where(Metric.type == "api_calls"))
-    assert [(a.actor_type, a.actor_id, a.action) for a in activities] == [
-        ("api_key", api.key_id, "POST /v1/stores"),
-        ("api_key", api.key_id, "PATCH /v1/stores/{id}"),
+    mine = [a for a in activities if a.entity_id == store["id"]]
+    assert [(a.actor_type, a.actor_id, a.action, a.entity_id) for a in mine] == [
+        ("api_key", api.key_id, "store.created", store["id"]),
+        ("api_key", api.key_id, "store.renamed", store["id"]),
     ]
-    assert activities[1].entity_type == "stores"
-    assert activities[1].entity_id == store["id"]
+    assert mine[-1].details == {"from": "notes", "to": "journal"}
+    assert mine[-1].summary == "Store renamed: notes → journal"
     assert calls == 4
 
 

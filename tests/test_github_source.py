@@ -23,7 +23,15 @@ from lightfast.app.container import Services, build_services
 from lightfast.app.engine import JobEngine
 from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.db.engine import make_engine
-from lightfast.db.models import ConnectedSource, Document, DocumentFailure, IngestionEvent, Job, VectorEntry
+from lightfast.db.models import (
+    Activity,
+    ConnectedSource,
+    Document,
+    DocumentFailure,
+    IngestionEvent,
+    Job,
+    VectorEntry,
+)
 from lightfast.errors import NotFound, UpstreamError
 from lightfast.sources.github.client import GitHubApp
 from lightfast.testing.github import GitHubStandIn, generate_private_key
@@ -248,10 +256,10 @@ def test_queued_pushes_merge_into_one_job(world: World) -> None:
 
 
 def test_a_replayed_delivery_changes_nothing(world: World) -> None:
-    world.connect()
+    source_id, _ = world.connect()
     before = git(world.repo, "rev-parse", "HEAD")
     after = commit(world.repo, "edit", {"README.md": "# Handbook\n\nRewritten.\n"})
-    payload = world.standin.push_payload(FULL_NAME, before, after)
+    payload = {**world.standin.push_payload(FULL_NAME, before, after), "sender": {"login": "octocat"}}
     first = world.deliver("push", payload, delivery="d-1")
     assert first.status_code == 202
     jobs, events = world.count(Job), world.count(IngestionEvent)
@@ -270,6 +278,19 @@ def test_a_replayed_delivery_changes_nothing(world: World) -> None:
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
     assert (world.count(Job), world.count(IngestionEvent)) == (jobs, events)
+    # Both are on the source's timeline, with how each ended and who pushed.
+    with world.services.sessions() as session:
+        rows = session.scalars(
+            select(Activity).where(Activity.action == "webhook.delivery").order_by(Activity.timestamp)
+        ).all()
+    assert [(a.details["result"], a.status, a.source_id) for a in rows] == [
+        ("sync_enqueued", "ok", source_id),
+        ("duplicate", "ignored", source_id),
+    ]
+    assert rows[0].details["jobs"] == first.json()["jobs"]
+    assert rows[0].actor_type == "webhook"
+    assert rows[0].actor_id == "github:octocat"
+    assert "push delivery sync_enqueued" in rows[0].summary
 
 
 def test_the_same_push_under_a_new_delivery_id_is_one_job(world: World) -> None:
@@ -427,6 +448,13 @@ def test_a_renamed_repository_keeps_its_documents_and_follows_the_name(world: Wo
     assert world.deliver("repository", payload).status_code == 200
     source = world.services.sources.get(world.workspace_id, source_id)
     assert source.display_name == "acme/guide"
+    with world.services.sessions() as session:
+        renamed = session.scalars(select(Activity).where(Activity.action == "source.renamed")).one()
+    assert (renamed.actor_type, renamed.actor_id) == ("webhook", f"github:{payload['sender']['login']}")
+    assert (
+        renamed.summary
+        == "Source renamed from https://github.com/acme/handbook to https://github.com/acme/guide"
+    )
     assert source.source_metadata["repoFullName"] == "acme/guide"
     with world.services.sessions() as session:
         urls = set(session.scalars(select(Document.url).where(Document.connection_id == source_id)))

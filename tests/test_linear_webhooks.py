@@ -226,6 +226,14 @@ def test_a_redelivery_is_one_event_and_one_job(world: World) -> None:
     assert first.status_code == 202
     assert again.json()["duplicate"] is True
     assert (world.count(IngestionEvent), world.count(Job)) == (1, 1)
+    with world.services.sessions() as session:
+        rows = session.scalars(
+            select(Activity).where(Activity.action == "webhook.delivery").order_by(Activity.timestamp)
+        ).all()
+    assert [(a.details["result"], a.status, a.source_id, a.details["event"]) for a in rows] == [
+        ("indexing_enqueued", "ok", world.source_id, "Issue.create"),
+        ("duplicate", "ignored", world.source_id, "Issue.create"),
+    ]
 
 
 def test_a_burst_of_deliveries_coalesces_into_one_job(world: World) -> None:

@@ -46,3 +46,16 @@ def test_filter_the_log_and_export_what_it_shows(live_server: LiveServer, page: 
     assert {row["action"] for row in rows} == {"job.cancelled"}
     shown = page.locator(".activity").evaluate_all("rows => rows.map(r => r.dataset.id)")
     assert shown == [row["id"] for row in rows]
+
+
+def test_without_an_event_stream_the_timeline_polls_for_new_rows(live_server: LiveServer, page: Any) -> None:
+    """A browser (or a proxy) that cannot hold the stream still sees new activity, by polling."""
+    services = live_server.services
+    workspace = services.workspaces.ensure_workspace_id()
+    page.add_init_script("delete window.EventSource")
+    page.goto(live_server.url + "/activity")
+    expect(page.locator("#live-status")).to_have_text("· updating every 5 s")
+    services.api_keys.create(workspace, "polled-key", created_by="local-admin")
+    row = page.locator(".activity", has_text="API key polled-key created")
+    expect(row).to_be_visible(timeout=15_000)
+    expect(row.locator(".actor")).to_have_text("by user local-admin")

@@ -205,7 +205,6 @@ def record_usage(
             request_id=request.state.request_id,
             address=client_address(request),
             entity_id=request.path_params.get("id") if hasattr(request, "path_params") else None,
-            changes=request.method in MUTATING and request.url.path not in READ_ONLY_POSTS,
         )
         services.usage.record_api_call(call)
     except Exception:  # usage records must never fail a request

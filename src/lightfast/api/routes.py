@@ -200,7 +200,7 @@ def get_job(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.Jo
 
 @router.post("/jobs/{id}/cancel", tags=["jobs"])
 def cancel_job(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.JobOut:
-    return schemas.JobOut.from_row(svc.jobs.cancel(who.workspace_id, id))
+    return schemas.JobOut.from_row(svc.jobs.cancel(who.workspace_id, id, cancelled_by=who.key_id))
 
 
 @router.post("/jobs/{id}/retry", status_code=201, tags=["jobs"])
@@ -221,7 +221,7 @@ def list_workspaces(who: Principal = Caller, svc: Services = Svc) -> schemas.Wor
 def create_workspace(
     body: schemas.WorkspaceNameBody, who: Principal = Caller, svc: Services = Svc
 ) -> schemas.WorkspaceOut:
-    return schemas.WorkspaceOut.model_validate(svc.workspaces.create(who.workspace_id, body.name))
+    return schemas.WorkspaceOut.model_validate(svc.workspaces.create(who.workspace_id, body.name, who.key_id))
 
 
 @router.get("/workspaces/{id}", tags=["workspaces"])
@@ -233,7 +233,7 @@ def get_workspace(id: str, who: Principal = Caller, svc: Services = Svc) -> sche
 def rename_workspace(
     id: str, body: schemas.WorkspaceNameBody, who: Principal = Caller, svc: Services = Svc
 ) -> schemas.WorkspaceOut:
-    return schemas.WorkspaceOut.model_validate(svc.workspaces.rename(own(who, id), body.name))
+    return schemas.WorkspaceOut.model_validate(svc.workspaces.rename(own(who, id), body.name, who.key_id))
 
 
 @router.get("/stores", tags=["stores"])
@@ -246,7 +246,7 @@ def list_stores(who: Principal = Caller, svc: Services = Svc) -> schemas.StoreLi
 def create_store(
     body: schemas.StoreNameBody, who: Principal = Caller, svc: Services = Svc
 ) -> schemas.StoreOut:
-    return schemas.StoreOut.from_view(svc.workspaces.create_store(who.workspace_id, body.name))
+    return schemas.StoreOut.from_view(svc.workspaces.create_store(who.workspace_id, body.name, who.key_id))
 
 
 @router.get("/stores/{id}", tags=["stores"])
@@ -258,7 +258,9 @@ def get_store(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.
 def rename_store(
     id: str, body: schemas.StoreNameBody, who: Principal = Caller, svc: Services = Svc
 ) -> schemas.StoreOut:
-    return schemas.StoreOut.from_view(svc.workspaces.rename_store(who.workspace_id, id, body.name))
+    return schemas.StoreOut.from_view(
+        svc.workspaces.rename_store(who.workspace_id, id, body.name, who.key_id)
+    )
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -306,8 +308,6 @@ def connect_source(
             mode=vendor.mode,
             notice=vendor.notice,
         )
-    if isinstance(body, schemas.ConnectGitHubBody):
-        connected = svc.sources.connect_github(
     if isinstance(body, schemas.ConnectZendeskBody):
         zendesk = svc.vendors.connections.connect(
             who.workspace_id,
@@ -326,6 +326,8 @@ def connect_source(
             mode=zendesk.mode,
             notice=zendesk.notice,
         )
+    if isinstance(body, schemas.ConnectGitHubBody):
+        connected = svc.sources.connect_github(
             who.workspace_id, body.repository, body.installation_id, triggered_by=who.key_id
         )
         return schemas.ConnectedSourceOut.from_row(connected.source, job_id=connected.job_id)
@@ -385,7 +387,7 @@ def create_key(
 
 @router.delete("/api-keys/{id}", tags=["api-keys"])
 def revoke_key(id: str, who: Principal = Caller, svc: Services = Svc) -> schemas.ApiKeyOut:
-    return schemas.ApiKeyOut.model_validate(svc.api_keys.revoke(who.workspace_id, id))
+    return schemas.ApiKeyOut.model_validate(svc.api_keys.revoke(who.workspace_id, id, revoked_by=who.key_id))
 
 
 @router.post("/api-keys/{id}/rotate", status_code=201, tags=["api-keys"])

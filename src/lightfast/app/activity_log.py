@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.schemas.activity import ActivityOut
 from lightfast.db import activities as repo
 from lightfast.db.activities import ActivityFilters
-from lightfast.db.models import Activity
+from lightfast.db.activity_models import Activity
 from lightfast.errors import InvalidInput
 
 MAX_PAGE = 200

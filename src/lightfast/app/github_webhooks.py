@@ -87,7 +87,11 @@ class GitHubWebhooks:
         with self.sessions() as session:
             seen = events_repo.event_recorded(session, SOURCE_TYPE, delivery)
         if seen:
-            return Outcome(event, delivery, "duplicate", duplicate=True)
+            duplicate = Outcome(event, delivery, "duplicate", duplicate=True)
+            with self.sessions.begin() as session:
+                duplicate.sources = events_repo.recorded_sources(session, SOURCE_TYPE, delivery)
+                self._delivery_activities(session, duplicate, payload)
+            return duplicate
         handler = self._handlers.get(event)
         outcome = handler(event, delivery, payload) if handler else Outcome(event, delivery, "unhandled")
         try:
@@ -106,9 +110,41 @@ class GitHubWebhooks:
                     if outcome.result in ("ignored", "unhandled")
                     else jobs_repo.event_status(session, outcome.jobs),
                 )
+                self._delivery_activities(session, outcome, payload)
         except IntegrityError:  # the same delivery handled concurrently: its jobs were keyed the same
             return Outcome(event, delivery, "duplicate", outcome.jobs, duplicate=True)
         return outcome
+
+    def _delivery_activities(self, session: Session, outcome: Outcome, payload: dict[str, Any]) -> None:
+        """Each workspace a verified delivery concerned sees it on its timeline with its outcome. A
+        delivery refused at the signature is not: GitHub's one endpoint cannot tell whose it was without
+        trusting the unverified body, which would let anyone write into any timeline (it is logged and
+        counted instead)."""
+        sender = _sender(payload)
+        action = payload.get("action")
+        event = f"{outcome.event}.{action}" if isinstance(action, str) else outcome.event
+        for source_id in outcome.sources:
+            source = sources_repo.find_source(session, source_id)
+            if source is None or source.workspace_id is None:
+                continue
+            activities.record_activity(
+                session,
+                workspace_id=source.workspace_id,
+                actor_type="webhook",
+                actor_id=sender,
+                category="webhook",
+                action="webhook.delivery",
+                entity_type="source",
+                entity_id=source.id,
+                details={
+                    "type": SOURCE_TYPE,
+                    "event": event[:64],
+                    "result": outcome.result,
+                    "deliveryId": outcome.delivery,
+                    "jobs": outcome.jobs,
+                    "name": source.display_name,
+                },
+            )
 
     # -- handlers ----------------------------------------------------------------------------------
 
@@ -285,7 +321,7 @@ class GitHubWebhooks:
                     session,
                     workspace_id=source.workspace_id,
                     actor_type="webhook",
-                    actor_id=None,
+                    actor_id=_sender(payload),
                     category="source",
                     action="source.renamed",
                     entity_type="source",
@@ -306,6 +342,13 @@ def _rewrite_links(session: Session, source_id: str, old_url: str, new_url: str,
         if document.url and document.url.startswith(old_url + "/"):
             document.url = new_url + document.url[len(old_url) :]
         document.source_metadata = {**(document.source_metadata or {}), "repoFullName": full_name}
+
+
+def _sender(payload: dict[str, Any]) -> str | None:
+    """The GitHub login that caused a delivery (``sender.login``), bounded; None when absent."""
+    sender = payload.get("sender")
+    login = sender.get("login") if isinstance(sender, dict) else None
+    return f"github:{login[:100]}" if isinstance(login, str) and login else None
 
 
 def _details(event: str, delivery: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -248,10 +248,11 @@ class JobService:
 
     # -- control ---------------------------------------------------------------------------------
 
-    def cancel(self, workspace_id: str, job_id: str) -> Job:
+    def cancel(self, workspace_id: str, job_id: str, cancelled_by: str | None = None) -> Job:
+        """``cancelled_by``: who asked (``user:ID``, a key id, ``cli``), for the activity log."""
         with self.sessions.begin() as session:
             job = self._job(session, workspace_id, job_id)
-            if not jobs_repo.cancel(session, job_id):
+            if not jobs_repo.cancel(session, job_id, by=cancelled_by):
                 raise Conflict(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
             claimed = job.engine_run_id == job.id  # a workflow exists for it
         if claimed:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.db import activities
 from lightfast.db import api_keys as keys_repo
 from lightfast.db.models import ApiKey
 from lightfast.db.types import utcnow
@@ -47,6 +48,10 @@ def preview(secret: str) -> str:
     return f"{secret[: len(PREFIX) + 4]}…{secret[-4:]}"
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 class ApiKeyService:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
@@ -76,16 +81,35 @@ class ApiKeyService:
                 expires_at=expires,
                 created_by=created_by,
             )
+            activities.record_change(
+                session,
+                workspace_id,
+                created_by,
+                action="api_key.created",
+                entity_type="api_key",
+                entity_id=key.id,
+                details={"name": key.name, "preview": key.preview, "expires_at": _iso(expires)},
+            )
         return CreatedKey(key, secret)
 
     def list(self, workspace_id: str) -> list[ApiKey]:
         with self.sessions() as session:
             return keys_repo.list_keys(session, workspace_id)
 
-    def revoke(self, workspace_id: str, key_id: str) -> ApiKey:
+    def revoke(self, workspace_id: str, key_id: str, revoked_by: str | None = None) -> ApiKey:
         with self.sessions.begin() as session:
             key = self._key(session, workspace_id, key_id)
-            key.revoked_at = key.revoked_at or utcnow()
+            if key.revoked_at is None:  # revoking twice changes nothing, and records nothing
+                key.revoked_at = utcnow()
+                activities.record_change(
+                    session,
+                    workspace_id,
+                    revoked_by,
+                    action="api_key.revoked",
+                    entity_type="api_key",
+                    entity_id=key.id,
+                    details={"name": key.name, "preview": key.preview},
+                )
             return key
 
     def rotate(self, workspace_id: str, key_id: str, created_by: str | None = None) -> CreatedKey:
@@ -97,7 +121,7 @@ class ApiKeyService:
             name, expires = old.name, old.expires_at
         days = max(1, (expires - utcnow()).days) if expires else None
         created = self.create(workspace_id, name, expires_in_days=days, created_by=created_by)
-        self.revoke(workspace_id, key_id)
+        self.revoke(workspace_id, key_id, revoked_by=created_by)
         return created
 
     def authenticate(

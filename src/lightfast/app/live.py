@@ -25,7 +25,8 @@ from lightfast.app.clock import Clock, SystemClock
 from lightfast.app.schemas.events import LiveActivityOut, LiveJobOut
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import live as live_repo
-from lightfast.db.models import Activity, Job
+from lightfast.db.activity_models import Activity
+from lightfast.db.models import Job
 from lightfast.db.statuses import TERMINAL, JobStatus
 
 log = logging.getLogger("lightfast.live")

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lightfast.db import tenancy
+from lightfast.db import activities, tenancy
 from lightfast.db.models import Job, Store
 from lightfast.embed.base import ModelSpec
 from lightfast.embed.registry import model_spec
@@ -85,6 +85,20 @@ def store_for(session: Session, job: Job, config: SourceConfig, spec: ModelSpec)
             chunk_overlap=over,
         )
         session.flush()
+        # Made by the first sync that names it: its actor is whoever set that sync going.
+        actor_type, actor_id = activities.actor_of(job.trigger, job.triggered_by)
+        activities.record_activity(
+            session,
+            workspace_id=job.workspace_id,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            category="store",
+            action="store.created",
+            entity_type="store",
+            entity_id=store.id,
+            details={"name": store.name, "model": store.embedding_model, "job": job.id},
+            source_id=job.source_id,
+        )
         return store, warnings
     current: tuple[int, int] | None = (store.chunk_max_tokens, store.chunk_overlap)
     recorded = (store.embedding_provider, store.embedding_model, store.embedding_dim)

@@ -1,4 +1,5 @@
-"""Usage records: a metric per API call and per search, an activity entry per successful change."""
+"""Usage records: a metric per API call and per search, and searches by API key on the timeline. Changes
+are on the timeline too, recorded by the services that make them (with what changed), not here."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ class ApiCall:
     request_id: str
     address: str
     entity_id: str | None
-    changes: bool  # a mutating call (not a read-only POST): recorded as an activity when it succeeded
 
 
 class UsageService:
@@ -57,20 +57,6 @@ class UsageService:
                     entity_type="search",
                     entity_id=call.request_id,
                     details={"status": call.status, "ms": round(call.elapsed_ms, 2)},
-                    address=call.address,
-                )
-            if call.changes and call.status < 400:
-                endpoint = call.endpoint
-                activities.record_activity(
-                    session,
-                    workspace_id=call.workspace_id,
-                    actor_type="api_key" if call.key_id else "anonymous",
-                    actor_id=call.key_id,
-                    category=endpoint.split("/")[2] if endpoint.count("/") >= 2 else "api",
-                    action=f"{call.method} {endpoint}",
-                    entity_type=endpoint.split("/")[2],
-                    entity_id=call.entity_id,
-                    details={"status": call.status, "requestId": call.request_id},
                     address=call.address,
                 )
 

@@ -339,24 +339,6 @@ class UserService:
                 if w.deleted_at is None
             ]
 
-    def record(
-        self,
-        actor: Actor,
-        organization_id: str,
-        *,
-        category: str,
-        action: str,
-        entity_type: str,
-        entity_id: str | None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """An activity done by a console user (such as creating an API key) in the actor's workspace."""
-        with self.sessions.begin() as s:
-            self._record(
-                s, actor, organization_id, action, entity_id, details or {}, category=category,
-                entity_type=entity_type,
-            )  # fmt: skip
-
     def workspace_of(self, organization_id: str, workspace_id: str | None) -> str:
         """``workspace_id`` when it is a live workspace of the organization, else its default one."""
         with self.sessions.begin() as s:

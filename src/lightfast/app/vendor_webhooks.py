@@ -56,6 +56,7 @@ class VendorOutcome:
     jobs: list[str] = field(default_factory=list)
     duplicate: bool = False
     notice: str | None = None
+    event: str | None = None  # the vendor's event type, once known (for the timeline)
 
     @property
     def status_code(self) -> int:
@@ -134,7 +135,13 @@ class VendorWebhooks:
             limit = self.settings.vendor_max_webhook_bytes
             raise PayloadTooLarge(f"the delivery is larger than {limit} bytes", field="body")
         assert handler is not None
-        return handler(source, headers, body, address)
+        outcome = handler(source, headers, body, address)
+        if outcome.duplicate:  # accepted ones are on the timeline from ``record``'s transaction
+            with self.sessions.begin() as session:
+                key = f"{source.id}:{outcome.delivery}"
+                event = outcome.event or events_repo.recorded_type(session, source.source_type, key)
+                self._delivery_activity(session, source, outcome, event, address)
+        return outcome
 
     # -- Linear -------------------------------------------------------------------------------------
 
@@ -344,9 +351,43 @@ class VendorWebhooks:
                     if not outcome.jobs and outcome.result in ("stale", "unhandled", "no_token")
                     else jobs_repo.event_status(session, outcome.jobs),
                 )
+                outcome.event = event_type[:64]
+                self._delivery_activity(session, source, outcome, outcome.event, None)
         except IntegrityError:  # the same delivery handled concurrently; its job was keyed the same
             return VendorOutcome(outcome.delivery, "duplicate", outcome.jobs, duplicate=True)
         return outcome
+
+    def _delivery_activity(
+        self,
+        session: Session,
+        source: ConnectedSource,
+        outcome: VendorOutcome,
+        event: str | None,
+        address: str | None,
+    ) -> None:
+        """A verified delivery on its connection's timeline, with its outcome (indexing queued, stale,
+        duplicate, unhandled...)."""
+        if source.workspace_id is None:
+            return
+        activities.record_activity(
+            session,
+            workspace_id=source.workspace_id,
+            actor_type="webhook",
+            actor_id=None,
+            category="webhook",
+            action="webhook.delivery",
+            entity_type="source",
+            entity_id=source.id,
+            details={
+                "type": source.source_type,
+                "event": event,
+                "result": outcome.result,
+                "deliveryId": outcome.delivery,
+                "jobs": outcome.jobs,
+                "name": source.display_name,
+            },
+            address=address,
+        )
 
     def refuse(
         self, source: ConnectedSource, reason: str, address: str | None, message: str | None = None

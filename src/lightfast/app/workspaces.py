@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.disconnect import DISCONNECT, WORKSPACE
 from lightfast.app.jobs import JobService
 from lightfast.app.sync import chunk_settings
+from lightfast.db import activities, tenancy
 from lightfast.db import api_keys as keys_repo
 from lightfast.db import documents as docs_repo
 from lightfast.db import jobs as jobs_repo
 from lightfast.db import sources as sources_repo
-from lightfast.db import tenancy
 from lightfast.db.models import Job, Store, Workspace, new_id
 from lightfast.db.statuses import ACTIVE, JobTrigger
 from lightfast.db.tenancy import WorkspaceContents
@@ -133,7 +133,7 @@ class WorkspaceService:
 
     # -- the operator's workspaces ---------------------------------------------------------------
 
-    def add(self, ref: str) -> Workspace:
+    def add(self, ref: str, created_by: str | None = None) -> Workspace:
         """A new, empty workspace "NAME" of the default organization (made on first use) or "ORG/NAME"
         of another; the first of its organization becomes the default."""
         slug, name = tenancy.split_workspace_ref(ref, self.settings.default_organization)
@@ -148,7 +148,7 @@ class WorkspaceService:
                 org = tenancy.get_organization(session, slug)
             if tenancy.find_workspace(session, org.id, name) is not None:
                 raise Conflict(f"workspace {ref!r} already exists", field="workspace")
-            return tenancy.create_workspace(session, org.id, name)
+            return self._created(session, tenancy.create_workspace(session, org.id, name), created_by)
 
     def list_entries(self, organization: str | None = None) -> list[WorkspaceEntry]:
         """The workspaces of an organization (default: the default one), by name."""
@@ -226,7 +226,7 @@ class WorkspaceService:
             )
         for running_id in running:
             with contextlib.suppress(Conflict, NotFound):  # it may have finished meanwhile
-                self.jobs.cancel(workspace_id, running_id)
+                self.jobs.cancel(workspace_id, running_id, triggered_by)
         return Deletion(workspace_id, ref, job_id, True, contents)
 
     def deletion(self, job_id: str) -> Job | None:
@@ -240,7 +240,7 @@ class WorkspaceService:
         with self.sessions() as session:
             return self._workspace(session, workspace_id)
 
-    def create(self, organization_of: str, name: str) -> Workspace:
+    def create(self, organization_of: str, name: str, created_by: str | None = None) -> Workspace:
         """A new workspace in the organization of ``organization_of`` (a workspace id)."""
         with (
             conflict_on_duplicate(f"a workspace named {name!r} already exists"),
@@ -251,9 +251,10 @@ class WorkspaceService:
                 raise NotFound("workspace does not exist")
             if tenancy.find_workspace(session, parent.organization_id, name) is not None:
                 raise Conflict(f"a workspace named {name!r} already exists")
-            return tenancy.create_workspace(session, parent.organization_id, name)
+            workspace = tenancy.create_workspace(session, parent.organization_id, name)
+            return self._created(session, workspace, created_by)
 
-    def rename(self, workspace_id: str, name: str) -> Workspace:
+    def rename(self, workspace_id: str, name: str, renamed_by: str | None = None) -> Workspace:
         with (
             conflict_on_duplicate(f"a workspace named {name!r} already exists"),
             self.sessions.begin() as session,
@@ -265,6 +266,16 @@ class WorkspaceService:
             if other is not None and other.id != workspace_id:
                 raise Conflict(f"a workspace named {name!r} already exists")
             tenancy.validate_workspace_name(name)
+            if workspace.name != name:
+                activities.record_change(
+                    session,
+                    workspace_id,
+                    renamed_by,
+                    action="workspace.renamed",
+                    entity_type="workspace",
+                    entity_id=workspace_id,
+                    details={"from": workspace.name, "to": name},
+                )
             workspace.name, workspace.slug = name, tenancy.slugify_name(name)
             return workspace
 
@@ -280,7 +291,7 @@ class WorkspaceService:
             store = self._store(session, workspace_id, store_id)
             return StoreView(store, *docs_repo.store_counts(session, store.id))
 
-    def create_store(self, workspace_id: str, name: str) -> StoreView:
+    def create_store(self, workspace_id: str, name: str, created_by: str | None = None) -> StoreView:
         _check_store_name(name)
         tokens, overlap = chunk_settings(self.settings, self.spec)
         with (
@@ -299,9 +310,20 @@ class WorkspaceService:
                 chunk_tokens=tokens,
                 chunk_overlap=overlap,
             )
+            activities.record_change(
+                session,
+                workspace_id,
+                created_by,
+                action="store.created",
+                entity_type="store",
+                entity_id=store.id,
+                details={"name": name, "model": store.embedding_model},
+            )
             return StoreView(store, 0, 0)
 
-    def rename_store(self, workspace_id: str, store_id: str, name: str) -> StoreView:
+    def rename_store(
+        self, workspace_id: str, store_id: str, name: str, renamed_by: str | None = None
+    ) -> StoreView:
         _check_store_name(name)
         with (
             conflict_on_duplicate(f"a store named {name!r} already exists"),
@@ -311,8 +333,32 @@ class WorkspaceService:
             clash = tenancy.find_store_by_name(session, workspace_id, name)
             if clash is not None and clash.id != store_id:
                 raise Conflict(f"a store named {name!r} already exists")
+            if store.name != name:
+                activities.record_change(
+                    session,
+                    workspace_id,
+                    renamed_by,
+                    action="store.renamed",
+                    entity_type="store",
+                    entity_id=store_id,
+                    details={"from": store.name, "to": name},
+                )
             store.name = name
             return StoreView(store, *docs_repo.store_counts(session, store.id))
+
+    def _created(self, session: Session, workspace: Workspace, by: str | None) -> Workspace:
+        """A new workspace's first activity: who made it (on its own timeline, where it is seen)."""
+        session.flush()
+        activities.record_change(
+            session,
+            workspace.id,
+            by,
+            action="workspace.created",
+            entity_type="workspace",
+            entity_id=workspace.id,
+            details={"name": workspace.name},
+        )
+        return workspace
 
     def _resolve(
         self, session: Session, ref: str | None, *, create: bool, deleting: bool = False

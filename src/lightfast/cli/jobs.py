@@ -248,7 +248,7 @@ def cancel_job(job_id: str, workspace: OwnerOption = None) -> None:
     Example: lightfast jobs cancel job_0123
     """
     with services() as svc:
-        job = guarded(lambda: svc.jobs.cancel(svc.workspaces.of_job(job_id, workspace), job_id))
+        job = guarded(lambda: svc.jobs.cancel(svc.workspaces.of_job(job_id, workspace), job_id, "cli"))
     console.print(f"{job.id}: {job.status}")
 
 

@@ -84,7 +84,7 @@ def revoke_key(key_id: str, workspace: OwnerOption = None) -> None:
     Example: lightfast keys revoke key_0123
     """
     with services() as svc:
-        key = guarded(lambda: svc.api_keys.revoke(svc.workspaces.of_key(key_id, workspace), key_id))
+        key = guarded(lambda: svc.api_keys.revoke(svc.workspaces.of_key(key_id, workspace), key_id, "cli"))
     console.print(f"{key.id}: revoked")
 
 

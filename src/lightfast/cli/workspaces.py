@@ -41,7 +41,7 @@ def create_workspace(
     Example: lightfast workspaces create docs && lightfast keys create --workspace docs
     """
     with services() as svc:
-        workspace = guarded(lambda: svc.workspaces.add(name))
+        workspace = guarded(lambda: svc.workspaces.add(name, created_by="cli"))
         if default:
             workspace = guarded(lambda: svc.workspaces.set_default(name))
     if as_json:
@@ -90,7 +90,7 @@ def rename_workspace(
     Example: lightfast workspaces rename docs handbook
     """
     with services() as svc:
-        workspace = guarded(lambda: svc.workspaces.rename(svc.workspaces.workspace_id(name), new_name))
+        workspace = guarded(lambda: svc.workspaces.rename(svc.workspaces.workspace_id(name), new_name, "cli"))
     console.print(f"{name}: renamed {workspace.name} ({workspace.id})")
 
 

@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
+from lightfast.app.live import activity_data
 from lightfast.console.templating import render
 from lightfast.console.viewer import Viewer, services_of, viewer
 from lightfast.db.activities import ActivityFilters
@@ -19,7 +20,21 @@ from lightfast.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
 
-CATEGORIES = ("job", "source", "webhook", "api_key", "member", "auth", "notification", "health", "search")
+CATEGORIES = (
+    "job",
+    "source",
+    "config",
+    "webhook",
+    "api_key",
+    "workspace",
+    "store",
+    "member",
+    "auth",
+    "notification",
+    "health",
+    "search",
+)
+LATEST = 50  # the polling fallback's window: more than a page shows between two polls
 ACTORS = ("user", "api_key", "webhook", "scheduler", "system")
 
 
@@ -91,6 +106,17 @@ async def activity_page(
         paged=bool(cursor),
         status_code=400 if error else 200,
     )
+
+
+@router.get("/console/activity/latest")
+async def latest(request: Request, who: Annotated[Viewer, Depends(viewer)]) -> JSONResponse:
+    """The newest activities, for the page's polling fallback when the event stream is unavailable (a
+    proxy that buffers streams, a browser without EventSource): the same shape the stream sends."""
+    services = services_of(request)
+    page = await run_in_threadpool(
+        services.activity.page, who.workspace_id, ActivityFilters(), limit=LATEST, cursor=None
+    )
+    return JSONResponse({"items": [activity_data(row) for row in page.items]})
 
 
 @router.get("/activity/export.{kind}")

@@ -148,7 +148,7 @@ async def cancel_job(request: Request, job_id: str, who: Annotated[Viewer, Depen
     services = services_of(request)
     came_from = await _source(request)
     try:
-        job = await run_in_threadpool(services.jobs.cancel, who.workspace_id, job_id[:JOB_ID_MAX])
+        job = await run_in_threadpool(services.jobs.cancel, who.workspace_id, job_id[:JOB_ID_MAX], who.actor)
     except (Conflict, NotFound) as exc:
         status = 404 if isinstance(exc, NotFound) else 409
         return _answer(request, {"job": job_id, "error": str(exc), "from": came_from}, status)

@@ -131,15 +131,6 @@ async def create_key(request: Request, who: Annotated[Viewer, Depends(viewer)]) 
             expires_in_days=int(expiry) if expiry else None,
             created_by=who.actor,
         )
-        services.users.record(
-            who.acting,
-            who.organization_id,
-            category="api_key",
-            action="api_key.created",
-            entity_type="api_key",
-            entity_id=created.key.id,
-            details={"name": created.key.name, "preview": created.key.preview},
-        )
         # Rendered in this answer, never stored: reloading the page does not show it again.
         return _page(request, who, status_code=201, new_key=created.key, new_secret=created.secret)
 
@@ -151,16 +142,7 @@ async def revoke_key(request: Request, key_id: ID, who: Annotated[Viewer, Depend
     services = services_of(request)
 
     def revoke(_: dict[str, str]) -> None:
-        key = services.api_keys.revoke(who.workspace_id, key_id)
-        services.users.record(
-            who.acting,
-            who.organization_id,
-            category="api_key",
-            action="api_key.revoked",
-            entity_type="api_key",
-            entity_id=key.id,
-            details={"name": key.name, "preview": key.preview},
-        )
+        services.api_keys.revoke(who.workspace_id, key_id, revoked_by=who.actor)
 
     return await _mutate(request, who, (), revoke, "key-revoked")
 
@@ -222,7 +204,7 @@ async def create_workspace(request: Request, who: Annotated[Viewer, Depends(view
         request,
         who,
         ("name",),
-        lambda f: services.workspaces.create(who.workspace_id, f["name"]),
+        lambda f: services.workspaces.create(who.workspace_id, f["name"], who.actor),
         "workspace-created",
     )
 
@@ -235,7 +217,7 @@ async def rename_workspace(
 
     def rename(fields: dict[str, str]) -> None:
         _own_workspace(request, who, workspace_id)
-        services.workspaces.rename(workspace_id, fields["name"])
+        services.workspaces.rename(workspace_id, fields["name"], who.actor)
 
     return await _mutate(request, who, ("name",), rename, "workspace-renamed")
 

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Activity, Job
+from lightfast.db.activity_models import Activity
+from lightfast.db.models import Job
 from lightfast.db.statuses import JobTrigger
+from lightfast.insights.activity import describe
 
 
 def record_activity(
@@ -25,7 +27,16 @@ def record_activity(
     entity_id: str | None,
     details: dict[str, Any] | None = None,
     address: str | None = None,
+    source_id: str | None = None,
 ) -> None:
+    """One row of the timeline, its status and summary derived from the action and details; the source
+    it concerns is ``source_id``, else the entity when that is a source, else the details' source id."""
+    details = details or {}
+    described = describe(action, details, entity_type, entity_id)
+    if source_id is None:
+        source_id = entity_id if entity_type == "source" else None
+    if source_id is None and isinstance(details.get("source_id"), str):
+        source_id = details["source_id"]
     session.add(
         Activity(
             address=address,
@@ -36,7 +47,10 @@ def record_activity(
             action=action,
             entity_type=entity_type,
             entity_id=entity_id,
-            details=details or {},
+            details=details,
+            status=described.status,
+            summary=described.summary,
+            source_id=source_id,
         )
     )
 
@@ -61,13 +75,7 @@ def _filtered(workspace_id: str, filters: ActivityFilters) -> Select[Activity]:
     if filters.actor:
         query = query.where(or_(Activity.actor_id == filters.actor, Activity.actor_type == filters.actor))
     if filters.source:
-        jobs_of_source = select(Job.id).where(Job.source_id == filters.source)
-        query = query.where(
-            or_(
-                and_(Activity.entity_type == "source", Activity.entity_id == filters.source),
-                and_(Activity.entity_type == "job", Activity.entity_id.in_(jobs_of_source)),
-            )
-        )
+        query = query.where(Activity.source_id == filters.source)
     if filters.since:
         query = query.where(Activity.timestamp >= filters.since)
     if filters.until:
@@ -80,9 +88,14 @@ def _filtered(workspace_id: str, filters: ActivityFilters) -> Select[Activity]:
             or_(
                 *(
                     func.lower(column).like(pattern, escape="\\")
-                    for column in (Activity.action, Activity.category, Activity.entity_id, Activity.actor_id)
+                    for column in (
+                        Activity.summary,
+                        Activity.action,
+                        Activity.category,
+                        Activity.entity_id,
+                        Activity.actor_id,
+                    )
                 ),
-                func.lower(cast(Activity.details, String)).like(pattern, escape="\\"),
             )
         )
     return query
@@ -107,10 +120,13 @@ def list_activities(
     return list(session.scalars(query))
 
 
-def job_activity(session: Session, job: Job, action: str, details: dict[str, Any]) -> None:
+def job_activity(
+    session: Session, job: Job, action: str, details: dict[str, Any], by: str | None = None
+) -> None:
     """A job's step in its life (queued, started, finished...), in the transaction that makes it so. The
-    actor is whoever triggered it: a console user, a key, a webhook sender, the scheduler or the system."""
-    actor_type, actor_id = actor_of(job.trigger, job.triggered_by)
+    actor is whoever triggered it (a console user, a key, a webhook sender, the scheduler or the system),
+    or ``by`` when someone else did this step (cancelled it)."""
+    actor_type, actor_id = actor_of(JobTrigger.MANUAL, by) if by else actor_of(job.trigger, job.triggered_by)
     record_activity(
         session,
         workspace_id=job.workspace_id,
@@ -121,6 +137,32 @@ def job_activity(session: Session, job: Job, action: str, details: dict[str, Any
         entity_type="job",
         entity_id=job.id,
         details={"name": job.name, "source_id": job.source_id, **details},
+    )
+
+
+def record_change(
+    session: Session,
+    workspace_id: str,
+    by: str | None,
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Something a person or program changed on purpose (a key created, a store renamed), with ``by``
+    in the jobs' ``triggered_by`` form: ``user:ID``, ``local-admin``, an API key id, ``cli``."""
+    actor_type, actor_id = actor_of(JobTrigger.MANUAL, by)
+    record_activity(
+        session,
+        workspace_id=workspace_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        category=action.split(".", 1)[0],
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        details=details,
     )
 
 

@@ -20,6 +20,32 @@ def event_recorded(session: Session, source_type: str, event_key: str) -> bool:
     return bool(found)
 
 
+def recorded_sources(session: Session, source_type: str, event_key: str) -> list[str]:
+    """The connected sources a recorded delivery concerned (its metadata's ``sources``, else its
+    ``sourceId``); empty when it concerned none or was not recorded."""
+    metadata = session.scalar(
+        select(IngestionEvent.event_metadata).where(
+            IngestionEvent.source_type == source_type, IngestionEvent.event_key == event_key
+        )
+    )
+    if not isinstance(metadata, dict):
+        return []
+    listed = metadata.get("sources")
+    if isinstance(listed, list):
+        return [s for s in listed if isinstance(s, str)]
+    single = metadata.get("sourceId")
+    return [single] if isinstance(single, str) else []
+
+
+def recorded_type(session: Session, source_type: str, event_key: str) -> str | None:
+    """The event type a recorded delivery had (``Issue.create``, ``push``); None when not recorded."""
+    return session.scalar(
+        select(IngestionEvent.event_type).where(
+            IngestionEvent.source_type == source_type, IngestionEvent.event_key == event_key
+        )
+    )
+
+
 def record_event(
     session: Session,
     *,

@@ -102,7 +102,9 @@ def finish_job(
     status: JobStatus,
     output: dict[str, Any] | None = None,
     error_message: str | None = None,
+    finished_by: str | None = None,
 ) -> Job:
+    """``finished_by``: who ended it when that is not its own course (a user or key that cancelled)."""
     job = get_job(session, job_id)
     now = utcnow()
     newly_failed = status == JobStatus.FAILED and job.status != JobStatus.FAILED
@@ -114,7 +116,7 @@ def finish_job(
     job.duration_ms = int((now - started).total_seconds() * 1000)
     job.eta_seconds = job.lease_expires_at = None  # the worker that ran it stays in worker_id
     session.flush()
-    activities.job_activity(session, job, f"job.{status}", _impact(job))
+    activities.job_activity(session, job, f"job.{status}", _impact(job), by=finished_by)
     settle_events(session)  # the deliveries that queued it now know how they ended
     if newly_failed:  # told in this transaction: the notification exists exactly when the failure does
         # The record names the job; the notification's body is rendered from it when it is sent.
@@ -225,11 +227,18 @@ def release(session: Session, job_id: str) -> None:
     )
 
 
-def cancel(session: Session, job_id: str) -> bool:
+def cancel(session: Session, job_id: str, by: str | None = None) -> bool:
     job = session.get(Job, job_id)
     if job is None or job.status not in ACTIVE:
         return False
-    finish_job(session, job_id, status=JobStatus.CANCELLED, output=job.output, error_message="cancelled")
+    finish_job(
+        session,
+        job_id,
+        status=JobStatus.CANCELLED,
+        output=job.output,
+        error_message="cancelled",
+        finished_by=by,
+    )
     return True
 
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Activity, Job
+from lightfast.db.activity_models import Activity
+from lightfast.db.models import Job
 from lightfast.db.statuses import ACTIVE
 
 #: At most this many rows a poll reads; a burst larger than that is read over the next polls.

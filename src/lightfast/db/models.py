@@ -334,23 +334,6 @@ class Metric(Base):
     timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Activity(Base):
-    __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_workspace_ts", "workspace_id", "timestamp"),)
-
-    id: Mapped[str] = mapped_column(String(191), primary_key=True, default=lambda: new_id("act"))
-    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    actor_type: Mapped[str] = mapped_column(String(16))  # user|api_key|webhook|scheduler|system
-    actor_id: Mapped[str | None] = mapped_column(String(191))
-    category: Mapped[str] = mapped_column(String(32))  # job|source|store|workspace|api_key|search
-    action: Mapped[str] = mapped_column(String(64))
-    entity_type: Mapped[str] = mapped_column(String(32))
-    entity_id: Mapped[str | None] = mapped_column(String(191))
-    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
-    address: Mapped[str | None] = mapped_column(String(64))
-    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-
 class ApiKey(Base):
     """A workspace-bound API key; only its SHA-256 hash and a preview are stored."""
 
@@ -494,6 +477,8 @@ class LoginAttempt(Base):
 
 
 # Linear and Notion (issue 13): their own module, registered on this metadata when this one is imported.
+# The activity log (issue 12): its own module, like the vendors' tables.
+from lightfast.db.activity_models import Activity as Activity  # noqa: E402
 from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402, F401
 
 # The live feed (db/live.py) polls a workspace's jobs changed since its last read (issue 12).

@@ -221,7 +221,8 @@ class JobList(LightfastModel):
 
 class Activity(LightfastModel):
     """Something that happened in the workspace: who (``actor_type``, ``actor_id``) did ``action`` to
-    which entity, with what it changed in ``details``."""
+    which entity, how it ended (``status``), in one line (``summary``), with what it changed in
+    ``details``."""
 
     id: str
     timestamp: datetime
@@ -231,6 +232,9 @@ class Activity(LightfastModel):
     actor_id: str | None = None
     entity_type: str
     entity_id: str | None = None
+    status: str = "ok"
+    summary: str = ""
+    source_id: str | None = None
     details: dict[str, Any] = {}
 
 

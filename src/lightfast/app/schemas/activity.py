@@ -19,6 +19,9 @@ class ActivityOut(Out):
     actor_id: str | None
     entity_type: str
     entity_id: str | None
+    status: str  # ok|failed|refused|ignored|cancelled|queued|running
+    summary: str  # the line the timeline shows
+    source_id: str | None  # the connected source it concerns, if any
     details: dict[str, Any]
 
 

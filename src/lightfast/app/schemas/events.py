@@ -54,6 +54,9 @@ class LiveActivityOut(Out):
     actor_id: str | None
     entity_type: str
     entity_id: str | None
+    status: str
+    summary: str
+    source_id: str | None
     details: dict[str, Any]
     timestamp: Timestamp | None
 

@@ -4,7 +4,7 @@
 "use strict";
 (() => {
   const timeline = document.getElementById("timeline");
-  if (!timeline || timeline.dataset.live !== "on" || !window.EventSource) return;
+  if (!timeline || timeline.dataset.live !== "on") return;
   const status = document.getElementById("live-status");
   const seen = new Set([...timeline.querySelectorAll("[data-id]")].map((row) => row.dataset.id));
   function text(tag, value, cls) {
@@ -16,8 +16,13 @@
     const time = text("time", new Date(activity.timestamp).toISOString().slice(11, 19));
     time.setAttribute("datetime", activity.timestamp);
     li.append(time, " ", text("span", activity.category, "badge"), " ", text("strong", activity.action, "action"),
+      " ", text("span", activity.summary || "", "summary"),
       " ", text("span", "by " + activity.actorType + (activity.actorId ? " " + activity.actorId : ""), "actor"),
       " ", text("span", activity.entityType + (activity.entityId ? " " + activity.entityId : ""), "entity"));
+    if (activity.status && activity.status !== "ok") {
+      const bad = activity.status === "failed" || activity.status === "refused";
+      li.append(" ", text("span", activity.status, bad ? "status-bad" : "badge status-" + activity.status));
+    }
     return li;
   }
   function todayList() {
@@ -31,13 +36,31 @@
     timeline.prepend(section);
     return list;
   }
-  const source = new EventSource("/console/events");
-  source.addEventListener("open", () => { if (status) status.textContent = "· live"; });
-  source.addEventListener("error", () => { if (status) status.textContent = "· reconnecting"; });
-  source.addEventListener("activity", (message) => {
-    const activity = JSON.parse(message.data);
+  function add(activity) {
     if (seen.has(activity.id)) return;
     seen.add(activity.id);
     todayList().prepend(row(activity));
+  }
+  // Without the stream (no EventSource, or a proxy that buffers it) the newest rows are polled instead.
+  let pollTimer = null;
+  async function poll() {
+    try {
+      const response = await fetch("/console/activity/latest", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      for (const activity of data.items.slice().reverse()) add(activity);  // oldest first: newest on top
+    } catch (_) { /* offline for a moment: the next poll tries again */ }
+  }
+  function startPolling() {
+    if (status) status.textContent = "· updating every 5 s";
+    if (!pollTimer) pollTimer = setInterval(poll, 5000);
+  }
+  if (!window.EventSource) { startPolling(); return; }
+  const source = new EventSource("/console/events");
+  source.addEventListener("open", () => {
+    if (status) status.textContent = "· live";
+    if (pollTimer) { clearInterval(pollTimer); pollTimer = null; poll(); }  // what came while it was down
   });
+  source.addEventListener("error", () => { startPolling(); if (status) status.textContent = "· reconnecting"; });
+  source.addEventListener("activity", (message) => add(JSON.parse(message.data)));
 })();
