@@ -292,3 +292,46 @@ def test_postgres_has_pgvector_the_tsv_column_and_the_search_indexes(pg_engine: 
     assert "vector_cosine_ops" in hnsw
     assert "vector_dims(embedding) = 384" in hnsw
     assert "USING gin (tsv)" in indexes["ix_vector_entries_tsv"]
+
+
+def test_activities_written_before_0015_get_their_source_and_status(engine: Engine) -> None:
+    """The rows already on a timeline when 0015 runs: a source's own rows and its jobs' rows find the
+    source, a failure reads failed, and every row has a summary to search."""
+    command.upgrade(alembic_config(engine), "0014")
+    with engine.begin() as conn:
+        now = "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP"
+        conn.execute(
+            text(
+                "INSERT INTO organizations (id, slug, name, created_at, updated_at)"
+                f" VALUES ('org_1', 'acme', 'Acme', {now})"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO workspaces (id, organization_id, name, slug, is_default, settings, created_at,"
+                f" updated_at) VALUES ('ws_1', 'org_1', 'w', 'w', true, '{{}}', {now})"
+            )
+        )
+        rows = [
+            ("act_1", "source", "source.connected", "source", "src_1"),
+            ("act_2", "job", "job.failed", "job", "job_1"),
+            ("act_3", "api_key", "api_key.created", "api_key", "key_1"),
+        ]
+        for ident, category, action, entity_type, entity_id in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO activities (id, workspace_id, actor_type, category, action, entity_type,"
+                    " entity_id, details, timestamp) VALUES (:id, 'ws_1', 'system', :category, :action,"
+                    " :entity_type, :entity_id, '{}', CURRENT_TIMESTAMP)"
+                ),
+                {"id": ident, "category": category, "action": action, "entity_type": entity_type,
+                 "entity_id": entity_id},
+            )  # fmt: skip
+    migrate(engine)
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT id, source_id, status, summary FROM activities ORDER BY id")).all()
+    assert [tuple(row) for row in found] == [
+        ("act_1", "src_1", "ok", "source.connected"),
+        ("act_2", None, "failed", "job.failed"),  # its job is gone: no source to name
+        ("act_3", None, "ok", "api_key.created"),
+    ]
