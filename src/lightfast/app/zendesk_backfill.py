@@ -306,7 +306,8 @@ class ZendeskSources:
             found = self.apply_ticket(session, source_id, fields, version=version, merge=False)
             changed += bool(found)
             seen.append(docs.entity_id("ticket", int(record["id"])))
-            for given in comments.get(int(record["id"]), []):
+            description = record.get("description") if isinstance(record.get("description"), str) else None
+            for given in docs.replies(comments.get(int(record["id"]), []), description):
                 comment = comment_fields(given, int(record["id"]))
                 comment_version = version_of(given.get("created_at"))
                 if comment is None or comment_version is None:

@@ -27,6 +27,7 @@ from lightfast.app.zendesk_backfill import ZendeskSources, version_of, with_name
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.errors import InvalidInput, InvalidSignature, UpstreamError
+from lightfast.sources.zendesk import documents as docs
 from lightfast.sources.zendesk.client import ZendeskClient
 from lightfast.sources.zendesk.metadata import ZendeskEventMetadata
 from lightfast.sources.zendesk.webhooks import (
@@ -154,7 +155,7 @@ class ZendeskWebhookHandler:
             version = version_of(ticket.get("updated_at"), delivery.occurred_at, fallback)
             assert version is not None
             changes = zendesk.apply_ticket(session, source_id, fields, version=version, merge=False)
-            for given in fetched.get("comments") or []:
+            for given in docs.replies(fetched.get("comments") or [], fields.get("description")):
                 comment = comment_fields(given, delivery.ticket_id)
                 comment_version = version_of(given.get("created_at"), version)
                 if comment is not None and comment_version is not None:

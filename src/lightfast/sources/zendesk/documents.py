@@ -67,6 +67,17 @@ def mentions(text: str, own: int | None = None) -> list[str]:
     return sorted({f"#{n}" for n in _TICKET_MENTION.findall(text) if own is None or int(n) != own})
 
 
+def replies(comments: list[dict[str, Any]], description: str | None) -> list[dict[str, Any]]:
+    """A ticket's comments without the opening one when it is the description (Zendesk makes the
+    ticket's first comment its description): the ticket's document holds that text already, and a
+    second copy would only crowd search results."""
+    if comments and description:
+        first = comments[0].get("plain_body") or comments[0].get("body")
+        if isinstance(first, str) and " ".join(first.split()) == " ".join(description.split()):
+            return comments[1:]
+    return comments
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
