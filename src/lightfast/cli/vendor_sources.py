@@ -1,6 +1,7 @@
-"""``lightfast source add linear|notion``: connect a Linear or Notion workspace. Each connection has its own
-webhook URL and signing secret; a token (read from an environment variable, never from the command line,
-where other users of the machine can see it) turns on the backfill through the vendor's API."""
+"""``lightfast source add linear|notion|zendesk``: connect a Linear or Notion workspace or a Zendesk
+account. Each connection has its own webhook URL and signing secret; a token (read from an environment
+variable, never from the command line, where other users of the machine can see it) turns on the
+backfill through the vendor's API."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def _connect(
     webhook_secret: str | None,
     token_env: str | None,
     as_json: bool,
+    options: dict[str, str] | None = None,
 ) -> None:
     token = _token(token_env)
     with services() as svc:
@@ -65,6 +67,7 @@ def _connect(
                 webhook_secret=webhook_secret,
                 token=token,
                 token_env=token_env,
+                options=options,
             )
         )
     shown = connected.to_dict()
@@ -110,3 +113,44 @@ def add_notion(
     Example: lightfast source add notion --name acme --token-env NOTION_TOKEN
     """
     _connect("notion", workspace, name, None, token_env, as_json)
+
+
+@add_app.command("zendesk")
+def add_zendesk(
+    subdomain: Annotated[
+        str, typer.Option("--subdomain", help="The account's subdomain: acme for acme.zendesk.com.")
+    ],
+    workspace: WorkspaceOption = None,
+    name: NameOption = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-secret",
+            help="The webhook's signing secret (Zendesk: Admin Center > Apps and integrations > Webhooks > "
+            "the webhook > Reveal secret). Without it every delivery is refused.",
+        ),
+    ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="The agent the API token belongs to (email/token auth)."),
+    ] = None,
+    token_env: TokenEnvOption = None,
+    private_comments: Annotated[
+        bool,
+        typer.Option(
+            "--private-comments/--no-private-comments",
+            help="Index internal notes (flagged private in their metadata); on by default.",
+        ),
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a Zendesk account: tickets with their comments, and help-center articles, indexed from
+    signed webhook deliveries; with an API token, backfilled and reconciled through Zendesk's API.
+
+    Example: lightfast source add zendesk --subdomain acme --webhook-secret ... --email agent@acme.com
+    --token-env ZENDESK_API_TOKEN
+    """
+    options = {"subdomain": subdomain, "privateComments": str(private_comments).lower()}
+    if email:
+        options["email"] = email
+    _connect("zendesk", workspace, name or subdomain, webhook_secret, token_env, as_json, options)
