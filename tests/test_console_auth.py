@@ -308,3 +308,73 @@ def test_joining_through_a_link_ends_the_browsers_previous_session(client: TestC
     assert client.post(link.group(1), data=form, follow_redirects=False).status_code == 303
     assert svc.users.resolve(first) is None
     assert "new@example.com" in client.get("/settings").text
+
+
+def test_a_revoked_invitation_link_stops_working_at_once(client: TestClient, svc: Services) -> None:
+    sign_in(client, "owner@example.com")
+    created = client.post(
+        "/settings/invitations",
+        data={"role": "member", "email": "late@example.com", "csrf_token": page_csrf(client)},
+    )
+    link = re.search(r"http://testserver(/invite/[A-Za-z0-9_-]+)", created.text)
+    assert link
+    (invitation,) = svc.users.invitations(svc.users.organization_id("default"))
+    settings = client.get("/settings").text
+    assert 'aria-label="Revoke the member invitation for late@example.com"' in settings
+    revoked = client.post(
+        f"/settings/invitations/{invitation.id}/revoke",
+        data={"csrf_token": page_csrf(client)},
+        follow_redirects=False,
+    )
+    assert revoked.headers["location"] == "/settings?done=invitation-revoked"
+    assert svc.users.invitations(svc.users.organization_id("default")) == []
+    again = client.post(
+        f"/settings/invitations/{invitation.id}/revoke", data={"csrf_token": page_csrf(client)}
+    )
+    assert again.status_code == 409
+    with TestClient(create_app(svc)) as invited:
+        dead = invited.get(link.group(1))
+        assert dead.status_code == 410
+        assert "revoked" in dead.text
+    with svc.sessions() as session:
+        recorded = session.scalars(
+            select(Activity).where(Activity.action == "member.invitation_revoked")
+        ).one()
+    assert recorded.details == {"email": "late@example.com", "role": "member"}
+    assert recorded.entity_id == invitation.id
+
+
+def test_a_member_cannot_revoke_invitations(client: TestClient, svc: Services) -> None:
+    owner = svc.users.invite(CLI, svc.users.organization_id("default"), "member")
+    sign_in(client, "plain@example.com")
+    answer = client.post(
+        f"/settings/invitations/{owner.invitation.id}/revoke", data={"csrf_token": page_csrf(client)}
+    )
+    assert answer.status_code == 403
+    assert len(svc.users.invitations(svc.users.organization_id("default"))) == 1
+
+
+def test_a_user_of_two_organizations_switches_between_them(client: TestClient, svc: Services) -> None:
+    svc.organizations.create("beta", name="Beta Labs")
+    svc.users.create_member("beta", "owner@example.com", None, "member", actor=CLI)
+    svc.organizations.create("gamma", name="Gamma")  # not theirs
+    sign_in(client, "owner@example.com")
+    page = client.get("/settings").text
+    assert 'id="organization-switch"' in page
+    assert "Beta Labs" in page
+    assert "Gamma" not in page
+    beta = svc.users.organization_id("beta")
+    switched = client.post(
+        "/organization",
+        data={"organization_id": beta, "csrf_token": page_csrf(client)},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303
+    settings = client.get("/settings").text
+    assert "beta/" in settings  # the header names the workspace of the other organization
+    assert "Create invitation link" not in settings  # a member there, not an owner
+    refused = client.post(
+        "/organization",
+        data={"organization_id": svc.users.organization_id("gamma"), "csrf_token": page_csrf(client)},
+    )
+    assert refused.status_code == 404

@@ -19,6 +19,7 @@ from lightfast.app.insights import InsightService
 from lightfast.app.jobs import JobService
 from lightfast.app.keys import ApiKeyService
 from lightfast.app.live import LiveFeed
+from lightfast.app.memberships import MembershipService
 from lightfast.app.notifications import NotificationService, insight_health
 from lightfast.app.organizations import OrganizationService
 from lightfast.app.pipeline import Pipeline
@@ -66,6 +67,7 @@ class Services:
     insights: InsightService
     notifications: NotificationService  # outgoing webhooks: job failures, health changes
     users: UserService  # console users, memberships, sessions, invitations
+    memberships: MembershipService  # a user's organizations; revoking invitations
     vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
 
     def close(self) -> None:
@@ -135,5 +137,6 @@ def build_services(
             settings, sessions, clock, health=insight_health(InsightService(sessions, clock))
         ),
         users=UserService(settings, sessions, clock),
+        memberships=MembershipService(sessions, clock, settings.default_workspace),
         vendors=build_vendors(settings, sessions, jobs, opener, clock),
     )

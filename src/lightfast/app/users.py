@@ -423,7 +423,8 @@ class UserService:
         if found is None:
             raise NotFound("this invitation link is not valid")
         if found.used_at is not None:
-            raise Conflict("this invitation link was used already; ask an admin for a new one")
+            done = "revoked" if found.used_by == "revoked" else "used already"
+            raise Conflict(f"this invitation link was {done}; ask an admin for a new one")
         if found.expires_at <= self._now():
             raise Conflict("this invitation link has expired; ask an admin for a new one")
         return found

@@ -246,6 +246,27 @@ async def accept_invite(request: Request, token: TOKEN_PATH) -> Response:
     return await _signed_in_redirect(request, signed, "/")
 
 
+@router.post("/organization")
+async def switch_organization(request: Request, who: Annotated[Viewer, Depends(viewer)]) -> Response:
+    """The header's organization switcher, for a user in more than one: the session moves to the chosen
+    organization's default workspace, on the Search page (another organization's page may not exist)."""
+    await check_csrf(request, who)
+    try:
+        fields = await _form(request, "organization_id")
+    except InvalidInput as exc:
+        return PlainTextResponse(exc.message, status_code=400)
+    if who.session_id is None:  # the local admin has one organization: the development install's
+        return PlainTextResponse("the local admin has no other organization", status_code=404)
+    services = services_of(request)
+    try:
+        await run_in_threadpool(
+            services.memberships.switch_organization, who.session_id, fields["organization_id"]
+        )
+    except NotFound as exc:
+        return PlainTextResponse(exc.message, status_code=404)
+    return RedirectResponse("/", status_code=303)
+
+
 @router.post("/workspace")
 async def switch_workspace(request: Request, who: Annotated[Viewer, Depends(viewer)]) -> Response:
     """The header's workspace switcher: pages from now on show the chosen workspace of the organization."""

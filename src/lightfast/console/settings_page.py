@@ -25,6 +25,7 @@ EXPIRY_CHOICES = ((None, "Never"), (30, "30 days"), (90, "90 days"), (365, "1 ye
 DONE = {
     "key-revoked": "The API key was revoked: requests with it are refused from now on.",
     "role-changed": "The role was changed.",
+    "invitation-revoked": "The invitation was revoked: its link no longer works.",
     "member-removed": "The member was removed and signed out.",
     "workspace-created": "The workspace was created.",
     "workspace-renamed": "The workspace was renamed.",
@@ -162,6 +163,20 @@ async def invite(request: Request, who: Annotated[Viewer, Depends(viewer)]) -> R
         return _page(request, who, status_code=201, invite_link=link, invited=created.invitation)
 
     return await _mutate(request, who, ("role", "email"), create, "")
+
+
+@router.post("/settings/invitations/{invitation_id}/revoke")
+async def revoke_invitation(
+    request: Request, invitation_id: ID, who: Annotated[Viewer, Depends(viewer)]
+) -> Response:
+    services = services_of(request)
+    return await _mutate(
+        request,
+        who,
+        (),
+        lambda _: services.memberships.revoke_invitation(who.acting, who.organization_id, invitation_id),
+        "invitation-revoked",
+    )
 
 
 @router.post("/settings/members/{user_id}/role")

@@ -48,6 +48,8 @@ class Viewer:
     session_id: str | None = None  # the console session (None for the local admin)
     # The organization's workspaces, (id, name), for the header's switcher.
     workspaces: tuple[tuple[str, str], ...] = ()
+    # The user's organizations, (id, name), for the header's organization switcher.
+    organizations: tuple[tuple[str, str], ...] = ()
 
     @property
     def actor(self) -> str:
@@ -108,6 +110,7 @@ def _signed_in(services: Services, found: SessionView) -> Viewer:
         csrf_token=found.csrf_token,
         session_id=found.session_id,
         workspaces=_choices(services, found.organization_id),
+        organizations=tuple((o.id, o.name) for o in services.memberships.organizations(found.user_id)),
     )
 
 
