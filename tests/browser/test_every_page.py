@@ -6,6 +6,8 @@ with LIGHTFAST_SCREENSHOTS_DIR=docs/screenshots to refresh the README's images."
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,43 +18,55 @@ from lightfast.app.search import SearchRequest
 from tests.browser.conftest import ARTIFACTS, LiveServer
 
 PAGES = {
-    "search": "/?q=deploy+rollback",
+    "search": "/?q=how+are+webhook+signatures+checked",
     "jobs": "/?tab=jobs",
     "dashboard": "/dashboard",
     "activity": "/activity",
     "sources": "/sources",
     "settings": "/settings",
 }
-
-DOCS = {
-    "deploy.md": "# Deploying\n\nA deploy rolls out in stages; a rollback restores the last release.\n",
-    "keys.md": "# Rotating keys\n\nRotate the signing keys every ninety days and revoke old ones.\n",
-    "oncall.md": "# On call\n\nThe on-call engineer triages alerts and writes the incident review.\n",
-}
+# The corpus is this project's own documentation: real prose, so the screenshots show real results.
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def screenshot_dir() -> Path:
     return Path(os.environ.get("LIGHTFAST_SCREENSHOTS_DIR") or ARTIFACTS / "pages")
 
 
-def history(live_server: LiveServer, root: Path) -> None:
-    """A workspace people have used: a source ingested, a search made, a job detail to open."""
+@pytest.fixture
+def live_settings_overrides() -> dict[str, Any]:
+    """``make screenshots`` embeds with the real model (the README's images show real scores); the suite
+    keeps the fake one, which is all these checks need."""
+    return {"embedding_provider": "local"} if os.environ.get("LIGHTFAST_SCREENSHOTS_DIR") else {}
+
+
+def history(live_server: LiveServer, tmp_path: Path) -> None:
+    """A workspace people have used: a source ingested, searches made, a job detail to open."""
     services = live_server.services
-    root.mkdir()
-    (root / "lightfast.yml").write_text("version: 1\nstore: docs\ninclude:\n  - '**/*.md'\n")
-    for name, text in DOCS.items():
-        (root / name).write_text(text)
+    # A stable, readable path for the README's images; a fresh one per test otherwise.
+    base = (
+        Path(tempfile.gettempdir()) / "lightfast-demo"
+        if os.environ.get("LIGHTFAST_SCREENSHOTS_DIR")
+        else tmp_path
+    )
+    root = base / "handbook"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "lightfast.yml").write_text("version: 1\nstore: handbook\ninclude:\n  - '**/*.md'\n")
+    for doc in sorted(DOCS.glob("*.md")):
+        shutil.copy(doc, root / doc.name)
     workspace = services.workspaces.ensure_workspace_id()
     job_id = services.sources.connect_local(workspace, root).job_id
-    services.jobs.wait(workspace, job_id, timeout=60)
-    services.search.search(SearchRequest(workspace_id=workspace, query="rollback"))
+    services.jobs.wait(workspace, job_id, timeout=300)
+    for query in ("rollback a deploy", "rotate the secret key", "webhook signature"):
+        services.search.search(SearchRequest(workspace_id=workspace, query=query))
 
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_loads_offline_without_errors(
     live_server: LiveServer, page: Any, tmp_path: Path, name: str
 ) -> None:
-    history(live_server, tmp_path / "docs")
+    history(live_server, tmp_path)
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     page.on(
