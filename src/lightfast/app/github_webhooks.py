@@ -118,8 +118,9 @@ class GitHubWebhooks:
     def _delivery_activities(self, session: Session, outcome: Outcome, payload: dict[str, Any]) -> None:
         """Each workspace a verified delivery concerned sees it on its timeline with its outcome. A
         delivery refused at the signature is not: GitHub's one endpoint cannot tell whose it was without
-        trusting the unverified body, which would let anyone write into any timeline (it is logged and
-        counted instead)."""
+        trusting the unverified body, which would let anyone write into any timeline (it is logged, and
+        counted in /metrics as ``lightfast_http_request_duration_seconds{route="/webhooks/github",
+        status="401"}``)."""
         sender = _sender(payload)
         action = payload.get("action")
         event = f"{outcome.event}.{action}" if isinstance(action, str) else outcome.event
