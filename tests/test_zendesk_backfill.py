@@ -332,3 +332,53 @@ def test_the_base_url_is_a_template_or_an_explicit_url(tmp_path: Path) -> None:
     )
     assert base_url(explicit, "acme") == "http://127.0.0.1:9"
     assert ZendeskSources  # the composition root builds one per install
+
+
+def test_a_webhook_does_not_wait_out_a_rate_limit_it_indexes_the_delivery(world: World) -> None:
+    assert world.job_id is not None
+    world.run(world.job_id)
+    world.waits.clear()
+    world.standin.rate_limit_next(3)  # Retry-After 7 s: longer than a delivery can be kept waiting
+    body = json.dumps(
+        {
+            "type": "zen:event-type:ticket.subject_changed",
+            "id": "evt-2",
+            "time": "2026-03-01T00:00:00Z",
+            "subject": "zen:ticket:6",
+            "detail": {
+                "id": "6",
+                "subject": "Subject from the delivery",
+                "updated_at": "2026-03-01T00:00:00Z",
+            },
+            "event": {"current": "Subject from the delivery"},
+        }
+    ).encode()
+    stamp = "2026-11-28T12:00:00Z"
+    with TestClient(create_app(world.services)) as client:
+        answer = client.post(
+            f"/webhooks/zendesk/{world.source_id}",
+            content=body,
+            headers={
+                "X-Zendesk-Webhook-Signature": sign(SECRET, stamp, body),
+                "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+            },
+        )
+    assert answer.status_code == 202, answer.text
+    assert "could not be read" in answer.json()["notice"]
+    assert world.waits == []
+    for job_id in answer.json()["jobs"]:
+        world.services.runner.run_inline(job_id)
+    assert world.documents()["ticket:6"][1] == "Ticket #6: Subject from the delivery"
+
+
+def test_newest_comments_come_back_oldest_first() -> None:
+    standin = ZendeskStandIn(TOKEN, EMAIL)
+    ticket = standin.add_ticket("Many replies", "first")
+    for n in range(5):
+        standin.add_comment(ticket["id"], f"reply {n}")
+    client = ZendeskClient(
+        "https://acme.zendesk.com", TOKEN, EMAIL, transport=standin.transport(), page_size=2
+    )
+    newest = client.comments(ticket["id"], 3, newest=True) or []
+    assert [c["body"] for c in newest] == ["reply 2", "reply 3", "reply 4"]
+    assert [c["body"] for c in client.comments(ticket["id"]) or []][:2] == ["first", "reply 0"]

@@ -43,6 +43,8 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
 ORDER = ("tickets", "articles")
 COMMENT_KINDS = ("comment", "private_comment")
 ARTICLES = "/api/v2/help_center/articles.json"
+QUICK_TIMEOUT = httpx.Timeout(4.0, connect=2.0)
+QUICK_COMMENTS = 100  # a delivery refreshes a ticket's newest comments; a listing reads them all
 
 
 def version_of(*candidates: Any) -> str | None:
@@ -117,13 +119,17 @@ class ZendeskSources:
     def base_url(self, connection: ConnectedSource) -> str:
         return base_url(self.settings, str(_meta(connection).get("zendeskSubdomain") or "invalid"))
 
-    def client(self, connection: ConnectedSource) -> ZendeskClient | None:
-        """A client for a connection with a token; None for a webhook-only one."""
+    def client(self, connection: ConnectedSource, *, quick: bool = False) -> ZendeskClient | None:
+        """A client for a connection with a token; None for a webhook-only one. ``quick``: for a webhook
+        being answered (Zendesk waits about 12 s): short timeouts, one retry, no long rate-limit wait;
+        when it fails the delivery's own fields are indexed instead."""
         token = self.credentials.read(connection.id, TOKEN)
         if token is None:
             return None
         email = _meta(connection).get("email")
         extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep is not None else {}
+        if quick:
+            extra |= {"max_retries": 1, "max_wait": 2.0, "timeout": QUICK_TIMEOUT}
         return ZendeskClient(
             self.base_url(connection),
             token,

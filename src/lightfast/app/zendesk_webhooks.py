@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from lightfast.app.credentials import WEBHOOK_SECRET
 from lightfast.app.vendor_webhooks import REFUSED, VendorOutcome, VendorWebhooks, json_object
-from lightfast.app.zendesk_backfill import ZendeskSources, version_of, with_names
+from lightfast.app.zendesk_backfill import QUICK_COMMENTS, ZendeskSources, version_of, with_names
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.errors import InvalidInput, InvalidSignature, UpstreamError
@@ -79,7 +79,7 @@ class ZendeskWebhookHandler:
         fallback = sent_at.isoformat() if sent_at is not None else hooks.clock.now().isoformat()
         outcome = VendorOutcome(delivery_id, "unhandled")
         changes: dict[str, str] = {}
-        client = self.zendesk.client(source) if delivery.ticket or delivery.article else None
+        client = self.zendesk.client(source, quick=True) if delivery.ticket or delivery.article else None
         try:
             fetched = self._fetch(client, delivery) if client is not None else None
         except UpstreamError as exc:
@@ -124,7 +124,11 @@ class ZendeskWebhookHandler:
     def _fetch(self, client: ZendeskClient, delivery: ZendeskDelivery) -> dict[str, Any]:
         if delivery.ticket_id is not None:
             ticket = client.ticket(delivery.ticket_id)
-            comments = client.comments(delivery.ticket_id) if ticket is not None else None
+            comments = (
+                client.comments(delivery.ticket_id, QUICK_COMMENTS, newest=True)
+                if ticket is not None
+                else None
+            )
             return {"ticket": ticket, "comments": comments or []}
         assert delivery.article_id is not None
         article = client.article(delivery.article_id)

@@ -74,11 +74,12 @@ class ZendeskClient:
         max_retries: int = 5,
         max_wait: float = 900.0,
         page_size: int = PAGE_SIZE,
+        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             transport=transport,
-            timeout=TIMEOUT,
+            timeout=timeout,
             headers={"Authorization": authorization(token, email), "Accept": "application/json"},
             follow_redirects=False,
         )
@@ -166,26 +167,32 @@ class ZendeskClient:
                 return
             after = page.cursor
 
-    def comments(self, ticket_id: int, limit: int = 5000) -> list[dict[str, Any]] | None:
-        """Every comment of a ticket (Zendesk caps a ticket at 5000); None when the ticket is gone."""
+    def comments(
+        self, ticket_id: int, limit: int = 5000, *, newest: bool = False
+    ) -> list[dict[str, Any]] | None:
+        """A ticket's comments, oldest first (Zendesk caps a ticket at 5000); with ``newest``, only the
+        newest ``limit`` (read newest first, returned oldest first). None when the ticket is gone."""
         found: list[dict[str, Any]] = []
         path = f"/api/v2/tickets/{ticket_id}/comments.json"
         after: str | None = None
         while len(found) < limit:
-            params: dict[str, Any] = {"page[size]": self.page_size}
+            params: dict[str, Any] = {"page[size]": min(self.page_size, limit - len(found))}
+            if newest:
+                params["sort_order"] = "desc"
             if after:
                 params["page[after]"] = after
             body = self.get(path, params)
             if body is None:
                 return None
-            page = _records(body.get("comments"), "comments")
-            found += page
-            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-            cursor = meta.get("after_cursor") if isinstance(meta, dict) else None
-            if not (isinstance(meta, dict) and meta.get("has_more") is True and isinstance(cursor, str)):
+            found += _records(body.get("comments"), "comments")
+            given = body.get("meta")
+            meta: dict[str, Any] = given if isinstance(given, dict) else {}
+            cursor = meta.get("after_cursor")
+            if meta.get("has_more") is not True or not isinstance(cursor, str):
                 break
             after = cursor
-        return found[:limit]
+        found = found[:limit]
+        return found[::-1] if newest else found
 
     def ticket(self, ticket_id: int) -> dict[str, Any] | None:
         body = self.get(f"/api/v2/tickets/{ticket_id}.json")

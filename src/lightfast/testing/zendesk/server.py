@@ -246,7 +246,10 @@ class ZendeskStandIn:
             number = int(found.group(1))
             if number not in self.tickets or self.tickets[number]["status"] == "deleted":
                 return _not_found()
-            return self._cursor_page(path, "comments", self.comments[number], query)
+            ordered = self.comments[number]
+            if _first(query, "sort_order") == "desc":
+                ordered = ordered[::-1]
+            return self._cursor_page(path, "comments", ordered, query)
         if found := _HC_ONE.match(path):
             record = self.help_center[found.group(1)].get(int(found.group(2)))
             if record is None:
