@@ -270,11 +270,12 @@ class ZendeskSources:
                     if should_stop():
                         return {"changed": changed, "deleted": 0}
                     page = client.ticket_export_page(cursor)
-                    comments = {
-                        int(t["id"]): client.comments(int(t["id"])) or []
-                        for t in page.items
-                        if t.get("status") != "deleted"
-                    }
+                    comments: dict[int, list[dict[str, Any]]] = {}
+                    for ticket in page.items:
+                        if should_stop():  # a page is up to 1000 tickets: a cancel does not wait for it
+                            return {"changed": changed, "deleted": 0}
+                        if ticket.get("status") != "deleted":
+                            comments[int(ticket["id"])] = client.comments(int(ticket["id"])) or []
                     with self.sessions.begin() as session:
                         changed += self._tickets(session, source_id, page.items, comments)
                         checkpoint["cursors"]["tickets"] = page.cursor
@@ -286,8 +287,10 @@ class ZendeskSources:
                         break
                     cursor = page.cursor
             if "articles" not in checkpoint["done"]:
-                wanted = _meta(connection).get("articles", True) is not False
-                changed += self._articles(client, source_id, checkpoint, should_stop) if wanted else 0
+                if _meta(connection).get("articles", True) is False:
+                    checkpoint["done"].append("articles")  # none wanted: the reconciliation drops any
+                else:
+                    changed += self._articles(client, source_id, checkpoint, should_stop)
                 if "articles" not in checkpoint["done"]:
                     return {"changed": changed, "deleted": 0}  # stopped
         finally:
@@ -341,7 +344,7 @@ class ZendeskSources:
     ) -> int:
         sections = client.names("/api/v2/help_center/sections.json", "sections")
         categories = client.names("/api/v2/help_center/categories.json", "categories")
-        changed = 0
+        changed, before = 0, int(checkpoint.get("changed", 0))
         for page in client.pages(ARTICLES, "articles", checkpoint["cursors"].get("articles")):
             if should_stop():
                 return changed
@@ -358,7 +361,7 @@ class ZendeskSources:
                     seen.append(docs.entity_id("article", int(article["id"])))
                 entities_repo.touch_entities(session, source_id, seen, utcnow())
                 checkpoint["cursors"]["articles"] = page.cursor
-                checkpoint["changed"] = int(checkpoint.get("changed", 0)) + changed
+                checkpoint["changed"] = before + changed
                 if not page.has_more:
                     checkpoint["done"].append("articles")
                 save_checkpoint(session, source_id, checkpoint)
