@@ -88,10 +88,10 @@ def test_cli_takes_the_names_and_the_former_names(api: Api) -> None:
 
 
 def test_services_know_only_the_names(api: Api) -> None:
-    assert [str(m) for m in SearchMode] == ["fast", "balanced", "dense"]
+    assert [str(m) for m in SearchMode] == ["fast", "balanced", "dense", "rerank"]
     assert schemas.search_mode("bm25") is SearchMode.FAST
     assert schemas.search_mode("hybrid") is SearchMode.BALANCED
-    with pytest.raises(InvalidInput, match="mode must be one of fast, balanced, dense"):
+    with pytest.raises(InvalidInput, match="mode must be one of fast, balanced, dense, rerank"):
         api.services.search.search(SearchRequest(api.workspace_id, "invoices", mode="bm25"))  # type: ignore[arg-type]
 
 
@@ -102,11 +102,12 @@ def test_openapi_names_modes_statuses_and_triggers(api: Api) -> None:
         "fast",
         "balanced",
         "dense",
+        "rerank",
         "bm25",
         "hybrid",
     ]
     assert components["SearchBody"]["properties"]["mode"]["default"] == "balanced"
-    assert components["SearchMode"]["enum"] == ["fast", "balanced", "dense"]
+    assert components["SearchMode"]["enum"] == ["fast", "balanced", "dense", "rerank"]
     assert components["JobOut"]["properties"]["status"] == {"$ref": "#/components/schemas/JobStatus"}
     assert components["JobStatus"]["enum"] == [str(s) for s in JobStatus]
     assert components["JobTrigger"]["enum"] == [str(t) for t in JobTrigger]

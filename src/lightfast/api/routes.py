@@ -108,6 +108,7 @@ async def search(
                 updated_to=date_range.to if date_range else None,
                 mode=body.mode,
                 request_id=request.state.request_id,
+                rerank=body.rerank,
             )
         )
         svc.usage.record_search(who.workspace_id, response.latency.total, response.mode)

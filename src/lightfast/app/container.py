@@ -32,7 +32,9 @@ from lightfast.app.vendors import Vendors, build_vendors
 from lightfast.app.workspaces import WorkspaceService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
+from lightfast.embed.http import ProviderUsage
 from lightfast.index import SearchIndex, make_index
+from lightfast.rerank import make_rerank_stage
 from lightfast.settings import Settings
 from lightfast.sources.registry import SourceOpener
 
@@ -69,8 +71,12 @@ class Services:
     users: UserService  # console users, memberships, sessions, invitations
     memberships: MembershipService  # a user's organizations; revoking invitations
     vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
+    provider_usage: ProviderUsage  # requests and tokens of hosted model providers, for /metrics
 
     def close(self) -> None:
+        if self.search.reranker is not None:
+            self.search.reranker.close()
+        self.embedder.close()
         self.live.close()
         self.notifications.close()
         self.jobs.close()
@@ -92,7 +98,8 @@ def build_services(
     engine = engine or make_engine(settings.resolved_database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
-    embedder = embedder or make_embedder(settings)
+    provider_usage = ProviderUsage()
+    embedder = embedder or make_embedder(settings, provider_usage)
     tokenizer = tokenizer or make_tokenizer(settings)
     index = make_index(engine)
     pipeline = Pipeline(
@@ -125,7 +132,7 @@ def build_services(
         documents=DocumentService(sessions, index),
         workspaces=WorkspaceService(settings, sessions, embedder.spec, jobs),
         api_keys=ApiKeyService(sessions),
-        search=SearchService(sessions, embedder, index),
+        search=SearchService(sessions, embedder, index, reranker=make_rerank_stage(settings, provider_usage)),
         index_maintenance=IndexMaintenance(engine, sessions, index),
         github_webhooks=GitHubWebhooks(sessions, jobs),
         idempotency=IdempotencyService(sessions),
@@ -139,4 +146,5 @@ def build_services(
         users=UserService(settings, sessions, clock),
         memberships=MembershipService(sessions, clock, settings.default_workspace),
         vendors=build_vendors(settings, sessions, jobs, opener, clock),
+        provider_usage=provider_usage,
     )

@@ -19,6 +19,7 @@ from lightfast.db.tenancy import list_stores
 from lightfast.embed.base import Embedder
 from lightfast.errors import InvalidInput, ModelMismatch, NotFound
 from lightfast.index.base import Hit, SearchFilters, SearchIndex
+from lightfast.rerank.stage import RerankOutcome, RerankStage
 from lightfast.search.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from lightfast.search.highlight import make_snippet
 from lightfast.search.text import query_terms
@@ -28,14 +29,17 @@ from lightfast.search.text import query_terms
 # ``hybrid`` are accepted too, as former names of fast and balanced: ``lightfast.app.schemas.search_mode``.
 class SearchMode(StrEnum):
     """How a query is answered: fast (keyword retrieval only; the query is not embedded), balanced
-    (semantic and keyword retrieval, fused) or dense (semantic retrieval only)."""
+    (semantic and keyword retrieval, fused), dense (semantic retrieval only) or rerank (balanced, then
+    the top candidates reordered by the configured reranker)."""
 
     FAST = "fast"  # keyword (BM25) retrieval only: the query is not embedded
     BALANCED = "balanced"  # semantic and keyword retrieval, fused
     DENSE = "dense"  # semantic (vector) retrieval only
+    RERANK = "rerank"  # balanced, then reranked (the same as balanced with rerank: true)
 
 
-EMBEDS_QUERY = (SearchMode.BALANCED, SearchMode.DENSE)
+EMBEDS_QUERY = (SearchMode.BALANCED, SearchMode.DENSE, SearchMode.RERANK)
+LEXICAL = (SearchMode.BALANCED, SearchMode.FAST, SearchMode.RERANK)
 MAX_QUERY_CHARS = 1000
 
 
@@ -64,6 +68,11 @@ class SearchRequest:
     updated_to: datetime | None = None
     mode: SearchMode = SearchMode.BALANCED
     request_id: str | None = None
+    rerank: bool = False  # reorder the top fused candidates with the reranker (mode rerank implies it)
+
+    @property
+    def reranks(self) -> bool:
+        return self.rerank or self.mode == SearchMode.RERANK
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class Latency:
     retrieval: float
     fusion: float
     total: float
+    rerank: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,7 @@ class SearchResponse:
     limit: int
     offset: int
     terms: list[str] = field(default_factory=list)
+    rerank: RerankOutcome | None = None  # None when the request did not ask for rerank
 
 
 def validate_request(request: SearchRequest) -> None:
@@ -114,6 +125,17 @@ def validate_request(request: SearchRequest) -> None:
         raise InvalidInput("dateRange.from must not be after dateRange.to", field="filters.dateRange")
 
 
+def reranked_page(
+    ranked: list[tuple[int, float]], outcome: RerankOutcome, offset: int, limit: int
+) -> list[tuple[int, float]]:
+    """The page of (seq, score) after the rerank stage: its candidates (the head of ``ranked``) in its
+    order with its scores when applied, the rest after them in fused order."""
+    head = ranked[: outcome.candidates]
+    if outcome.applied and outcome.scores:
+        head = [(head[i][0], round(outcome.scores[i], 6)) for i in outcome.order]
+    return [*head, *ranked[outcome.candidates :]][offset : offset + limit]
+
+
 class SearchService:
     def __init__(
         self,
@@ -121,16 +143,25 @@ class SearchService:
         embedder: Embedder,
         index: SearchIndex,
         fusion: FusionConfig | None = None,
+        reranker: RerankStage | None = None,
     ) -> None:
         self.sessions = sessions
         self.embedder = embedder
         self.index = index
         self.fusion = fusion or FusionConfig()
+        self.reranker = reranker
         # Called with (mode, seconds) after each search: /metrics' latency histogram by mode.
         self.observers: list[Callable[[str, float], None]] = []
 
     def search(self, request: SearchRequest) -> SearchResponse:
         validate_request(request)
+        if request.reranks and self.reranker is None:
+            # Refused rather than silently answered in fused order: the caller asked for a ranking this
+            # server cannot give (a provider that fails or runs late is another matter: see RerankStage).
+            raise InvalidInput(
+                "rerank needs a rerank provider; this server has none (LIGHTFAST_RERANK_PROVIDER)",
+                field="mode" if request.mode == SearchMode.RERANK else "rerank",
+            )
         started = time.perf_counter()
         request_id = request.request_id or f"req_{uuid.uuid4().hex[:20]}"
         filters = SearchFilters(
@@ -152,7 +183,7 @@ class SearchService:
             t1 = time.perf_counter()
             if request.mode in EMBEDS_QUERY:
                 vector_hits = self.index.vector_search(session, store_ids, vector, k, filters)
-            if request.mode in (SearchMode.BALANCED, SearchMode.FAST):
+            if request.mode in LEXICAL:
                 lexical_hits = self.index.lexical_search(session, store_ids, request.query, k, filters)
             retrieval_ms = (time.perf_counter() - t1) * 1000
 
@@ -168,8 +199,19 @@ class SearchService:
                     best_per_document.append((seq, score))
             page = best_per_document[request.offset : request.offset + request.limit]
             fusion_ms = (time.perf_counter() - t2) * 1000
-
-            rows = docs_repo.chunk_rows(session, [seq for seq, _ in page])
+            if request.reranks and self.reranker is not None:
+                # The candidates always cover the page asked for; read before the session closes, sent
+                # after (no database connection is held while a provider answers).
+                head = best_per_document[: max(self.reranker.candidates, request.offset + request.limit)]
+                rows = docs_repo.chunk_rows(session, [seq for seq, _ in head])
+            else:
+                head = []
+                rows = docs_repo.chunk_rows(session, [seq for seq, _ in page])
+        outcome: RerankOutcome | None = None
+        if request.reranks and self.reranker is not None:
+            texts = [f"{row.title}\n{row.content}" if (row := rows.get(seq)) else "" for seq, _ in head]
+            outcome = self.reranker.run(request.query, texts)
+            page = reranked_page(best_per_document, outcome, request.offset, request.limit)
         terms = query_terms(request.query)
         store_names = {s.id: s.name for s in stores}
         results = [
@@ -194,13 +236,18 @@ class SearchService:
             results=results,
             total=len(best_per_document),
             latency=Latency(
-                round(embedding_ms, 2), round(retrieval_ms, 2), round(fusion_ms, 2), round(total_ms, 2)
+                round(embedding_ms, 2),
+                round(retrieval_ms, 2),
+                round(fusion_ms, 2),
+                round(total_ms, 2),
+                outcome.milliseconds if outcome else 0.0,
             ),
             request_id=request_id,
             mode=request.mode,
             limit=request.limit,
             offset=request.offset,
             terms=terms,
+            rerank=outcome,
         )
 
     def _stores(self, session: Session, request: SearchRequest) -> list[Store]:

@@ -41,15 +41,24 @@ def search(
     mode: Annotated[
         str,
         typer.Option(
-            help="fast (keywords only), balanced (keywords and meaning) or dense (meaning only); "
-            "bm25 and hybrid, former names of fast and balanced, are accepted too."
+            help="fast (keywords only), balanced (keywords and meaning), dense (meaning only) or "
+            "rerank (balanced, then reranked); bm25 and hybrid, former names of fast and balanced, are "
+            "accepted too."
         ),
     ] = SearchMode.BALANCED.value,
+    rerank: Annotated[
+        bool,
+        typer.Option(
+            "--rerank",
+            help="Reorder the top candidates with the configured reranker (LIGHTFAST_RERANK_PROVIDER), "
+            "within LIGHTFAST_RERANK_BUDGET_MS.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Search a workspace.
 
-    Example: lightfast search "rotate an API key" --limit 5
+    Example: lightfast search "rotate an API key" --limit 5 --rerank
     """
     with services() as svc:
 
@@ -63,6 +72,7 @@ def search(
                 source_types=tuple(source_type or ()),
                 path_prefix=path_prefix,
                 mode=search_mode(mode),
+                rerank=rerank,
             )
             return svc.search.search(request)
 
@@ -83,6 +93,14 @@ def search(
         f"retrieval {lat.retrieval:.1f}, fusion {lat.fusion:.1f}); request {response.request_id}[/dim]",
         soft_wrap=True,
     )
+    if (outcome := response.rerank) is not None:
+        said = (
+            f"reranked {outcome.candidates} by {outcome.provider} {outcome.model}"
+            if outcome.applied
+            else f"fused order, not reranked ({outcome.reason}"
+            + (f": {outcome.detail})" if outcome.detail else ")")
+        )
+        console.print(Text(f"{said}, {outcome.milliseconds:.1f} ms", style="dim"), soft_wrap=True)
 
 
 def snippet_text(snippet: str) -> Text:

@@ -57,6 +57,10 @@ class Embedder(ABC):
         never be embedded as a document nor a document as a query."""
         return self.embed_batch(texts)
 
+    def close(self) -> None:
+        """Release what the embedder holds (a hosted provider's connections); a no-op by default."""
+        return None
+
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector (read-only), from the cache when this model embedded the same text before."""
         key = (self.spec.provider, self.spec.name, text)

@@ -65,6 +65,9 @@ class CohereEmbedder(Embedder):
         self.client = client
         self.api_version = api_version
 
+    def close(self) -> None:
+        self.client.close()
+
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         return self._call(texts, "search_document")
 

@@ -105,6 +105,9 @@ class OpenAIEmbedder(Embedder):
             ) from None
         return ModelSpec(**{**self.spec.__dict__, "dimension": len(rows[0])})
 
+    def close(self) -> None:
+        self.client.close()
+
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         counts = [self.tokenizer.count(text) for text in texts]
         parts = [

@@ -238,6 +238,13 @@ def build_server(
             str | None,
             Field(max_length=1000, description="Only documents whose path starts with this, e.g. 'docs/'."),
         ] = None,
+        rerank: Annotated[
+            bool,
+            Field(
+                description="Reorder the best candidates with the server's reranker for sharper precision "
+                "(slower; only when the server has one configured, else the call fails)."
+            ),
+        ] = False,
     ) -> SearchResults:
         """Search the team's indexed documents (docs, code, notes) of this workspace and return the best
         matches, most relevant first, each with its title, path, url, documentId, a snippet (matched
@@ -245,7 +252,7 @@ def build_server(
         then read promising hits in full with lightfast_contents."""
         response = await call(
             ctx,
-            lambda lf: lf.search(query, limit=limit, mode=mode, path_prefix=path_prefix),
+            lambda lf: lf.search(query, limit=limit, mode=mode, path_prefix=path_prefix, rerank=rerank),
         )
         return SearchResults(
             query=query,

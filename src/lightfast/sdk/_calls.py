@@ -143,8 +143,10 @@ def search(
     date_from: datetime | date | str | None = None,
     date_to: datetime | date | str | None = None,
     include_highlights: bool = False,
+    rerank: bool = False,
 ) -> Call[SearchResponse, SearchResponse]:
-    """Search the indexed documents (``POST /v1/search``)."""
+    """Search the indexed documents (``POST /v1/search``). ``rerank``: reorder the top candidates with
+    the server's reranker (the answer's ``rerank`` says whether it did, within the server's budget)."""
     _text("query", query)
     _int_in("limit", limit, 1, MAX_SEARCH_LIMIT)
     _int_in("offset", offset, 0)
@@ -169,6 +171,8 @@ def search(
     if filters:
         body["filters"] = filters
     body["includeHighlights"] = bool(include_highlights)
+    if rerank:
+        body["rerank"] = True
     return Call("POST", "/v1/search", SearchResponse, _whole, json=body)
 
 

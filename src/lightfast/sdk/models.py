@@ -31,6 +31,7 @@ __all__ = [
     "SearchLatency",
     "SearchMeta",
     "SearchMode",
+    "SearchRerank",
     "SearchResponse",
     "SearchResult",
     "SearchSource",
@@ -44,7 +45,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-SearchMode = Literal["fast", "balanced"]
+SearchMode = Literal["fast", "balanced", "dense", "rerank"]
 
 #: Job statuses after which a job never changes again.
 TERMINAL_STATUSES = frozenset({"completed", "completed_with_errors", "failed", "cancelled"})
@@ -113,11 +114,25 @@ class SearchLatency(LightfastModel):
     total: float | None = None
 
 
+class SearchRerank(LightfastModel):
+    """What the server's rerank stage did; ``applied`` false (``reason`` budget or error) means the
+    results are in the fused order."""
+
+    applied: bool = False
+    reason: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    candidates: int = 0
+    took: float | None = None
+    detail: str | None = None
+
+
 class SearchResponse(LightfastModel):
     data: Items[SearchResult] = []
     meta: SearchMeta = SearchMeta()
     latency: SearchLatency = SearchLatency()
     request_id: str | None = None
+    rerank: SearchRerank | None = None  # present when the search asked for rerank
 
 
 # -- contents and similar documents ----------------------------------------------------------------

@@ -6,7 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 from lightfast.app.schemas.common import Body, Out, Timestamp
 from lightfast.app.search import (
@@ -17,6 +23,7 @@ from lightfast.app.search import (
     SimilarDocument,
 )
 from lightfast.errors import InvalidInput
+from lightfast.rerank.stage import RerankOutcome
 
 #: Former names of two modes, accepted at the edge (API requests, the CLI's --mode) and nowhere else.
 MODE_ALIASES: dict[str, SearchMode] = {"bm25": SearchMode.FAST, "hybrid": SearchMode.BALANCED}
@@ -44,7 +51,8 @@ RequestedMode = Annotated[
             "type": "string",
             "enum": [*SearchMode, *MODE_ALIASES],
             "description": "fast: keyword retrieval only; balanced: semantic and keyword, fused; dense: "
-            "semantic only. bm25 and hybrid are accepted as former names of fast and balanced.",
+            "semantic only; rerank: balanced, then the top candidates reordered by the server's reranker. "
+            "bm25 and hybrid are accepted as former names of fast and balanced.",
         }
     ),
 ]
@@ -73,6 +81,12 @@ class SearchBody(Body):
     mode: RequestedMode = SearchMode.BALANCED
     filters: Filters = Field(default_factory=Filters)
     include_highlights: bool = Field(default=False, alias="includeHighlights", strict=True)
+    rerank: bool = Field(
+        default=False,
+        strict=True,
+        description="Reorder the top fused candidates with the server's reranker, within its latency "
+        "budget (the answer's rerank object says whether it did); 400 when the server has no reranker.",
+    )
 
 
 class ContentsBody(Body):
@@ -134,11 +148,51 @@ class LatencyOut(Out):
     total: float
 
 
+class RerankOut(Out):
+    """What the rerank stage did: ``applied`` false with ``reason`` ``budget`` (the reranker did not
+    answer within the budget) or ``error`` (it failed: ``detail``) means the results are in fused order."""
+
+    applied: bool
+    reason: str | None
+    provider: str
+    model: str
+    candidates: int
+    took: float  # milliseconds the stage took (part of latency.total)
+    detail: str | None = None
+
+    @classmethod
+    def from_outcome(cls, outcome: RerankOutcome | None) -> Self | None:
+        if outcome is None:
+            return None
+        return cls(
+            applied=outcome.applied,
+            reason=outcome.reason,
+            provider=outcome.provider,
+            model=outcome.model,
+            candidates=outcome.candidates,
+            took=outcome.milliseconds,
+            detail=outcome.detail,
+        )
+
+
+def _without_absent_rerank(data: dict[str, Any]) -> dict[str, Any]:
+    # ``rerank`` appears only when the request asked for it: the answer to every other search keeps the
+    # shape it always had.
+    if data.get("rerank", ...) is None:
+        del data["rerank"]
+    return data
+
+
 class SearchOut(Out):
     data: list[SearchHitOut]
     meta: SearchMetaOut
     latency: LatencyOut
     request_id: str
+    rerank: RerankOut | None = Field(default=None, description="Present when the request asked for rerank.")
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_absent_rerank(handler(self))
 
     @classmethod
     def from_response(cls, response: SearchResponse, include_highlights: bool) -> Self:
@@ -153,6 +207,7 @@ class SearchOut(Out):
             ),
             latency=LatencyOut.model_validate(response.latency),
             request_id=response.request_id,
+            rerank=RerankOut.from_outcome(response.rerank),
         )
 
 
@@ -227,6 +282,11 @@ class CliSearchOut(Out):
     results: list[CliSearchResultOut]
     latency: LatencyOut
     request_id: str
+    rerank: RerankOut | None = None
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_absent_rerank(handler(self))
 
     @classmethod
     def from_response(cls, response: SearchResponse) -> Self:
@@ -234,4 +294,5 @@ class CliSearchOut(Out):
             results=[CliSearchResultOut.model_validate(r) for r in response.results],
             latency=LatencyOut.model_validate(response.latency),
             request_id=response.request_id,
+            rerank=RerankOut.from_outcome(response.rerank),
         )

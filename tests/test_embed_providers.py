@@ -1,0 +1,507 @@
+"""Hosted embedding providers against their local stand-ins (real HTTP on loopback, nothing reaches the
+network): Cohere's input types and 96-text batches, OpenAI's limits and a self-hosted server's probe,
+Retry-After, repeated 500s failing a job cleanly, the circuit breaker, keys kept out of messages and logs,
+and the retry policy and breaker as pure functions (hypothesis)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from lightfast.app.container import Services, build_services
+from lightfast.app.search import SearchMode, SearchRequest
+from lightfast.db.engine import make_engine
+from lightfast.embed.cohere import MODELS, CohereEmbedder
+from lightfast.embed.hosted import EstimatingTokenizer
+from lightfast.embed.http import CircuitBreaker, ProviderClient, ProviderUsage
+from lightfast.embed.openai import OpenAIEmbedder, openai_spec, token_batches
+from lightfast.embed.registry import EmbedderPool, EmbeddingChoice, make_embedder
+from lightfast.embed.resilience import (
+    BreakerConfig,
+    BreakerState,
+    RetryPolicy,
+    backoff_delay,
+    breaker_admit,
+    breaker_failure,
+    breaker_success,
+    parse_retry_after,
+    retry_delay,
+)
+from lightfast.errors import SettingsError, UpstreamError
+from lightfast.settings import Settings
+from lightfast.testing.cohere import CohereStandIn
+from lightfast.testing.openai import OpenAIStandIn
+from tests.conftest import make_settings, write
+
+CONFIG = "version: 1\nstore: docs\ninclude:\n  - '**/*.md'\n"
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def opened() -> Iterator[list[Any]]:
+    """Clients and embedders a test made; closed after it (their connections are real sockets)."""
+    made: list[Any] = []
+    yield made
+    for thing in made:
+        thing.close()
+
+
+@pytest.fixture
+def cohere() -> Iterator[CohereStandIn]:
+    with CohereStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def openai() -> Iterator[OpenAIStandIn]:
+    with OpenAIStandIn(**{"nomic-embed-text": 768}) as standin:
+        yield standin
+
+
+def cohere_settings(tmp_path: Path, standin: CohereStandIn, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "embedding_provider": "cohere",
+        "cohere_base_url": standin.url,
+        "cohere_api_key": standin.api_key,
+        "provider_max_attempts": 3,
+        **overrides,
+    }
+    return make_settings(tmp_path, f"sqlite:///{tmp_path / 'lightfast.db'}", **values)
+
+
+class Sleeps:
+    """An injectable sleep: records the waits, never waits."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def hosted_services(settings: Settings, sleeps: Sleeps) -> Services:
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    client = services.embedder.client  # type: ignore[attr-defined]
+    client.sleep = sleeps
+    return services
+
+
+def many_documents(count: int) -> dict[str, str]:
+    """``count`` short documents (one chunk each), every one naming its own topic word."""
+    return {f"docs/note{i:03d}.md": f"# Note {i}\n\nTopic word{i} about kiwi{i % 7}.\n" for i in range(count)}
+
+
+# -- Cohere through the whole product ---------------------------------------------------------------
+
+
+def test_a_cohere_store_embeds_documents_in_batches_of_96_and_queries_as_search_query(
+    tmp_path: Path, cohere: CohereStandIn
+) -> None:
+    repo = write(tmp_path / "repo", {"lightfast.yml": CONFIG, **many_documents(200)})
+    settings = cohere_settings(tmp_path, cohere, ingest_batch_documents=200)
+    services = hosted_services(settings, Sleeps())
+    try:
+        result = services.ingest.ingest_path(repo)
+        assert result.status == "completed"
+        documents = cohere.embed_calls("search_document")
+        assert sum(len(body["texts"]) for body in documents) == 200
+        assert max(len(body["texts"]) for body in documents) == 96
+        assert all(body["embedding_types"] == ["float"] and body["truncate"] == "END" for body in documents)
+        assert cohere.paths()[0] == "/v2/embed"
+        assert cohere.embed_calls("search_query") == []
+
+        request = SearchRequest(
+            services.workspaces.workspace_id(None), "word123 kiwi4", mode=SearchMode.DENSE
+        )
+        response = services.search.search(request)
+        assert response.results[0].path == "docs/note123.md"
+        queries = cohere.embed_calls("search_query")
+        assert [body["texts"] for body in queries] == [["word123 kiwi4"]]
+        # The store records the hosted model; billed tokens reached the usage counters.
+        with services.sessions() as session:
+            from lightfast.db.tenancy import list_stores
+
+            store = list_stores(session, services.workspaces.workspace_id(None))[0]
+            assert (store.embedding_provider, store.embedding_model, store.embedding_dim) == (
+                "cohere",
+                "embed-english-v3.0",
+                1024,
+            )
+        requests, tokens, _ = services.provider_usage.snapshot()
+        assert requests[("cohere", "embed-english-v3.0", "ok")] == len(documents) + 1
+        assert tokens[("cohere", "embed-english-v3.0")] > 200
+    finally:
+        services.close()
+
+
+def test_a_429_with_retry_after_is_waited_for_then_the_batch_succeeds(
+    tmp_path: Path, cohere: CohereStandIn
+) -> None:
+    repo = write(tmp_path / "repo", {"lightfast.yml": CONFIG, **many_documents(5)})
+    sleeps = Sleeps()
+    services = hosted_services(cohere_settings(tmp_path, cohere), sleeps)
+    try:
+        cohere.fail_next(429, retry_after="7", path="/v2/embed")
+        result = services.ingest.ingest_path(repo)
+        assert result.status == "completed"
+        assert sleeps.waits == [7.0]  # the provider's own wait, not a backoff guess
+        # The refused batch went again after the wait; the job's second batch (4 + 1 documents) followed.
+        assert [call.status for call in cohere.calls] == [429, 200, 200]
+        requests, _, _ = services.provider_usage.snapshot()
+        assert requests[("cohere", "embed-english-v3.0", "rate_limited")] == 1
+    finally:
+        services.close()
+
+
+def test_repeated_500s_fail_the_job_with_a_clear_error_and_lose_nothing(
+    tmp_path: Path, cohere: CohereStandIn
+) -> None:
+    repo = write(tmp_path / "repo", {"lightfast.yml": CONFIG, **many_documents(3)})
+    sleeps = Sleeps()
+    services = hosted_services(cohere_settings(tmp_path, cohere), sleeps)
+    try:
+        assert services.ingest.ingest_path(repo).status == "completed"
+        workspace = services.workspaces.workspace_id(None)
+        write(
+            repo,
+            {"docs/note001.md": "# Note 1\n\nRewritten about mango.\n", "docs/new.md": "# New\n\npapaya\n"},
+        )
+        cohere.fail_next(500, times=3, path="/v2/embed")
+        with pytest.raises(UpstreamError) as failure:
+            services.ingest.ingest_path(repo)
+        message = failure.value.message
+        assert "cohere answered 500" in message
+        assert "gave up after 3 attempt(s)" in message
+        assert len(sleeps.waits) == 2  # backoff between the three attempts
+        failed = _last_job(services, workspace)
+        assert failed.status == "failed"
+        assert "cohere answered 500" in (failed.error_message or "")
+
+        # Nothing was lost: the old version of note001 still answers, the new document is not half-in.
+        hits = services.search.search(SearchRequest(workspace, "word1 kiwi1", mode=SearchMode.FAST)).results
+        assert [h.path for h in hits][:1] == ["docs/note001.md"]
+        assert services.search.search(SearchRequest(workspace, "papaya", mode=SearchMode.FAST)).results == []
+
+        # The job can be retried, and succeeds once the provider is back.
+        retried = services.jobs.retry(workspace, failed.id)
+        services.runner.run_inline(retried.id)
+        assert _last_job(services, workspace).status == "completed"
+        hits = services.search.search(SearchRequest(workspace, "papaya", mode=SearchMode.DENSE)).results
+        assert hits[0].path == "docs/new.md"
+    finally:
+        services.close()
+
+
+def _last_job(services: Services, workspace: str) -> Any:
+    from sqlalchemy import select
+
+    from lightfast.db.models import Job
+
+    with services.sessions() as session:
+        return session.scalars(
+            select(Job).where(Job.workspace_id == workspace).order_by(Job.created_at.desc(), Job.id.desc())
+        ).first()
+
+
+# -- the HTTP layer on its own ------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_breaker_opens_after_consecutive_failures_and_fails_fast_until_its_cooldown(
+    cohere: CohereStandIn, opened: list[Any]
+) -> None:
+    clock = Clock()
+    client = ProviderClient(
+        "cohere",
+        cohere.url,
+        api_key=SecretStr(cohere.api_key or ""),
+        policy=RetryPolicy(attempts=2, base_delay=0.01),
+        breaker=CircuitBreaker(BreakerConfig(threshold=2, cooldown=30), clock),
+        sleep=Sleeps(),
+    )
+    embedder = CohereEmbedder(MODELS["embed-english-v3.0"], client)
+    opened.append(embedder)
+    cohere.fail_next(503, times=2)
+    with pytest.raises(UpstreamError, match="cohere answered 503"):
+        embedder.embed(["one"])
+    calls = len(cohere.calls)
+    with pytest.raises(UpstreamError, match="circuit open"):
+        embedder.embed(["two"])
+    assert len(cohere.calls) == calls  # failed fast: the provider was not called
+    clock.now = 31  # after the cooldown one trial goes out; it succeeds and closes the breaker
+    assert embedder.embed(["three"]).shape == (1, 1024)
+    assert client.breaker.state.phase == "closed"
+
+
+def test_a_refused_key_is_not_retried_and_never_shown_or_logged(
+    openai: OpenAIStandIn, caplog: pytest.LogCaptureFixture, opened: list[Any]
+) -> None:
+    secret = "sk-wrong-key-that-must-not-leak-42"
+    openai.echo_key = True  # a provider that repeats the key it was given in its error
+    client = ProviderClient("openai", openai.url + "/v1", api_key=SecretStr(secret), sleep=Sleeps())
+    embedder = OpenAIEmbedder(openai_spec("text-embedding-3-small", None, None), client)
+    opened.append(embedder)
+    with caplog.at_level(logging.DEBUG), pytest.raises(UpstreamError) as refused:
+        embedder.embed(["hello"])
+    assert "refused the request (401) (check the API key)" in refused.value.message
+    assert secret not in refused.value.message
+    assert "[key]" in refused.value.message
+    assert secret not in caplog.text
+    assert secret not in repr(client)
+    assert len(openai.calls) == 1
+
+    openai.fail_next(500, times=2)
+    good = ProviderClient(
+        "openai", openai.url + "/v1", api_key=SecretStr(openai.api_key or ""), sleep=Sleeps()
+    )
+    opened.append(good)
+    with caplog.at_level(logging.DEBUG):
+        OpenAIEmbedder(openai_spec("text-embedding-3-small", None, None), good).embed(["hello"])
+    assert "openai answered 500" in caplog.text
+    assert (openai.api_key or "") not in caplog.text
+
+
+def test_openai_shortens_vectors_places_rows_by_index_and_counts_tokens(
+    openai: OpenAIStandIn, opened: list[Any]
+) -> None:
+    usage = ProviderUsage()
+    client = ProviderClient(
+        "openai", openai.url + "/v1", api_key=SecretStr(openai.api_key or ""), usage=usage
+    )
+    embedder = OpenAIEmbedder(openai_spec("text-embedding-3-small", 256, None), client)
+    opened.append(embedder)
+    openai.reverse_data = True
+    texts = ["alpha beta", "gamma delta", "alpha beta"]
+    vectors = embedder.embed(texts)
+    assert vectors.shape == (3, 256)
+    assert np.allclose(vectors[0], vectors[2])
+    assert not np.allclose(vectors[0], vectors[1])
+    body = openai.embeddings()[0]
+    assert body["dimensions"] == 256
+    assert body["encoding_format"] == "float"
+    assert body["input"] == texts
+    assert usage.snapshot()[1][("openai", "text-embedding-3-small")] == 6
+
+
+def test_a_self_hosted_model_learns_its_dimension_by_one_probe(
+    tmp_path: Path, openai: OpenAIStandIn, opened: list[Any]
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'x.db'}",
+        embedding_provider="openai",
+        embedding_model="nomic-embed-text",
+        openai_base_url=openai.url + "/v1",
+        openai_api_key=openai.api_key,
+        embedding_max_input_tokens=2048,
+    )
+    embedder = make_embedder(settings)
+    opened.append(embedder)
+    assert (embedder.spec.dimension, embedder.spec.max_input_tokens) == (768, 2048)
+    assert [body["input"] for body in openai.embeddings()] == [["probe"]]
+    # Given in configuration, no probe is made; a wrong size is caught on the first answer.
+    wrong = make_embedder(settings.model_copy(update={"embedding_dimensions": 512}))
+    opened.append(wrong)
+    assert len(openai.embeddings()) == 1
+    with pytest.raises(UpstreamError, match="768-d vectors, expected 512"):
+        wrong.embed(["text"])
+
+
+def test_an_unreachable_self_hosted_server_without_a_dimension_is_a_settings_error(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'x.db'}",
+        embedding_provider="openai",
+        embedding_model="my-model",
+        openai_base_url="http://127.0.0.1:9/v1",  # the discard port: nothing listens
+        provider_max_attempts=1,
+    )
+    with pytest.raises(SettingsError, match="LIGHTFAST_EMBEDDING_DIMENSIONS"):
+        make_embedder(settings)
+
+
+def test_the_pool_builds_hosted_embedders_from_a_choice_and_shares_one_client_per_provider(
+    tmp_path: Path, cohere: CohereStandIn
+) -> None:
+    pool = EmbedderPool(cohere_settings(tmp_path, cohere))
+    english = pool.get(EmbeddingChoice("cohere", "embed-english-v3.0"))
+    v4 = pool.get(EmbeddingChoice("cohere", "embed-v4.0", 512))
+    assert (english.spec.dimension, v4.spec.dimension) == (1024, 512)
+    assert pool.get(EmbeddingChoice("cohere", "embed-v4.0", 512)) is v4
+    assert english.client is v4.client  # type: ignore[attr-defined]
+    assert v4.embed(["x"]).shape == (1, 512)
+    assert cohere.embed_calls()[-1]["output_dimension"] == 512
+    with pytest.raises(SettingsError, match=r"embed-v4\.0 embeds at 256, 512, 1024, 1536, not 300"):
+        pool.get(EmbeddingChoice("cohere", "embed-v4.0", 300))
+    with pytest.raises(SettingsError, match="unknown Cohere model"):
+        pool.get(EmbeddingChoice("cohere", "embed-nope"))
+    pool.close()
+
+
+def test_the_stand_ins_refuse_what_the_providers_refuse(cohere: CohereStandIn, openai: OpenAIStandIn) -> None:
+    import httpx
+
+    key = {"Authorization": f"Bearer {cohere.api_key}"}
+    too_many = {"model": "embed-english-v3.0", "texts": ["a"] * 97, "input_type": "search_document"}
+    answer = httpx.post(cohere.url + "/v2/embed", json=too_many, headers=key)
+    assert answer.status_code == 400
+    assert "at most 96" in answer.json()["message"]
+    assert httpx.post(cohere.url + "/v2/embed", json=too_many).status_code == 401
+    no_type = {"model": "embed-english-v3.0", "texts": ["a"]}
+    assert httpx.post(cohere.url + "/v2/embed", json=no_type, headers=key).status_code == 400
+    key = {"Authorization": f"Bearer {openai.api_key}"}
+    over = {"model": "text-embedding-3-small", "input": ["a"] * 2049}
+    answer = httpx.post(openai.url + "/v1/embeddings", json=over, headers=key)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+    ada = {"model": "text-embedding-ada-002", "input": "a", "dimensions": 8}
+    assert httpx.post(openai.url + "/v1/embeddings", json=ada, headers=key).status_code == 400
+
+
+def test_settings_name_the_variable_of_a_missing_key_or_a_bad_url() -> None:
+    from lightfast.settings import settings_from_environment
+
+    with pytest.raises(SettingsError, match="LIGHTFAST_COHERE_API_KEY"):
+        settings_from_environment(embedding_provider="cohere")
+    with pytest.raises(SettingsError, match="LIGHTFAST_OPENAI_API_KEY"):
+        settings_from_environment(embedding_provider="openai")
+    assert settings_from_environment(embedding_provider="openai", openai_base_url="http://gpu:8080/v1")
+    with pytest.raises(SettingsError, match="LIGHTFAST_COHERE_BASE_URL"):
+        settings_from_environment(cohere_base_url="ftp://x")
+    with pytest.raises(SettingsError, match="LIGHTFAST_RERANK_BASE_URL"):
+        settings_from_environment(rerank_provider="tei")
+    with pytest.raises(SettingsError) as bad:
+        settings_from_environment(cohere_api_key=["not", "a", "key"])
+    assert "LIGHTFAST_COHERE_API_KEY" in bad.value.message
+    assert "not" not in bad.value.message.split(":", 1)[1]
+
+
+# -- pure functions -------------------------------------------------------------------------------
+
+
+@given(st.integers(min_value=0, max_value=86_400))
+def test_retry_after_in_seconds_is_read_as_seconds(seconds: int) -> None:
+    assert parse_retry_after(str(seconds), NOW) == float(seconds)
+    assert parse_retry_after(f"  {seconds} ", NOW) == float(seconds)
+
+
+@given(st.integers(min_value=-86_400, max_value=86_400))
+def test_retry_after_as_an_http_date_is_the_time_until_it_never_negative(offset: int) -> None:
+    header = format_datetime(NOW + timedelta(seconds=offset), usegmt=True)
+    assert parse_retry_after(header, NOW) == max(0.0, float(offset))
+
+
+@given(st.text(max_size=40))
+def test_an_unreadable_retry_after_is_none_or_a_sane_wait(text: str) -> None:
+    wait = parse_retry_after(text, NOW)
+    assert wait is None or 0.0 <= wait <= 86_400.0
+    assert parse_retry_after(None, NOW) is None
+    assert parse_retry_after("-5", NOW) is None
+    assert parse_retry_after("soon", NOW) is None
+    assert parse_retry_after("99999999999", NOW) is None
+
+
+policies = st.builds(
+    RetryPolicy,
+    attempts=st.integers(1, 10),
+    base_delay=st.floats(0, 5),
+    max_delay=st.floats(0, 120),
+    max_wait=st.floats(0, 600),
+)
+
+
+@given(policies, st.integers(0, 200), st.floats(0, 1, exclude_max=True))
+def test_backoff_is_full_jitter_under_an_exponential_ceiling(
+    policy: RetryPolicy, attempt: int, draw: float
+) -> None:
+    delay = backoff_delay(attempt, policy, draw)
+    ceiling = min(policy.max_delay, policy.base_delay * 2.0 ** min(attempt, 62))
+    assert 0.0 <= delay <= ceiling
+    assert backoff_delay(attempt, policy, 0.0) == 0.0
+
+
+@given(policies, st.integers(0, 20), st.none() | st.floats(0, 1000), st.floats(0, 1, exclude_max=True))
+def test_retries_stop_after_the_attempts_and_a_long_retry_after_is_not_waited(
+    policy: RetryPolicy, attempt: int, retry_after: float | None, draw: float
+) -> None:
+    delay = retry_delay(attempt, retry_after, policy, draw)
+    if attempt + 1 >= policy.attempts:
+        assert delay is None
+    elif retry_after is not None:
+        assert delay == (retry_after if retry_after <= policy.max_wait else None)
+    else:
+        assert delay is not None
+        assert 0 <= delay <= policy.max_delay
+
+
+events = st.lists(st.sampled_from(["admit", "ok", "fail", "tick"]), max_size=60)
+
+
+@settings(max_examples=300)
+@given(st.integers(1, 5), st.floats(0.5, 60), events)
+def test_the_breaker_state_machine_against_a_model(threshold: int, cooldown: float, steps: list[str]) -> None:
+    """Open exactly at ``threshold`` consecutive failures; no call admitted while open before the
+    cooldown; after it, exactly one trial until that trial reports."""
+    config = BreakerConfig(threshold, cooldown)
+    state, now, streak = BreakerState(), 0.0, 0
+    for step in steps:
+        before = state
+        if step == "tick":
+            now += cooldown / 3
+        elif step == "admit":
+            allowed, state = breaker_admit(state, now, config)
+            if before.phase == "closed":
+                assert allowed
+            elif before.phase == "open":
+                assert allowed == (now - before.opened_at >= cooldown)
+                assert state.phase == ("half_open" if allowed else "open")
+            else:
+                assert allowed == (not before.trial_in_flight)
+        elif step == "ok":
+            state, streak = breaker_success(state), 0
+            assert state == BreakerState()
+        else:
+            streak += 1
+            state = breaker_failure(state, now, config)
+            if before.phase == "closed":
+                assert state.phase == ("open" if streak >= threshold else "closed")
+            else:
+                assert state.phase == "open"
+            if before.phase != "open" and state.phase == "open":
+                assert state.opened_at == now
+
+
+@given(st.text(max_size=400))
+def test_the_token_estimate_errs_long(text: str) -> None:
+    count = EstimatingTokenizer().count(text)
+    assert count >= len(text.encode()) / 4  # above the ~4 bytes a token of English prose
+    assert count >= len(text.split())  # never fewer tokens than words
+    assert (count == 0) == (text == "")
+
+
+@given(st.lists(st.integers(0, 5000), max_size=300), st.integers(1, 50), st.integers(1, 20_000))
+def test_token_batches_cover_every_input_in_order_within_both_caps(
+    counts: list[int], max_inputs: int, max_tokens: int
+) -> None:
+    ranges = token_batches(counts, max_inputs, max_tokens)
+    assert [i for start, end in ranges for i in range(start, end)] == list(range(len(counts)))
+    for start, end in ranges:
+        assert 1 <= end - start <= max_inputs
+        assert sum(counts[start:end]) <= max_tokens or end - start == 1
