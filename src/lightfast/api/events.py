@@ -3,7 +3,6 @@ changes, new activities), read from the shared live feed (``lightfast.app.live``
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,7 +35,7 @@ router = APIRouter(prefix="/v1", responses=ERRORS, dependencies=[Depends(known_q
 
 
 def to_sse(event: live.LiveEvent) -> ServerSentEvent:
-    return ServerSentEvent(data=json.dumps(event.data, separators=(",", ":")), event=event.kind, id=event.id)
+    return ServerSentEvent(data=event.encoded, event=event.kind, id=event.id)
 
 
 @router.get(

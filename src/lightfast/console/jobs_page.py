@@ -4,7 +4,6 @@ fallback) that moves the bars without a reload."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -64,7 +63,7 @@ async def console_events(request: Request, who: Annotated[Viewer, Depends(viewer
             seconds=STREAM_SECONDS,
             disconnected=request.is_disconnected,
         ):
-            yield ServerSentEvent(data=json.dumps(event.data), event=event.kind, id=event.id)
+            yield ServerSentEvent(data=event.encoded, event=event.kind, id=event.id)
 
     return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
 
