@@ -5,6 +5,7 @@ checked as properties (hypothesis)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -292,3 +293,50 @@ def test_a_reranked_page_is_a_slice_of_a_permutation_of_the_fused_ranking(
     else:
         assert full == ranked
     assert full[candidates:] == ranked[candidates:]
+
+
+def test_metrics_count_rerank_outcomes_and_billed_units(
+    ingested: Services, lightfast_client: TestClient, cohere: CohereStandIn
+) -> None:
+    search(ingested, rerank=True)
+    cohere.fail_next(500, path="/v2/rerank")
+    search(ingested, rerank=True)
+    text = lightfast_client.get("/metrics").text
+    assert 'lightfast_rerank_outcomes_total{outcome="applied"} 1.0' in text
+    assert 'lightfast_rerank_outcomes_total{outcome="error"} 1.0' in text
+    assert 'lightfast_provider_search_units_total{model="rerank-v3.5",provider="cohere"} 1.0' in text
+    assert (
+        'lightfast_provider_requests_total{model="rerank-v3.5",outcome="server_error",provider="cohere"} 1.0'
+        in text
+    )
+
+
+def test_the_cli_searches_with_rerank_and_says_what_the_stage_did(
+    tmp_path: Path, cohere: CohereStandIn
+) -> None:
+    from typer.testing import CliRunner
+
+    from lightfast.cli import app
+
+    env = {
+        "LIGHTFAST_HOME": str(tmp_path / "cli-home"),
+        "LIGHTFAST_EMBEDDING_PROVIDER": "fake",
+        "LIGHTFAST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "LIGHTFAST_RERANK_PROVIDER": "cohere",
+        "LIGHTFAST_COHERE_BASE_URL": cohere.url,
+        "LIGHTFAST_COHERE_API_KEY": cohere.api_key or "",
+        "COLUMNS": "200",
+    }
+    repo = write(tmp_path / "cli-repo", {"lightfast.yml": CONFIG, **DOCS})
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(repo)], env=env).exit_code == 0
+    shown = runner.invoke(app, ["search", "handbook topic", "--rerank"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.index("Echo") < shown.stdout.index("Alpha")
+    assert "reranked 5 by cohere rerank-v3.5" in shown.stdout
+    as_json = runner.invoke(app, ["search", "handbook topic", "--rerank", "--json"], env=env)
+    payload = json.loads(as_json.stdout)
+    assert payload["results"][0]["path"] == "docs/e.md"
+    assert payload["rerank"]["applied"] is True
+    plain = json.loads(runner.invoke(app, ["search", "handbook topic", "--json"], env=env).stdout)
+    assert "rerank" not in plain

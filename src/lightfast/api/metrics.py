@@ -9,6 +9,12 @@
   ``lightfast_documents_indexed``, ``lightfast_chunks_indexed``, ``lightfast_notification_deliveries
   {status}``, and the embedder's ``lightfast_embedded_texts_total`` and
   ``lightfast_embedding_seconds_total`` (their rates' ratio is the embedding throughput).
+* Hosted model providers (``lightfast.embed.http``), per provider and model:
+  ``lightfast_provider_requests_total{provider, model, outcome}`` (ok, rate_limited, server_error,
+  refused, timeout, unreachable, circuit_open), ``lightfast_provider_tokens_total{provider, model}``
+  (billed input tokens as the provider reports them: the cost of a store) and
+  ``lightfast_provider_search_units_total{provider, model}`` (Cohere rerank's billing unit); and
+  ``lightfast_rerank_outcomes_total{outcome}`` (applied, budget, error) of the search's rerank stage.
 
 Who may read it: nobody when ``LIGHTFAST_METRICS_ENABLED=false`` (404). In development, anyone who reaches
 the server (it listens on loopback by default). In production, a client sending ``Authorization: Bearer
@@ -78,6 +84,38 @@ class FiguresCollector(Collector):
             "Seconds this process spent embedding.",
             value=embedder.seconds_embedding,
         )
+        yield from provider_families(self.services)
+
+
+def provider_families(services: Services) -> Iterator[Metric]:
+    requests, tokens, units = services.provider_usage.snapshot()
+    calls = CounterMetricFamily(
+        "lightfast_provider_requests",
+        "Calls to hosted model providers by outcome.",
+        labels=["provider", "model", "outcome"],
+    )
+    for (provider, model, outcome), count in sorted(requests.items()):
+        calls.add_metric([provider, model, outcome], count)
+    yield calls
+    billed = CounterMetricFamily(
+        "lightfast_provider_tokens", "Input tokens hosted providers billed.", labels=["provider", "model"]
+    )
+    for (provider, model), count in sorted(tokens.items()):
+        billed.add_metric([provider, model], count)
+    yield billed
+    searched = CounterMetricFamily(
+        "lightfast_provider_search_units", "Rerank search units billed.", labels=["provider", "model"]
+    )
+    for (provider, model), count in sorted(units.items()):
+        searched.add_metric([provider, model], count)
+    yield searched
+    outcomes = CounterMetricFamily(
+        "lightfast_rerank_outcomes", "Searches that asked for rerank, by outcome.", labels=["outcome"]
+    )
+    stage = services.search.reranker
+    for outcome, count in sorted((stage.outcomes if stage is not None else {}).items()):
+        outcomes.add_metric([outcome], count)
+    yield outcomes
 
 
 class Metrics:

@@ -50,6 +50,9 @@ class RerankStage:
         self.candidates = candidates
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rerank")
+        # Runs by outcome (applied, budget, error) for /metrics; a lost increment under concurrent
+        # searches would only blur a rate, so no lock.
+        self.outcomes: dict[str, int] = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -62,6 +65,8 @@ class RerankStage:
         def outcome(
             order: list[int], scores: dict[int, float], reason: str | None, detail: str | None = None
         ) -> RerankOutcome:
+            key = reason or "applied"
+            self.outcomes[key] = self.outcomes.get(key, 0) + 1
             return RerankOutcome(
                 order=order,
                 scores=scores,
