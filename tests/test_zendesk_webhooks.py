@@ -254,6 +254,7 @@ def test_a_signed_ticket_created_delivery_is_indexed_and_searchable(world: World
         source = session.get(ConnectedSource, world.source_id)
         assert source is not None
         assert source.source_metadata["zendeskAccountId"] == "22129848"
+        assert source.source_metadata["webhookId"] == "01JH0WEBHOOK"
     assert recorded.event_metadata["ticketId"] == 5158
     assert recorded.event_metadata["action"] == "ticket.created"
     assert recorded.event_metadata["webhookId"] == "01JH0WEBHOOK"
@@ -451,3 +452,41 @@ def test_post_v1_sources_connects_zendesk_and_names_bad_fields(world: World) -> 
     )
     assert email.status_code == 400
     assert "email" in email.json()["message"]
+
+
+def article_event(action: str, time: str) -> dict[str, Any]:
+    """Zendesk's documented article.published payload (its ids are strings)."""
+    return {
+        "account_id": 10168721,
+        "detail": {"brand_id": "224348602", "id": "7005414006398"},
+        "event": {
+            "author_id": "225859532",
+            "category_id": "7005437869694",
+            "locale": "en-us",
+            "section_id": "7005437870078",
+            "title": "Dolor est quo ratione.",
+        }
+        if action == "published"
+        else {},
+        "id": str(uuid.uuid4()),
+        "subject": "zen:article:7005414006398",
+        "time": time,
+        "type": f"zen:event-type:article.{action}",
+        "zendesk_event_version": "2022-11-06",
+    }
+
+
+def test_article_publication_and_its_end_without_a_token(world: World) -> None:
+    published = world.deliver(article_event("published", "2023-04-03T23:11:49.571545199Z"))
+    assert published.status_code == 202
+    article = world.documents()["article:7005414006398"]
+    assert article.title == "Dolor est quo ratione."
+    assert article.source_metadata["sectionId"] == 7005437870078
+    assert article.source_metadata["locale"] == "en-us"
+    vote = world.deliver(article_event("vote_created", "2023-04-04T00:00:00Z"))
+    assert vote.json()["result"] == "unhandled"  # says nothing to index without the API
+    world.deliver(article_event("unpublished", "2023-04-05T00:00:00Z"))
+    assert world.documents() == {}
+    late = world.deliver(article_event("published", "2023-04-03T23:11:49Z"))  # an old one, late
+    assert late.json()["result"] == "stale"
+    assert world.documents() == {}

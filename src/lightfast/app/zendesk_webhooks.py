@@ -89,18 +89,21 @@ class ZendeskWebhookHandler:
             if client is not None:
                 client.close()
         with hooks.sessions.begin() as session:
-            self._learn_account(session, source.id, delivery)
+            self._learn(session, source.id, delivery, headers.get(WEBHOOK_ID_HEADER))
             if fetched is not None:
                 changes = self._apply_fetched(session, source.id, delivery, fetched, fallback)
             elif delivery.ticket is not None:
                 changes = self._apply_ticket(session, source.id, delivery, fallback)
-            elif delivery.article is not None:
-                version = version_of(delivery.article.get("updated_at"), delivery.occurred_at, fallback)
+            elif delivery.article is not None and delivery.extra.get("carries_article"):
+                # Without a token only a publication (or its end) says enough to index; votes,
+                # subscriptions and author changes wait for the next reconciliation.
+                version = version_of(delivery.occurred_at, fallback)
                 assert version is not None
+                article = {**delivery.article, "updated_at": delivery.occurred_at or fallback}
                 changes = self.zendesk.apply_article(
-                    session, source.id, delivery.article, version=version, removed=delivery.removed
+                    session, source.id, article, version=version, removed=delivery.removed
                 )
-        if delivery.ticket or delivery.article:
+        if delivery.ticket or (delivery.article and (fetched or delivery.extra.get("carries_article"))):
             outcome.result = "recorded" if changes else "stale"
         if changes:
             name = f"Zendesk {delivery.action}"
@@ -216,11 +219,19 @@ class ZendeskWebhookHandler:
             changes |= stored
         return changes
 
-    def _learn_account(self, session: Session, source_id: str, delivery: ZendeskDelivery) -> None:
-        """The Zendesk account id (seed 004's ``zendeskAccountId``), from the first event that says."""
-        if delivery.account_id is None:
-            return
+    def _learn(
+        self, session: Session, source_id: str, delivery: ZendeskDelivery, webhook_id: str | None
+    ) -> None:
+        """Seed 004's ``zendeskAccountId`` and ``webhookId``, from the first delivery that says them."""
         source = sources_repo.find_source(session, source_id)
-        if source is not None and not (source.source_metadata or {}).get("zendeskAccountId"):
-            metadata = {**(source.source_metadata or {}), "zendeskAccountId": delivery.account_id}
-            source.source_metadata = metadata
+        if source is None:
+            return
+        metadata = dict(source.source_metadata or {})
+        given = (webhook_id or "").strip()[:100]
+        learnt = {
+            "zendeskAccountId": delivery.account_id,
+            "webhookId": given if given.isprintable() else None,
+        }
+        missing = {k: v for k, v in learnt.items() if v and not metadata.get(k)}
+        if missing:
+            source.source_metadata = {**metadata, **missing}

@@ -46,6 +46,7 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]{43}=")  # a SHA-256 digest, base64 with pad
 REMOVING = frozenset({"ticket.soft_deleted", "ticket.permanently_deleted", "ticket.marked_as_spam"})
 RESTORING = frozenset({"ticket.undeleted"})
 ARTICLE_REMOVING = frozenset({"article.unpublished", "article.deleted", "article.archived"})
+ARTICLE_CARRYING = frozenset({"article.published"}) | ARTICLE_REMOVING
 
 Order = Literal["timestamp-body", "body-timestamp"]
 
@@ -271,9 +272,18 @@ def _event(payload: dict[str, Any], action: str) -> ZendeskDelivery:
         article_id = as_id(detail.get("id"))
         if article_id is None:
             raise InvalidInput("detail.id must be the article's id", field="detail.id")
-        article = {"id": article_id, **{k: v for k, v in event.items() if isinstance(v, str | int | bool)}}
-        if "brand_id" in detail:
-            article["brand_id"] = detail["brand_id"]
+        # article.published carries the title, locale, section and category (ids as strings); the
+        # other article events (votes, subscriptions, author) say only that the article changed.
+        found = {
+            "id": article_id,
+            "title": text(event.get("title")),
+            "locale": lower(event.get("locale")),
+            "section_id": as_id(event.get("section_id")),
+            "category_id": as_id(event.get("category_id")),
+            "author_id": as_id(event.get("author_id")),
+            "brand_id": as_id(detail.get("brand_id")),
+        }
+        article = {k: v for k, v in found.items() if v is not None}
         return ZendeskDelivery(
             "event",
             action,
@@ -282,6 +292,7 @@ def _event(payload: dict[str, Any], action: str) -> ZendeskDelivery:
             occurred_at,
             article=article,
             removed=action in ARTICLE_REMOVING,
+            extra={"carries_article": action in ARTICLE_CARRYING},
         )
     # user, organization, ... events: verified and recorded, not indexed.
     return ZendeskDelivery("event", action, event_id, account_id, occurred_at)
