@@ -140,6 +140,9 @@ def test_the_backfill_indexes_tickets_comments_and_articles(world: World) -> Non
         assert row.source_metadata["sectionName"] == "Accounts"
         assert row.source_metadata["categoryName"] == "Getting started"
         assert row.source_metadata["labels"] == ["password", "login"]
+        first = session.scalar(select(Document).where(Document.source_id == "ticket:1"))
+        assert first is not None
+        assert first.source_metadata["commentCount"] == 3  # the description, a reply, a note
         assert "1. Open [Settings](https://acme.example/settings)" in (row.content or "")
         notes = session.scalars(select(Document).where(Document.title.like("Internal note%"))).all()
         assert len(notes) == 4

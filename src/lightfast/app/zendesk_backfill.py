@@ -312,6 +312,8 @@ class ZendeskSources:
             if version is None:
                 continue
             fields = ticket_fields(record, int(record["id"]))
+            if int(record["id"]) in comments:
+                fields["comment_count"] = len(comments[int(record["id"])])
             found = self.apply_ticket(session, source_id, fields, version=version, merge=False)
             changed += bool(found)
             seen.append(docs.entity_id("ticket", int(record["id"])))

@@ -159,6 +159,9 @@ class ZendeskWebhookHandler:
                 assert version is not None
                 return zendesk.apply_ticket(session, source_id, gone, version=version, removed=True)
             fields = ticket_fields(ticket, delivery.ticket_id)
+            listed = fetched.get("comments") or []
+            if len(listed) < QUICK_COMMENTS:  # all of them, so their number is known
+                fields["comment_count"] = len(listed)
             version = version_of(ticket.get("updated_at"), delivery.occurred_at, fallback)
             assert version is not None
             changes = zendesk.apply_ticket(session, source_id, fields, version=version, merge=False)

@@ -86,7 +86,7 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def render_ticket(ticket: dict[str, Any], base_url: str, comment_count: int | None = None) -> ZendeskDocument:
+def render_ticket(ticket: dict[str, Any], base_url: str) -> ZendeskDocument:
     number = int(ticket["id"])
     subject = _str(ticket.get("subject")) or "(no subject)"
     heading = f"Ticket #{number}: {subject}"
@@ -126,7 +126,7 @@ def render_ticket(ticket: dict[str, Any], base_url: str, comment_count: int | No
         tags=tag_list or None,
         satisfaction=_str(ticket.get("satisfaction")),
         via_channel=_str(ticket.get("via_channel")),
-        comment_count=comment_count,
+        comment_count=_int(ticket.get("comment_count")),  # known when the API listed its comments
     )
     return ZendeskDocument(
         "ticket",
