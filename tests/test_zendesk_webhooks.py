@@ -490,3 +490,16 @@ def test_article_publication_and_its_end_without_a_token(world: World) -> None:
     late = world.deliver(article_event("published", "2023-04-03T23:11:49Z"))  # an old one, late
     assert late.json()["result"] == "stale"
     assert world.documents() == {}
+
+
+def test_the_connection_shows_on_the_console_and_in_the_api_with_its_documents(world: World) -> None:
+    world.deliver(raw())
+    page = world.client.get("/sources")
+    assert page.status_code == 200, page.text
+    assert f'id="source-{world.source_id}"' in page.text
+    assert "Zendesk acme" in page.text
+    [listed] = world.client.get("/v1/sources").json()["items"]
+    assert (listed["type"], listed["name"]) == ("zendesk", "Zendesk acme")
+    found = world.client.get("/v1/documents", params={"sourceType": "zendesk", "sourceId": "ticket:5158"})
+    assert found.status_code == 200, found.text
+    assert [d["sourceId"] for d in found.json()["items"]] == ["ticket:5158"]
