@@ -72,9 +72,10 @@ class World:
         invocation: str | None = None,
         order: str = "timestamp-body",
         source_id: str | None = None,
+        extra: dict[str, str] | None = None,
     ) -> Any:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {
+        headers = (extra or {}) | {
             "X-Zendesk-Webhook-Signature": sign(secret, stamp, data, order),  # type: ignore[arg-type]
             "X-Zendesk-Webhook-Signature-Timestamp": stamp,
             "X-Zendesk-Webhook-Invocation-Id": invocation or str(uuid.uuid4()),
@@ -328,8 +329,12 @@ def test_a_trigger_delivery_is_indexed_from_what_it_carries(world: World) -> Non
         "latest_comment": "Our VAT number changed in March.",
         "updated_at": "2025-03-01T09:00:00Z",
     }
-    answer = world.deliver(body)
+    answer = world.deliver(body, extra={"X-Zendesk-Account-Id": "123456"})
     assert answer.status_code == 202
+    with world.services.sessions() as session:
+        source = session.get(ConnectedSource, world.source_id)
+        assert source is not None
+        assert source.source_metadata["zendeskAccountId"] == "123456"  # a trigger's body does not say
     ticket = world.documents()["ticket:4242"]
     assert ticket.title == "Ticket #4242: Invoice shows the wrong VAT number"
     assert "VAT number changed" in (ticket.content or "")

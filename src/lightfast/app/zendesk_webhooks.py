@@ -31,6 +31,7 @@ from lightfast.sources.zendesk import documents as docs
 from lightfast.sources.zendesk.client import ZendeskClient
 from lightfast.sources.zendesk.metadata import ZendeskEventMetadata
 from lightfast.sources.zendesk.webhooks import (
+    ACCOUNT_HEADER,
     INVOCATION_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -89,7 +90,7 @@ class ZendeskWebhookHandler:
             if client is not None:
                 client.close()
         with hooks.sessions.begin() as session:
-            self._learn(session, source.id, delivery, headers.get(WEBHOOK_ID_HEADER))
+            self._learn(session, source.id, delivery, headers)
             if fetched is not None:
                 changes = self._apply_fetched(session, source.id, delivery, fetched, fallback)
             elif delivery.ticket is not None:
@@ -223,17 +224,19 @@ class ZendeskWebhookHandler:
         return changes
 
     def _learn(
-        self, session: Session, source_id: str, delivery: ZendeskDelivery, webhook_id: str | None
+        self, session: Session, source_id: str, delivery: ZendeskDelivery, headers: Mapping[str, str]
     ) -> None:
-        """Seed 004's ``zendeskAccountId`` and ``webhookId``, from the first delivery that says them."""
+        """Seed 004's ``zendeskAccountId`` and ``webhookId``, from the first delivery that says them
+        (the body of an event, else the ``X-Zendesk-Account-Id`` / ``X-Zendesk-Webhook-Id`` headers)."""
         source = sources_repo.find_source(session, source_id)
         if source is None:
             return
         metadata = dict(source.source_metadata or {})
-        given = (webhook_id or "").strip()[:100]
+        account = delivery.account_id or (headers.get(ACCOUNT_HEADER) or "").strip()[:40]
+        webhook = (headers.get(WEBHOOK_ID_HEADER) or "").strip()[:100]
         learnt = {
-            "zendeskAccountId": delivery.account_id,
-            "webhookId": given if given.isprintable() else None,
+            "zendeskAccountId": account if account.isprintable() else None,
+            "webhookId": webhook if webhook.isprintable() else None,
         }
         missing = {k: v for k, v in learnt.items() if v and not metadata.get(k)}
         if missing:

@@ -8,8 +8,8 @@ over raw bytes.
   BODY + TIMESTAMP, so both orders are accepted: either proves the sender holds the secret and signed
   these bytes at this time (issue 14; the tests check both against the vectors).
 * The timestamp is what makes a captured delivery useless later: refused beyond ``max_age`` seconds.
-* ``X-Zendesk-Webhook-Invocation-Id`` names one invocation (kept across retries); ``X-Zendesk-Webhook-Id``
-  the webhook.
+* ``X-Zendesk-Webhook-Invocation-Id`` names one invocation; ``X-Zendesk-Webhook-Id`` the webhook and
+  ``X-Zendesk-Account-Id`` the account (developer.zendesk.com, "Anatomy of a webhook request").
 
 Two body shapes arrive at one URL: event subscriptions (``{"type": "zen:event-type:ticket.created",
 "detail": {ticket fields}, "event": {...}, "id", "time", "account_id"}``) and trigger/automation
@@ -35,6 +35,7 @@ SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 WEBHOOK_ID_HEADER = "x-zendesk-webhook-id"
+ACCOUNT_HEADER = "x-zendesk-account-id"
 EVENT_PREFIX = "zen:event-type:"
 MAX_TIMESTAMP = 64
 MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers (sent as strings in event subscriptions)
