@@ -170,3 +170,13 @@ def test_html_is_bounded_and_deep_nesting_flattened() -> None:
     deep = "<div>" * 5000 + "deep text" + "</div>" * 5000
     assert html_to_markdown(deep) == "deep text"
     assert len(html_to_markdown("<p>" + "a" * (MAX_HTML + 10) + "</p>")) == MAX_HTML - 3
+
+
+def test_many_blocks_convert_in_linear_time() -> None:
+    import time
+
+    html = "<p>x</p>" * 120_000  # about 1 MB of paragraphs
+    started = time.perf_counter()
+    text = html_to_markdown(html)
+    assert time.perf_counter() - started < 10
+    assert text.count("x") == 120_000

@@ -21,17 +21,22 @@ class _Markdown(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
+        self.tail = ""  # the last two characters written: joining ``out`` per block would be quadratic
         self.lists: list[list[int]] = []  # per open list: [counter] (0 for unordered)
         self.links: list[str | None] = []
         self.skipping = 0
         self.pre = 0
         self.depth = 0
 
+    def _emit(self, text: str) -> None:
+        if text:
+            self.out.append(text)
+            self.tail = (self.tail + text)[-2:]
+
     def _newline(self, blank: bool = True) -> None:
-        text = "".join(self.out)
         want = "\n\n" if blank else "\n"
-        if text and not text.endswith(want):
-            self.out.append("\n" if text.endswith("\n") and blank else want)
+        if self.tail and not self.tail.endswith(want):
+            self._emit("\n" if self.tail.endswith("\n") and blank else want)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED:
@@ -45,7 +50,7 @@ class _Markdown(HTMLParser):
         found = dict(attrs)
         if tag in _HEADINGS:
             self._newline()
-            self.out.append("#" * _HEADINGS[tag] + " ")
+            self._emit("#" * _HEADINGS[tag] + " ")
         elif tag in ("ul", "ol"):
             self.lists.append([1 if tag == "ol" else 0])
             self._newline(blank=len(self.lists) == 1)
@@ -53,33 +58,33 @@ class _Markdown(HTMLParser):
             self._newline(blank=False)
             indent = "  " * max(0, len(self.lists) - 1)
             counter = self.lists[-1] if self.lists else [0]
-            self.out.append(indent + (f"{counter[0]}. " if counter[0] else "- "))
+            self._emit(indent + (f"{counter[0]}. " if counter[0] else "- "))
             if counter[0]:
                 counter[0] += 1
         elif tag == "br":
-            self.out.append("\n")
+            self._emit("\n")
         elif tag == "blockquote":
             self._newline()
-            self.out.append("> ")
+            self._emit("> ")
         elif tag == "pre":
             self._newline()
-            self.out.append("```\n")
+            self._emit("```\n")
             self.pre += 1
         elif tag == "code" and not self.pre:
-            self.out.append("`")
+            self._emit("`")
         elif tag in _EMPHASIS:
-            self.out.append(_EMPHASIS[tag])
+            self._emit(_EMPHASIS[tag])
         elif tag == "a":
             href = found.get("href")
             self.links.append(href if href and _SAFE_LINK.match(href) else None)
             if self.links[-1]:
-                self.out.append("[")
+                self._emit("[")
         elif tag == "img":
             alt = (found.get("alt") or "").strip()
             if alt:
-                self.out.append(f"[image: {alt}]")
+                self._emit(f"[image: {alt}]")
         elif tag in ("td", "th"):
-            self.out.append(" | ")
+            self._emit(" | ")
         elif tag in _BLOCKS:
             self._newline(blank=tag not in ("tr",))
 
@@ -102,16 +107,16 @@ class _Markdown(HTMLParser):
             self._newline()
         elif tag == "pre":
             self.pre = max(0, self.pre - 1)
-            self.out.append("\n```")
+            self._emit("\n```")
             self._newline()
         elif tag == "code" and not self.pre:
-            self.out.append("`")
+            self._emit("`")
         elif tag in _EMPHASIS:
-            self.out.append(_EMPHASIS[tag])
+            self._emit(_EMPHASIS[tag])
         elif tag == "a" and self.links:
             href = self.links.pop()
             if href:
-                self.out.append(f"]({href})")
+                self._emit(f"]({href})")
         elif tag in _BLOCKS:
             self._newline(blank=tag != "tr")
 
@@ -119,9 +124,9 @@ class _Markdown(HTMLParser):
         if self.skipping:
             return
         if self.pre:
-            self.out.append(data)
+            self._emit(data)
             return
-        self.out.append(re.sub(r"\s+", " ", data))
+        self._emit(re.sub(r"\s+", " ", data))
 
 
 def html_to_markdown(html: str) -> str:
