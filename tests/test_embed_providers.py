@@ -163,6 +163,22 @@ def test_a_429_with_retry_after_is_waited_for_then_the_batch_succeeds(
         services.close()
 
 
+def test_a_503_naming_its_retry_after_is_waited_for_as_asked(
+    cohere: CohereStandIn, opened: list[Any]
+) -> None:
+    sleeps = Sleeps()
+    client = ProviderClient("cohere", cohere.url, api_key=SecretStr(cohere.api_key or ""), sleep=sleeps)
+    embedder = CohereEmbedder(MODELS["embed-english-v3.0"], client)
+    opened.append(embedder)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    cohere.fail_next(503, retry_after=when)
+    cohere.fail_next(503)
+    assert embedder.embed(["kiwi"]).shape == (1, 1024)
+    assert 28 <= sleeps.waits[0] <= 30  # the HTTP date's distance from now
+    assert sleeps.waits[1] <= RetryPolicy().base_delay * 2  # no Retry-After: jittered backoff
+    assert client.breaker.state.phase == "closed"
+
+
 def test_repeated_500s_fail_the_job_with_a_clear_error_and_lose_nothing(
     tmp_path: Path, cohere: CohereStandIn
 ) -> None:

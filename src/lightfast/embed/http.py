@@ -202,6 +202,8 @@ class ProviderClient:
                 elif status >= 500:
                     self.breaker.failed()
                     self.usage.count_request(self.provider, model, "server_error")
+                    # A 503 may name when to come back (RFC 9110 §10.2.3); other 5xx back off.
+                    retry_after = parse_retry_after(answer.headers.get("retry-after"), self.now())
                     problem = f"{self.provider} answered {status}{message}"
                 else:
                     self.breaker.succeeded()  # it answered: a refusal is ours to fix, not an outage

@@ -48,7 +48,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # delta-seconds is ASCII digits ("¹".isdigit() is true too)
         seconds = float(int(text))
         return seconds if seconds <= MAX_RETRY_AFTER_SECONDS else None
     try:
