@@ -180,3 +180,23 @@ def test_many_blocks_convert_in_linear_time() -> None:
     text = html_to_markdown(html)
     assert time.perf_counter() - started < 10
     assert text.count("x") == 120_000
+
+
+def test_an_incident_names_its_problem_ticket() -> None:
+    ticket = ticket_fields({"subject": "Down again", "type": "incident", "problem_id": "42"}, 43)
+    document = docs.render_ticket(ticket, BASE)
+    assert document.metadata["problemId"] == 42
+    assert document.mentions == ["#42"]
+    assert "- Problem ticket: #42" in document.markdown
+
+
+@given(st.text(max_size=300), st.one_of(st.none(), ids))
+def test_mentions_are_ticket_numbers_other_than_its_own(text: str, own: int | None) -> None:
+    found = docs.mentions(text, own)
+    assert found == sorted(set(found))
+    assert all(m.startswith("#") and m[1:].isdigit() for m in found)
+    assert own is None or f"#{own}" not in found
+
+
+def test_mentions_need_the_word_ticket() -> None:
+    assert docs.mentions("See ticket #12, Zendesk #13, case no. #14 and issue #15") == ["#12", "#13", "#14"]

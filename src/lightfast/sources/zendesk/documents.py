@@ -99,6 +99,8 @@ def render_ticket(ticket: dict[str, Any], base_url: str) -> ZendeskDocument:
         ("Assignee", _str(ticket.get("assignee_name"))),
         ("Organization", _str(ticket.get("organization_name"))),
         ("Channel", _str(ticket.get("via_channel"))),
+        ("Problem ticket", f"#{ticket['problem_id']}" if _int(ticket.get("problem_id")) else None),
+        ("External id", _str(ticket.get("external_id"))),
         ("Satisfaction", _str(ticket.get("satisfaction"))),
         ("Tags", ", ".join(tag_list) or None),
     ]
@@ -107,6 +109,7 @@ def render_ticket(ticket: dict[str, Any], base_url: str) -> ZendeskDocument:
     if latest and latest.strip() != body.strip():
         body = f"{body}\n\n## Latest comment\n\n{latest}".strip()
     url = ticket_url(base_url, number)
+    problem = {f"#{ticket['problem_id']}"} if _int(ticket.get("problem_id")) else set()
     metadata = ZendeskDocMetadata(
         kind="ticket",
         url=url,
@@ -123,6 +126,8 @@ def render_ticket(ticket: dict[str, Any], base_url: str) -> ZendeskDocument:
         group_id=_int(ticket.get("group_id")),
         organization_id=_int(ticket.get("organization_id")),
         brand_id=_int(ticket.get("brand_id")),
+        problem_id=_int(ticket.get("problem_id")),
+        external_id=_str(ticket.get("external_id")),
         tags=tag_list or None,
         satisfaction=_str(ticket.get("satisfaction")),
         via_channel=_str(ticket.get("via_channel")),
@@ -136,7 +141,7 @@ def render_ticket(ticket: dict[str, Any], base_url: str) -> ZendeskDocument:
         _markdown(heading, facts, body),
         url,
         metadata.wire(),
-        mentions=mentions(body, number),
+        mentions=sorted(set(mentions(body, number)) | problem),
     )
 
 

@@ -38,6 +38,8 @@ class ZendeskDocMetadata(_Meta):
     group_id: int | None = None
     organization_id: int | None = None
     brand_id: int | None = None
+    problem_id: int | None = None  # an incident's problem ticket (also in relationships.mentions.zendesk)
+    external_id: str | None = None  # what links the ticket to another system, as the customer set it
     tags: list[str] | None = None
     satisfaction: str | None = None  # unoffered | offered | good | bad ...
     via_channel: str | None = None  # web | email | api | web_service ...

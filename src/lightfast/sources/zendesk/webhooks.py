@@ -188,6 +188,8 @@ def ticket_fields(data: dict[str, Any], ticket_id: int) -> dict[str, Any]:
         "group_id": as_id(data.get("group_id")),
         "organization_id": as_id(data.get("organization_id")),
         "brand_id": as_id(data.get("brand_id")),
+        "problem_id": as_id(data.get("problem_id")),  # an incident's problem ticket
+        "external_id": text(data.get("external_id"), 255),
         "tags": tags(data.get("tags")),
         "satisfaction": lower(_obj(satisfaction).get("score"))
         if isinstance(satisfaction, dict)
