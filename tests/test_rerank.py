@@ -340,3 +340,29 @@ def test_the_cli_searches_with_rerank_and_says_what_the_stage_did(
     assert payload["rerank"]["applied"] is True
     plain = json.loads(runner.invoke(app, ["search", "handbook topic", "--json"], env=env).stdout)
     assert "rerank" not in plain
+
+
+def test_the_mcp_search_tool_takes_rerank(ingested: Services, lightfast_api_key: str) -> None:
+    import asyncio
+
+    import anyio
+
+    from lightfast.api.app import create_app
+    from lightfast.mcp.server import http_app
+    from tests.test_mcp import TIMEOUT, ServerThread, http_session, payload
+
+    with ServerThread(create_app(ingested)) as api_url, ServerThread(http_app(api_url)) as mcp_url:
+
+        async def scenario() -> list[list[str]]:
+            with anyio.fail_after(TIMEOUT):
+                async with http_session(f"{mcp_url}/mcp", lightfast_api_key) as session:
+                    found = []
+                    for rerank in (False, True):
+                        args = {"query": "handbook topic", "rerank": rerank}
+                        result = payload(await session.call_tool("lightfast_search", args))
+                        found.append([hit["path"] for hit in result["results"]])
+                    return found
+
+        plain, reranked = asyncio.run(scenario())
+    assert plain[0] != "docs/e.md"
+    assert reranked[0] == "docs/e.md"
