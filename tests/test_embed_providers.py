@@ -264,6 +264,29 @@ def test_the_breaker_opens_after_consecutive_failures_and_fails_fast_until_its_c
     clock.now = 31  # after the cooldown one trial goes out; it succeeds and closes the breaker
     assert embedder.embed(["three"]).shape == (1, 1024)
     assert client.breaker.state.phase == "closed"
+    # A breaker that opens during one call's retries ends them, naming what kept failing.
+    client.policy = RetryPolicy(attempts=5, base_delay=0.01)
+    cohere.fail_next(500, times=5)
+    with pytest.raises(UpstreamError, match=r"failing repeatedly \(last: cohere answered 500"):
+        embedder.embed(["four"])
+    assert [call.status for call in cohere.calls[-2:]] == [500, 500]
+
+
+def test_one_query_cache_never_answers_one_dimension_with_another(
+    tmp_path: Path, cohere: CohereStandIn
+) -> None:
+    from lightfast.embed.cache import QueryCache
+
+    pool = EmbedderPool(cohere_settings(tmp_path, cohere))
+    shared = QueryCache()
+    small = pool.get(EmbeddingChoice("cohere", "embed-v4.0", 256))
+    large = pool.get(EmbeddingChoice("cohere", "embed-v4.0", 1024))
+    small.query_cache = large.query_cache = shared
+    assert small.embed_query("kiwi").shape == (256,)
+    assert large.embed_query("kiwi").shape == (1024,)
+    assert small.embed_query("kiwi").shape == (256,)  # a hit, of its own size
+    assert shared.stats().hits == 1
+    pool.close()
 
 
 def test_a_refused_key_is_not_retried_and_never_shown_or_logged(

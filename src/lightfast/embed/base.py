@@ -63,7 +63,9 @@ class Embedder(ABC):
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector (read-only), from the cache when this model embedded the same text before."""
-        key = (self.spec.provider, self.spec.name, text)
+        # The dimension is part of the model's identity: embed-v4.0 at 512 and at 1024 are two vector
+        # spaces, and a cache shared by a pool's embedders must not answer one with the other's vector.
+        key = (self.spec.provider, f"{self.spec.name}/{self.spec.dimension}", text)
         cache = self.query_cache
         if cache is not None and (hit := cache.get(key)) is not None:
             return hit

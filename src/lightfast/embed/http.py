@@ -166,12 +166,14 @@ class ProviderClient:
         """The decoded JSON answer of ``POST base_url + path``; else UpstreamError naming the provider."""
         url = f"{self.base_url}{path}"
         attempt = 0
+        problem = ""
         while True:
             wait_breaker = self.breaker.admit()
             if wait_breaker is not None:
                 self.usage.count_request(self.provider, model, "circuit_open")
+                last = f" (last: {problem})" if problem else ""
                 raise UpstreamError(
-                    f"{self.provider} is failing repeatedly; calls are paused for {wait_breaker:.0f} s "
+                    f"{self.provider} is failing repeatedly{last}; calls are paused for {wait_breaker:.0f} s "
                     "(circuit open)",
                     provider=self.provider,
                 )
