@@ -390,3 +390,17 @@ def test_newest_comments_come_back_oldest_first() -> None:
     newest = client.comments(ticket["id"], 3, newest=True) or []
     assert [c["body"] for c in newest] == ["reply 2", "reply 3", "reply 4"]
     assert [c["body"] for c in client.comments(ticket["id"]) or []][:2] == ["first", "reply 0"]
+
+
+def test_a_comment_made_private_upstream_is_a_note_after_the_reconciliation(world: World) -> None:
+    assert world.job_id is not None
+    world.run(world.job_id)
+    reply = world.standin.comments[1][1]
+    assert reply["public"] is True
+    reply["public"] = False  # made private: Zendesk keeps its id and created_at
+    assert world.full_sync().status == "completed"
+    with world.services.sessions() as session:
+        row = session.scalar(select(Document).where(Document.source_id == f"comment:{reply['id']}"))
+        assert row is not None
+        assert row.source_metadata["public"] is False
+        assert row.title.startswith("Internal note")

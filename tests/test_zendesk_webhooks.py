@@ -508,3 +508,20 @@ def test_the_connection_shows_on_the_console_and_in_the_api_with_its_documents(w
     found = world.client.get("/v1/documents", params={"sourceType": "zendesk", "sourceId": "ticket:5158"})
     assert found.status_code == 200, found.text
     assert [d["sourceId"] for d in found.json()["items"]] == ["ticket:5158"]
+
+
+def test_a_comment_made_private_becomes_an_internal_note(world: World) -> None:
+    world.deliver(raw())
+    added = event("comment_added", updated_at="2025-01-08T11:05:00Z")
+    said = {"id": "9004", "body": "Call me at the number on file", "is_public": True}
+    added["event"] = {"comment": {**said, "created_at": "2025-01-08T11:05:00Z"}}
+    world.deliver(added)
+    assert world.documents()["comment:9004"].source_metadata["public"] is True
+    hidden = event("comment_made_private", updated_at="2025-01-08T11:30:00Z")
+    # The comment keeps its created_at: the change is versioned at the event's time.
+    hidden["event"] = {"comment": {"id": "9004", "is_public": False, "created_at": "2025-01-08T11:05:00Z"}}
+    world.deliver(hidden)
+    note = world.documents()["comment:9004"]
+    assert note.source_metadata["public"] is False
+    assert note.title.startswith("Internal note on ticket #5158")
+    assert "number on file" in (note.content or "")  # the text kept from the first delivery

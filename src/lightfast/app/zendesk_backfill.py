@@ -188,12 +188,19 @@ class ZendeskSources:
         version: str,
         subject: str | None,
         merge: bool = True,
+        seen_at: str | None = None,
     ) -> dict[str, str]:
+        """Store a comment. Its version is its ``created_at``, which never moves: when what was read
+        (at ``seen_at``, canonical) differs from what is stored in text or visibility (made private,
+        redacted), the change is versioned at ``seen_at`` instead, or it would be taken for a replay."""
         entity = docs.entity_id("comment", int(comment["id"]))
         stored = entities_repo.find_entity(session, source_id, entity)
         fields = dict(comment)
-        if merge and stored is not None and isinstance((stored.payload or {}).get("comment"), dict):
-            fields = {**stored.payload["comment"], **comment}
+        before = (stored.payload or {}).get("comment") if stored is not None else None
+        if merge and isinstance(before, dict):
+            fields = {**before, **comment}
+        if seen_at is not None and isinstance(before, dict) and _said(before) != _said(fields):
+            version = max(version, seen_at)
         kind = docs.comment_kind(fields.get("public") is not False)
         parent = docs.entity_id("ticket", int(fields["ticket_id"]))
         state = entities_repo.apply_snapshot(
@@ -307,6 +314,7 @@ class ZendeskSources:
         comments: dict[int, list[dict[str, Any]]],
     ) -> int:
         changed, seen = 0, []
+        listed_at = canonical_version(utcnow().isoformat())
         for record in tickets:
             version = version_of(record.get("updated_at"), record.get("created_at"))
             if version is None:
@@ -331,6 +339,7 @@ class ZendeskSources:
                         version=comment_version,
                         subject=fields.get("subject"),
                         merge=False,
+                        seen_at=listed_at,
                     )
                 )
                 seen.append(docs.entity_id("comment", int(comment["id"])))
@@ -383,6 +392,11 @@ class ZendeskSources:
             entity_of_path=docs.entity_of_path,
             backfill=self.for_connection(connection),
         )
+
+
+def _said(comment: dict[str, Any]) -> tuple[Any, ...]:
+    """What a comment's document shows: its text and whether it is public."""
+    return (comment.get("body"), comment.get("html_body"), comment.get("public") is not False)
 
 
 def with_names(

@@ -177,6 +177,7 @@ class ZendeskWebhookHandler:
                         version=comment_version,
                         subject=fields.get("subject"),
                         merge=False,
+                        seen_at=version_of(delivery.occurred_at, fallback),
                     )
             return changes
         article = fetched.get("article")
@@ -218,6 +219,7 @@ class ZendeskWebhookHandler:
                 source_id,
                 delivery.comment,
                 version=comment_version,
+                seen_at=version_of(delivery.occurred_at, fallback),
                 subject=ticket.get("subject"),
             )
             changes |= stored
