@@ -544,3 +544,46 @@ def test_token_batches_cover_every_input_in_order_within_both_caps(
     for start, end in ranges:
         assert 1 <= end - start <= max_inputs
         assert sum(counts[start:end]) <= max_tokens or end - start == 1
+
+
+def test_a_store_on_a_self_hosted_openai_compatible_model_ingests_and_searches(
+    tmp_path: Path, openai: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lightfast.embed.openai as openai_module
+
+    # A small token cap per request, so one batch of the pipeline goes out as several requests.
+    monkeypatch.setattr(openai_module, "MAX_TOKENS_PER_CALL", 200)
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'lightfast.db'}",
+        embedding_provider="openai",
+        embedding_model="nomic-embed-text",
+        openai_base_url=openai.url + "/v1",
+        openai_api_key=openai.api_key,
+        embedding_max_input_tokens=256,
+        ingest_batch_documents=50,
+    )
+    repo = write(tmp_path / "repo", {"lightfast.yml": CONFIG, **many_documents(40)})
+    services = hosted_services(settings, Sleeps())
+    try:
+        assert services.ingest.ingest_path(repo).status == "completed"
+        calls = openai.embeddings()[1:]  # after the probe
+        assert sum(len(body["input"]) for body in calls) == 40
+        assert len(calls) > 1
+        tokenizer = services.tokenizer
+        assert all(sum(tokenizer.count(text) for text in body["input"]) <= 200 for body in calls)
+        workspace = services.workspaces.workspace_id(None)
+        hits = services.search.search(SearchRequest(workspace, "word7 kiwi0", mode=SearchMode.DENSE)).results
+        assert hits[0].path == "docs/note007.md"
+        with services.sessions() as session:
+            from lightfast.db.tenancy import list_stores
+
+            store = list_stores(session, workspace)[0]
+            assert (store.embedding_provider, store.embedding_model, store.embedding_dim) == (
+                "openai",
+                "nomic-embed-text",
+                768,
+            )
+            assert store.chunk_max_tokens <= 254  # the window less two special tokens
+    finally:
+        services.close()
