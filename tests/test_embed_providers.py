@@ -68,7 +68,9 @@ def openai() -> Iterator[OpenAIStandIn]:
         yield standin
 
 
-def cohere_settings(tmp_path: Path, standin: CohereStandIn, **overrides: Any) -> Settings:
+def cohere_settings(
+    tmp_path: Path, standin: CohereStandIn, database_url: str | None = None, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         "embedding_provider": "cohere",
         "cohere_base_url": standin.url,
@@ -76,7 +78,7 @@ def cohere_settings(tmp_path: Path, standin: CohereStandIn, **overrides: Any) ->
         "provider_max_attempts": 3,
         **overrides,
     }
-    return make_settings(tmp_path, f"sqlite:///{tmp_path / 'lightfast.db'}", **values)
+    return make_settings(tmp_path, database_url or f"sqlite:///{tmp_path / 'lightfast.db'}", **values)
 
 
 class Sleeps:
@@ -105,10 +107,10 @@ def many_documents(count: int) -> dict[str, str]:
 
 
 def test_a_cohere_store_embeds_documents_in_batches_of_96_and_queries_as_search_query(
-    tmp_path: Path, cohere: CohereStandIn
+    tmp_path: Path, cohere: CohereStandIn, database_url: str
 ) -> None:
     repo = write(tmp_path / "repo", {"lightfast.yml": CONFIG, **many_documents(200)})
-    settings = cohere_settings(tmp_path, cohere, ingest_batch_documents=200)
+    settings = cohere_settings(tmp_path, cohere, database_url, ingest_batch_documents=200)
     services = hosted_services(settings, Sleeps())
     try:
         result = services.ingest.ingest_path(repo)
@@ -180,11 +182,11 @@ def test_a_503_naming_its_retry_after_is_waited_for_as_asked(
 
 
 def test_repeated_500s_fail_the_job_with_a_clear_error_and_lose_nothing(
-    tmp_path: Path, cohere: CohereStandIn
+    tmp_path: Path, cohere: CohereStandIn, database_url: str
 ) -> None:
     repo = write(tmp_path / "repo", {"lightfast.yml": CONFIG, **many_documents(3)})
     sleeps = Sleeps()
-    services = hosted_services(cohere_settings(tmp_path, cohere), sleeps)
+    services = hosted_services(cohere_settings(tmp_path, cohere, database_url), sleeps)
     try:
         assert services.ingest.ingest_path(repo).status == "completed"
         workspace = services.workspaces.workspace_id(None)
