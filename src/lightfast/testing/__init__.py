@@ -2,6 +2,9 @@
 projects that test against Lightfast.
 
 - :mod:`lightfast.testing.github`: a local stand-in of the GitHub REST API a GitHub App uses.
+- :mod:`lightfast.testing.cohere`, :mod:`lightfast.testing.openai`, :mod:`lightfast.testing.rerank`: local
+  stand-ins of Cohere's embed and rerank API, OpenAI's embeddings API (and so of OpenAI-compatible servers),
+  and the text-embeddings-inference and Jina rerank APIs; real HTTP servers with scripted faults.
 - :class:`FakeEmbedder`, :class:`WordTokenizer`: a deterministic embedder (``embedding_provider="fake"``).
 - :class:`FakeClock`: a clock tests move by hand; the job engine reads time through it.
 - :mod:`lightfast.testing.plugin`: pytest fixtures (``lightfast_settings``, ``lightfast_services``,
