@@ -9,6 +9,7 @@ labelled as such."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 from lightfast.errors import LightfastError
 from lightfast.rerank.base import Ranked, Reranker
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,11 @@ class RerankStage:
             ranked = future.result(timeout=self.budget_ms / 1000)
         except FutureTimeout:
             future.cancel()  # if it has not started yet, it never will
+            _log.info(
+                "rerank by %s past its %d ms budget; fused order kept", self.reranker.provider, self.budget_ms
+            )
             return outcome(fused, {}, "budget")
         except LightfastError as exc:
+            _log.warning("rerank by %s failed; fused order kept: %s", self.reranker.provider, exc.message)
             return outcome(fused, {}, "error", exc.message)
         return outcome([r.index for r in ranked], {r.index: r.score for r in ranked}, None)
