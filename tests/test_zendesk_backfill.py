@@ -397,10 +397,27 @@ def test_a_comment_made_private_upstream_is_a_note_after_the_reconciliation(worl
     world.run(world.job_id)
     reply = world.standin.comments[1][1]
     assert reply["public"] is True
-    reply["public"] = False  # made private: Zendesk keeps its id and created_at
+    world.standin.make_private(1, reply["id"])  # Zendesk keeps its id and created_at
     assert world.full_sync().status == "completed"
     with world.services.sessions() as session:
         row = session.scalar(select(Document).where(Document.source_id == f"comment:{reply['id']}"))
         assert row is not None
         assert row.source_metadata["public"] is False
         assert row.title.startswith("Internal note")
+
+
+def test_a_reconciliation_reads_only_the_comments_of_tickets_that_changed(world: World) -> None:
+    assert world.job_id is not None
+    world.run(world.job_id)
+    before = world.documents()
+    start = len(world.standin.requests)
+    assert world.full_sync().status == "completed"
+    asked = world.standin.requests[start:]
+    assert not [p for p in asked if p.endswith("/comments.json")]  # nothing changed: no comment read
+    assert world.documents() == before  # and every comment kept, though none was listed again
+    world.standin.add_comment(3, "A late reply about widget2", public=True)
+    start = len(world.standin.requests)
+    assert world.full_sync().status == "completed"
+    asked = [p for p in world.standin.requests[start:] if p.endswith("/comments.json")]
+    assert asked == ["/api/v2/tickets/3/comments.json"]
+    assert len(world.documents()) == len(before) + 1

@@ -161,12 +161,17 @@ class ZendeskWebhookHandler:
                 return zendesk.apply_ticket(session, source_id, gone, version=version, removed=True)
             fields = ticket_fields(ticket, delivery.ticket_id)
             listed = fetched.get("comments") or []
-            if len(listed) < QUICK_COMMENTS:  # all of them, so their number is known
-                fields["comment_count"] = len(listed)
+            replies = docs.replies(listed, fields.get("description"))
+            # All of them, or only the newest: then the next listing reads them all again.
+            complete = len(listed) < QUICK_COMMENTS
+            fields["comment_count"] = len(listed) if complete else None
+            fields["comment_ids"] = (
+                [docs.entity_id("comment", int(c["id"])) for c in replies] if complete else None
+            )
             version = version_of(ticket.get("updated_at"), delivery.occurred_at, fallback)
             assert version is not None
             changes = zendesk.apply_ticket(session, source_id, fields, version=version, merge=False)
-            for given in docs.replies(fetched.get("comments") or [], fields.get("description")):
+            for given in replies:
                 comment = comment_fields(given, delivery.ticket_id)
                 comment_version = version_of(given.get("created_at"), version)
                 if comment is not None and comment_version is not None:
@@ -198,7 +203,9 @@ class ZendeskWebhookHandler:
         self, session: Session, source_id: str, delivery: ZendeskDelivery, fallback: str
     ) -> dict[str, str]:
         assert delivery.ticket is not None
-        ticket = delivery.ticket
+        # What the delivery changed is not in the comment list a listing keeps: the next one reads
+        # this ticket's comments again.
+        ticket = {**delivery.ticket, "comment_ids": None}
         updated = version_of(ticket.get("updated_at"))
         occurred = version_of(delivery.occurred_at)
         # The later of the ticket's own time and the event's: an undelete keeps updated_at.

@@ -142,6 +142,14 @@ class ZendeskStandIn:
         with self._lock:
             return self._comment(ticket_id, body, public=public)
 
+    def make_private(self, ticket_id: int, comment_id: int) -> None:
+        """``PUT /api/v2/tickets/{id}/comments/{id}/make_private``: an audit of the ticket, which moves
+        its ``updated_at``; the comment keeps its id and ``created_at``."""
+        with self._lock:
+            comment = next(c for c in self.comments[ticket_id] if c["id"] == comment_id)
+            comment["public"] = False
+            self.tickets[ticket_id]["updated_at"] = self._tick()
+
     def update_ticket(self, ticket_id: int, **fields: Any) -> dict[str, Any]:
         with self._lock:
             ticket = self.tickets[ticket_id]
