@@ -464,3 +464,18 @@ def test_a_store_on_a_self_hosted_openai_compatible_model_ingests_and_searches(
             assert store.chunk_max_tokens <= 254  # the window less two special tokens
     finally:
         services.close()
+
+
+def test_an_estimate_counts_requests_by_each_providers_limits(
+    tmp_path: Path, cohere: CohereStandIn, opened: list[Any]
+) -> None:
+    pool = EmbedderPool(cohere_settings(tmp_path, cohere))
+    opened.append(pool)
+    assert pool.get(EmbeddingChoice("cohere", "embed-english-v3.0")).requests_for([10] * 200) == 3  # 96+96+8
+    assert pool.get(EmbeddingChoice("fake", "fake-hash-384")).requests_for([10] * 200) == 0
+    client = ProviderClient("openai", "http://127.0.0.1:9/v1")
+    opened.append(client)
+    openai_embedder = OpenAIEmbedder(openai_spec("text-embedding-3-small", None, None), client)
+    assert openai_embedder.requests_for([100] * 1024) == 2  # batches of 512 inputs
+    assert openai_embedder.requests_for([8000] * 512) == 14  # 37 inputs of 8,000 tokens fit in 300,000
+    assert openai_embedder.requests_for([]) == 0

@@ -57,6 +57,13 @@ class Embedder(ABC):
         never be embedded as a document nor a document as a query."""
         return self.embed_batch(texts)
 
+    def requests_for(self, token_counts: Sequence[int]) -> int:
+        """How many calls to its provider embedding chunks of these token counts takes, batched as
+        ``embed`` batches them (what an estimate before a re-embed shows). 0 for a model that runs in
+        this process; a hosted provider counts by its own limits. A sync embeds each batch of documents
+        on its own, so a real run may take a few more (one partial batch per document batch)."""
+        return 0
+
     def close(self) -> None:
         """Release what the embedder holds (a hosted provider's connections); a no-op by default."""
         return None

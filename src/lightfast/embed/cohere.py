@@ -13,6 +13,7 @@ so an overrun is rare and costs the end of one chunk, not the whole job."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,9 @@ class CohereEmbedder(Embedder):
 
     def close(self) -> None:
         self.client.close()
+
+    def requests_for(self, token_counts: Sequence[int]) -> int:
+        return -(-len(token_counts) // MAX_TEXTS_PER_CALL)
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         return self._call(texts, "search_document")

@@ -14,6 +14,7 @@ most open embedding models)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,17 @@ class OpenAIEmbedder(Embedder):
 
     def close(self) -> None:
         self.client.close()
+
+    def requests_for(self, token_counts: Sequence[int]) -> int:
+        counts = list(token_counts)
+        return sum(
+            len(
+                token_batches(
+                    counts[start : start + self.batch_size], MAX_INPUTS_PER_CALL, MAX_TOKENS_PER_CALL
+                )
+            )
+            for start in range(0, len(counts), self.batch_size)
+        )
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         counts = [self.tokenizer.count(text) for text in texts]
