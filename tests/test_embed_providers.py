@@ -417,6 +417,12 @@ def test_settings_name_the_variable_of_a_missing_key_or_a_bad_url() -> None:
         settings_from_environment(cohere_base_url="ftp://x")
     with pytest.raises(SettingsError, match="LIGHTFAST_RERANK_BASE_URL"):
         settings_from_environment(rerank_provider="tei")
+    with pytest.raises(
+        SettingsError, match="LIGHTFAST_RERANK_PROVIDER: Input should be 'cohere', 'tei' or 'jina'"
+    ):
+        settings_from_environment(rerank_provider="bogus")
+    unset = settings_from_environment(rerank_provider=" ", embedding_model="", embedding_dimensions="")
+    assert (unset.rerank_provider, unset.embedding_model, unset.embedding_dimensions) == (None, None, None)
     with pytest.raises(SettingsError) as bad:
         settings_from_environment(cohere_api_key=["not", "a", "key"])
     assert "LIGHTFAST_COHERE_API_KEY" in bad.value.message

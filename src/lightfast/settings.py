@@ -311,6 +311,19 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a sqlite:// or postgresql:// URL, not {backend}://")
         return value
 
+    @field_validator(
+        "embedding_model",
+        "rerank_provider",
+        "rerank_model",
+        "rerank_base_url",
+        "embedding_dimensions",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # LIGHTFAST_RERANK_PROVIDER= (set but empty) turns rerank off, as leaving it out does.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("secret_key")
     @classmethod
     def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
