@@ -485,3 +485,23 @@ def test_an_estimate_counts_requests_by_each_providers_limits(
     assert openai_embedder.requests_for([100] * 1024) == 2  # batches of 512 inputs
     assert openai_embedder.requests_for([8000] * 512) == 14  # 37 inputs of 8,000 tokens fit in 300,000
     assert openai_embedder.requests_for([]) == 0
+
+
+def test_a_call_that_breaks_before_the_provider_answers_does_not_wedge_the_breaker(
+    cohere: CohereStandIn, opened: list[Any]
+) -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerConfig(threshold=1, cooldown=5), clock)
+    key = SecretStr(cohere.api_key or "")
+    client = ProviderClient("cohere", cohere.url, api_key=key, breaker=breaker, sleep=Sleeps())
+    opened.append(client)
+    cohere.fail_next(500)
+    with pytest.raises(UpstreamError):
+        client.post_json("/v2/embed", {"texts": ["x"]}, model="m")
+    clock.now = 6  # half-open: the next call is the trial, and it fails inside the client
+    with pytest.raises(TypeError):
+        client.post_json("/v2/embed", {"texts": {object()}}, model="m")
+    clock.now = 12  # the failed trial re-opened the breaker; after its cooldown another trial goes out
+    body = {"model": "embed-english-v3.0", "texts": ["x"], "input_type": "search_query"}
+    assert client.post_json("/v2/embed", body, model="m")["texts"] == ["x"]
+    assert breaker.state.phase == "closed"

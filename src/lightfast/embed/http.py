@@ -188,6 +188,11 @@ class ProviderClient:
                 self.breaker.failed()
                 self.usage.count_request(self.provider, model, "unreachable")
                 problem, status = f"{self.provider} could not be reached ({type(exc).__name__})", None
+            except BaseException:
+                # Not the provider's doing (a body that is not JSON, an interrupt): still report the
+                # call, or a half-open breaker would wait for its trial forever.
+                self.breaker.failed()
+                raise
             else:
                 status = answer.status_code
                 if status < 300:
