@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -525,3 +525,36 @@ def test_a_comment_made_private_becomes_an_internal_note(world: World) -> None:
     assert note.source_metadata["public"] is False
     assert note.title.startswith("Internal note on ticket #5158")
     assert "number on file" in (note.content or "")  # the text kept from the first delivery
+
+
+@given(st.permutations(range(4)), st.lists(st.integers(0, 3), max_size=3))
+@settings(max_examples=12, deadline=None)
+def test_deliveries_in_any_order_and_repeated_converge_on_the_newest(
+    order: list[int], repeats: list[int]
+) -> None:
+    """Zendesk retries and may deliver out of order: whatever the order, and with redeliveries, the
+    stored ticket is the newest version delivered."""
+    import tempfile
+
+    statuses = ["NEW", "OPEN", "PENDING", "SOLVED"]
+    bodies = [
+        json.dumps(event(f"e{n}", status=statuses[n], updated_at=f"2025-01-0{n + 1}T00:00:00Z")).encode()
+        for n in range(4)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        services, _, source_id = make_world(Path(tmp), f"sqlite:///{tmp}/p.db")
+        try:
+            for n in [*order, *repeats]:
+                headers = {
+                    "x-zendesk-webhook-signature": sign(SECRET, STAMP, bodies[n]),
+                    "x-zendesk-webhook-signature-timestamp": STAMP,
+                    "x-zendesk-webhook-invocation-id": f"inv-{n}",
+                }
+                services.vendors.webhooks.receive("zendesk", source_id, headers, bodies[n])
+            with services.sessions() as session:
+                [row] = session.scalars(select(VendorEntity))
+                assert row.payload["ticket"]["status"] == "solved"
+                assert row.version == "2025-01-04T00:00:00.000000Z"
+                assert session.scalar(select(func.count()).select_from(IngestionEvent)) == 4
+        finally:
+            services.close()
