@@ -399,6 +399,19 @@ def document_children_check(world: World) -> None:
     world.call(world.b, "GET", f"/v1/documents/{world.b.documents[0]}/children", 200)
 
 
+def document_related_check(world: World) -> None:
+    """B's document is as absent to A's key as a missing one; A's graph never reaches B's documents."""
+    for victim in world.b.documents:
+        hidden = world.call(world.a, "GET", f"/v1/documents/{victim}/related", 404).json()
+        missing = world.call(world.a, "GET", "/v1/documents/doc_nope/related", 404).json()
+        assert hidden["message"].replace(victim, "doc_nope") == missing["message"]
+    for document in world.a.documents:
+        response = world.call(world.a, "GET", f"/v1/documents/{document}/related?limit=100", 200)
+        assert {i["document"]["id"] for i in response.json()["items"]} <= set(world.a.documents)
+        assert_no_b(world, response)
+    world.call(world.b, "GET", f"/v1/documents/{world.b.documents[0]}/related", 200)
+
+
 def findsimilar_check(world: World) -> None:
     for kind, victim in world.b.ids().items():
         absent = missing_id(kind)
@@ -749,6 +762,7 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ),
     ("GET", "/v1/documents"): document_lookup_check,
     ("GET", "/v1/documents/{id}/children"): document_children_check,
+    ("GET", "/v1/documents/{id}/related"): document_related_check,
     ("GET", "/v1/jobs"): jobs_list_check,
     ("GET", "/v1/jobs/recent"): listing("/v1/jobs/recent"),
     ("GET", "/v1/jobs/statistics"): statistics_check,

@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from lightfast import __version__, console
 from lightfast.api import activity, errors, events, insights, metrics, middleware, notifications
+from lightfast.api.relationships import router as relationships_router
 from lightfast.api.routes import router
 from lightfast.api.vendor_webhooks import router as vendor_webhooks_router
 from lightfast.api.webhooks import router as webhooks_router
@@ -31,6 +32,7 @@ def create_app(services: Services) -> FastAPI:
     middleware.install(app, services)
     metrics.install(app, services)
     app.include_router(router)
+    app.include_router(relationships_router)
     app.include_router(insights.router)
     app.include_router(notifications.router)
     app.include_router(events.router)

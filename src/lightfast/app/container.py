@@ -23,6 +23,7 @@ from lightfast.app.memberships import MembershipService
 from lightfast.app.notifications import NotificationService, insight_health
 from lightfast.app.organizations import OrganizationService
 from lightfast.app.pipeline import Pipeline
+from lightfast.app.relationships import RelationshipService
 from lightfast.app.search import DocumentService, SearchService
 from lightfast.app.sources import SourceService
 from lightfast.app.sync import SyncRunner
@@ -72,6 +73,7 @@ class Services:
     memberships: MembershipService  # a user's organizations; revoking invitations
     vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
     provider_usage: ProviderUsage  # requests and tokens of hosted model providers, for /metrics
+    relationships: RelationshipService  # the graph between documents of every source (issue 14)
 
     def close(self) -> None:
         if self.search.reranker is not None:
@@ -113,6 +115,7 @@ def build_services(
     runner = SyncRunner(settings, sessions, pipeline, opener)
     jobs = JobService(settings, sessions, clock)
     sources = SourceService(settings, sessions, opener, jobs)
+    relationships = RelationshipService(sessions)
     return Services(
         settings=settings,
         clock=clock,
@@ -134,7 +137,7 @@ def build_services(
         api_keys=ApiKeyService(sessions),
         search=SearchService(sessions, embedder, index, reranker=make_rerank_stage(settings, provider_usage)),
         index_maintenance=IndexMaintenance(engine, sessions, index),
-        github_webhooks=GitHubWebhooks(sessions, jobs),
+        github_webhooks=GitHubWebhooks(sessions, jobs, relationships),
         idempotency=IdempotencyService(sessions),
         usage=UsageService(sessions),
         activity=ActivityLog(sessions),
@@ -147,4 +150,5 @@ def build_services(
         memberships=MembershipService(sessions, clock, settings.default_workspace),
         vendors=build_vendors(settings, sessions, jobs, opener, clock),
         provider_usage=provider_usage,
+        relationships=relationships,
     )

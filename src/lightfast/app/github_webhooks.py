@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.jobs import JobService
+from lightfast.app.relationships import RelationshipService
 from lightfast.db import activities
 from lightfast.db import documents as docs_repo
 from lightfast.db import events as events_repo
@@ -70,9 +71,16 @@ class Outcome:
 
 
 class GitHubWebhooks:
-    def __init__(self, sessions: sessionmaker[Session], jobs: JobService) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        jobs: JobService,
+        relationships: RelationshipService | None = None,
+    ) -> None:
         self.sessions = sessions
         self.jobs = jobs
+        # A push's commits and their changed paths: what links a commit key to files (issue 14).
+        self.relationships = relationships or RelationshipService(sessions)
         self._handlers: dict[str, Callable[[str, str, dict[str, Any]], Outcome]] = {
             "ping": self._ping,
             "push": self._push,
@@ -161,6 +169,7 @@ class GitHubWebhooks:
             decision = classify_push(payload, default_branch=branch)
             if decision != "sync" or not source.is_active or source.workspace_id is None:
                 continue
+            self.relationships.record_push(source.workspace_id, push.full_name, payload)
             commits = payload.get("commits") or []
             if push.touches_config:
                 mode, changes = "full", None  # re-detect the config and apply it to every file

@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.relationships import write_links
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
 from lightfast.db.statuses import JobStatus
@@ -33,6 +34,7 @@ from lightfast.ingest.chunking import chunk_markdown
 from lightfast.ingest.files import Rejection, decode_text
 from lightfast.ingest.hashing import chunk_hash, config_hash, content_hash, document_id
 from lightfast.ingest.markdown import parse_document, slugify
+from lightfast.relationships import DocumentLinks, document_links
 from lightfast.sources.base import SourceFile
 
 log = logging.getLogger("lightfast.sync")
@@ -132,6 +134,7 @@ class _Prepared:
     body: str
     chunks: list[tuple[int, str, str, int]]  # (index, text, hash, tokens)
     is_new: bool
+    links: DocumentLinks | None = None  # the relationship graph's part (issue 14), read before the write
 
 
 def _printable(text: str) -> str:
@@ -238,6 +241,10 @@ class Pipeline:
             elif outcome is None:
                 summary.documents_unchanged += 1
             else:
+                # Extracted here, outside the write transaction: the text is in hand, and the
+                # transaction only writes the rows.
+                source = (target.source_type, file.source_id, file.path)
+                outcome.links = document_links(*source, outcome.body, file.metadata, file.relationships)
                 prepared.append(outcome)
         if not prepared and not summary.failures and on_commit is None:
             return summary
@@ -267,6 +274,10 @@ class Pipeline:
                 try:
                     with docs_repo.savepoint(session):
                         docs_repo.write_document(session, self._document_row(target, item, config), entries)
+                        if item.links is not None:
+                            write_links(
+                                session, store, item.doc_id, target.source_type, item.file, item.links
+                            )
                 except DOCUMENT_DB_ERRORS:
                     # The database's own message may quote the SQL and the row: the server log only.
                     log.exception("the database refused document %s (%s)", item.doc_id, item.file.path)
@@ -417,5 +428,5 @@ class Pipeline:
             parent_doc_id=document_id(target.store.id, target.source_type, item.file.parent_source_id)
             if item.file.parent_source_id
             else None,
-            relationships=item.file.relationships,
+            relationships=(item.links.relationships or None) if item.links else item.file.relationships,
         )

@@ -10,6 +10,7 @@ from lightfast.cli import (  # noqa: F401 - registers the commands
     keys,
     mcp,
     orgs,
+    related,
     search,
     secrets,
     server,

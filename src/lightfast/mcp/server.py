@@ -47,6 +47,8 @@ __all__ = [
     "ApiKeyVerifier",
     "ContentsResult",
     "DocumentText",
+    "RelatedHit",
+    "RelatedResults",
     "SearchHit",
     "SearchResults",
     "SimilarHit",
@@ -73,7 +75,9 @@ _PROBE_ID = "lightfast-mcp-key-check"
 INSTRUCTIONS = (
     "Lightfast searches the indexed documents of one workspace (docs, code, notes of a software team). "
     "Start with lightfast_search; read a hit in full with lightfast_contents (pass its documentId); "
-    "use lightfast_find_similar to discover related documents. Snippets mark matched terms with <mark>."
+    "use lightfast_find_similar to discover similar documents and lightfast_related for the documents "
+    "linked to one across sources (fixes, deployments, releases, commits). Snippets mark matched terms "
+    "with <mark>."
 )
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -129,6 +133,23 @@ class SimilarHit(_Result):
 class SimilarResults(_Result):
     document_id: str
     results: list[SimilarHit]
+
+
+class RelatedHit(_Result):
+    document_id: str
+    title: str | None
+    source_type: str
+    url: str | None
+    direction: str = Field(description="out: the given document points at it; in: it points at it.")
+    kind: str = Field(description="fixes, fixed_by, blocks, blocked_by, depends_on, deploys, ...")
+    target: str = Field(description='The key the edge named, as "type:key" (e.g. "linear:ENG-7").')
+    evidence: str
+
+
+class RelatedResults(_Result):
+    document_id: str
+    results: list[RelatedHit]
+    unresolved: list[str] = Field(description='Keys it names that nothing indexed has ("type:key").')
 
 
 # -- errors --------------------------------------------------------------------------------------------
@@ -343,6 +364,44 @@ def build_server(
                 )
                 for hit in response.data
             ],
+        )
+
+    @server.tool(name="lightfast_related", title="Related documents", annotations=READ_ONLY)
+    async def lightfast_related(
+        id: Annotated[
+            str,
+            Field(min_length=1, max_length=191, description="The documentId (from lightfast_search)."),
+        ],
+        ctx: Context[Any, Any],
+        direction: Annotated[
+            Literal["out", "in", "both"],
+            Field(description="out: what it points at; in: what points at it; both (default)."),
+        ] = "both",
+        kind: Annotated[
+            str | None, Field(max_length=16, description="Only edges of this kind, e.g. fixes or deploys.")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=50, description="How many related documents (1-50).")] = 20,
+    ) -> RelatedResults:
+        """The documents linked to a given one across sources: the pull request that fixes a Linear issue,
+        the deployment of a commit, the Sentry issues of a release, the files a commit changed, the tickets
+        naming an error. Each with the edge's kind, direction and the words that said so."""
+        response = await call(ctx, lambda lf: lf.related(id, direction=direction, kind=kind, limit=limit))
+        return RelatedResults(
+            document_id=id,
+            results=[
+                RelatedHit(
+                    document_id=item.document.id,
+                    title=item.document.title,
+                    source_type=item.document.source_type,
+                    url=item.document.url,
+                    direction=item.direction,
+                    kind=item.kind,
+                    target=f"{item.target.type}:{item.target.key}",
+                    evidence=item.evidence,
+                )
+                for item in response.items
+            ],
+            unresolved=[f"{u.target.type}:{u.target.key}" for u in response.unresolved],
         )
 
     return server

@@ -25,6 +25,7 @@ from lightfast.sdk.models import (
     LightfastModel,
     NotificationTarget,
     NotificationTargetList,
+    RelatedResponse,
     SearchMode,
     SearchResponse,
     SimilarResponse,
@@ -42,6 +43,8 @@ MAX_SEARCH_LIMIT = 100
 MAX_CONTENT_IDS = 50
 MAX_SIMILAR_LIMIT = 50
 MAX_JOBS_LIMIT = 100
+MAX_RELATED_LIMIT = 100
+RELATED_DIRECTIONS = ("out", "in", "both")
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,29 @@ def find_similar(
         raise ValueError(f"threshold must be a number between 0 and 1, got {threshold!r}")
     body = {"id": id, "limit": limit, "threshold": float(threshold)}
     return Call("POST", "/v1/findsimilar", SimilarResponse, _whole, json=body)
+
+
+def related(
+    id: str,
+    *,
+    direction: str = "both",
+    kind: str | None = None,
+    source_type: str | None = None,
+    limit: int = 25,
+) -> Call[RelatedResponse, RelatedResponse]:
+    """A document's related documents (``GET /v1/documents/{id}/related``): what it points at
+    (``direction="out"``), what points at it (``"in"``) or both, with each edge's kind and evidence."""
+    if direction not in RELATED_DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(RELATED_DIRECTIONS)}, got {direction!r}")
+    params: dict[str, str | int] = {
+        "direction": direction,
+        "limit": _int_in("limit", limit, 1, MAX_RELATED_LIMIT),
+    }
+    if kind is not None:
+        params["kind"] = _text("kind", kind)
+    if source_type is not None:
+        params["sourceType"] = _text("source_type", source_type)
+    return Call("GET", f"/v1/documents/{_segment('id', id)}/related", RelatedResponse, _whole, params=params)
 
 
 # -- client.jobs -----------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ class AsyncLightfast(ClientCore):
     search = async_method(_calls.search)
     contents = async_method(_calls.contents)
     find_similar = async_method(_calls.find_similar)
+    related = async_method(_calls.related)
     statistics = async_method(_calls.workspace_statistics)
     timeseries = async_method(_calls.workspace_timeseries)
     health = async_method(_calls.workspace_health)

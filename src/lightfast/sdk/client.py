@@ -104,6 +104,7 @@ class Lightfast(ClientCore):
     search = sync_method(_calls.search)
     contents = sync_method(_calls.contents)
     find_similar = sync_method(_calls.find_similar)
+    related = sync_method(_calls.related)
     statistics = sync_method(_calls.workspace_statistics)
     timeseries = sync_method(_calls.workspace_timeseries)
     health = sync_method(_calls.workspace_health)

@@ -398,3 +398,42 @@ class NotificationTarget(LightfastModel):
 
 class NotificationTargetList(LightfastModel):
     items: Items[NotificationTarget] = []
+
+
+# -- relationships (issue 14) ----------------------------------------------------------------------
+
+
+class DocumentRef(LightfastModel):
+    id: str
+    title: str = ""
+    source_type: str = ""
+    source_id: str = ""
+    url: str | None = None
+    parent_doc_id: str | None = None
+    source_metadata: dict[str, Any] = {}
+    updated_at: datetime | None = None
+
+
+class EdgeTarget(LightfastModel):
+    type: str
+    key: str
+
+
+class RelatedDocument(LightfastModel):
+    document: DocumentRef
+    direction: str  # "out": the document points at it; "in": it points at the document
+    kind: str
+    target: EdgeTarget
+    evidence: str = ""
+
+
+class UnresolvedEdge(LightfastModel):
+    kind: str
+    target: EdgeTarget
+    evidence: str = ""
+
+
+class RelatedResponse(LightfastModel):
+    document: DocumentRef
+    items: Items[RelatedDocument] = []
+    unresolved: Items[UnresolvedEdge] = []
