@@ -505,3 +505,15 @@ def test_a_call_that_breaks_before_the_provider_answers_does_not_wedge_the_break
     body = {"model": "embed-english-v3.0", "texts": ["x"], "input_type": "search_query"}
     assert client.post_json("/v2/embed", body, model="m")["texts"] == ["x"]
     assert breaker.state.phase == "closed"
+
+
+def test_cohere_v1_embed_is_called_and_read_too(cohere: CohereStandIn, opened: list[Any]) -> None:
+    client = ProviderClient("cohere", cohere.url, api_key=SecretStr(cohere.api_key or ""))
+    embedder = CohereEmbedder(MODELS["embed-english-v3.0"], client, api_version="v1")
+    opened.append(embedder)
+    assert embedder.embed(["kiwi", "mango"]).shape == (2, 1024)
+    assert embedder.embed_query("kiwi").shape == (1024,)
+    assert [(call.path, call.body["input_type"]) for call in cohere.calls] == [
+        ("/v1/embed", "search_document"),
+        ("/v1/embed", "search_query"),
+    ]
