@@ -21,7 +21,7 @@ from sqlalchemy import select
 from lightfast.api.app import create_app
 from lightfast.app.container import Services, build_services
 from lightfast.app.search import SearchMode, SearchRequest
-from lightfast.app.zendesk_backfill import ZendeskSources
+from lightfast.app.zendesk_backfill import base_url
 from lightfast.db.engine import make_engine
 from lightfast.db.models import ConnectedSource, Document, Job
 from lightfast.errors import UpstreamError
@@ -309,7 +309,8 @@ def test_hostile_answers_are_refused() -> None:
     def answer(body: Any, status: int = 200) -> httpx.MockTransport:
         return httpx.MockTransport(lambda request: httpx.Response(status, json=body))
 
-    for body in ([], {"tickets": "no"}, {"tickets": [{"id": 1}] * 1001}):
+    hostile: list[Any] = [[], {"tickets": "no"}, {"tickets": [{"id": 1}] * 1001}]
+    for body in hostile:
         client = ZendeskClient("https://x.zendesk.com", TOKEN, transport=answer(body))
         with pytest.raises(UpstreamError):
             client.ticket_export_page(None)
@@ -331,15 +332,12 @@ def test_hostile_answers_are_refused() -> None:
 
 
 def test_the_base_url_is_a_template_or_an_explicit_url(tmp_path: Path) -> None:
-    from lightfast.app.zendesk_backfill import base_url
-
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
     assert base_url(settings, "acme") == "https://acme.zendesk.com"
     explicit = make_settings(
         tmp_path, f"sqlite:///{tmp_path / 'x.db'}", zendesk_base_url="http://127.0.0.1:9/"
     )
     assert base_url(explicit, "acme") == "http://127.0.0.1:9"
-    assert ZendeskSources  # the composition root builds one per install
 
 
 def test_a_webhook_does_not_wait_out_a_rate_limit_it_indexes_the_delivery(world: World) -> None:

@@ -183,7 +183,7 @@ def test_verification_never_raises(body: bytes, secret: str, stamp: str | None, 
 def test_either_order_signed_by_the_secret_verifies(body: bytes, secret: str, seconds: int) -> None:
     stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for order in ("timestamp-body", "body-timestamp"):
-        assert verify_signature(secret, stamp, body, sign(secret, stamp, body, order))  # type: ignore[arg-type]
+        assert verify_signature(secret, stamp, body, sign(secret, stamp, body, order))
     assert not verify_signature(secret + "x", stamp, body, sign(secret, stamp, body))
 
 
@@ -287,7 +287,8 @@ def test_a_status_change_and_a_comment_update_the_ticket_and_add_a_child(world: 
     assert child.parent_doc_id == documents["ticket:5158"].id
     assert child.source_metadata["public"] is True
     assert child.source_metadata["ticketId"] == 5158
-    assert child.relationships == {"mentions": {"zendesk": ["#5100"]}}
+    # The ticket it names (the extractor of relationships may add what else the text mentions).
+    assert "#5100" in child.relationships["mentions"]["zendesk"]
     assert child.id in [r.document_id for r in world.search("reinstalling the app fixed it")]
     # The partial detail of the later events kept the description the first one carried.
     assert "login issues" in (documents["ticket:5158"].content or "")
@@ -320,9 +321,9 @@ def test_private_comments_are_indexed_flagged_unless_the_connection_says_not(
 
 
 def test_a_trigger_delivery_is_indexed_from_what_it_carries(world: World) -> None:
-    body = {"ticket": {"id": "{{ticket.id}}"}}
-    assert world.post(body).status_code == 400  # an unrendered placeholder is no id
-    body = {
+    placeholder: dict[str, Any] = {"ticket": {"id": "{{ticket.id}}"}}
+    assert world.post(placeholder).status_code == 400  # an unrendered placeholder is no id
+    body: dict[str, Any] = {
         "ticket_id": "4242",
         "title": "Invoice shows the wrong VAT number",
         "status": "Open",
