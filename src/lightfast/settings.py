@@ -283,6 +283,10 @@ class Settings(BaseSettings):
         default="https://{subdomain}.zendesk.com",
         description="Zendesk's API base: a template with {subdomain}, or one explicit URL (a stand-in).",
     )
+    sentry_base_url: str = Field(
+        default="https://sentry.io",
+        description="Sentry's address (its API is under /api/0/): https://sentry.io, or a self-hosted Sentry.",
+    )
 
     public_url: str | None = Field(
         default=None,

@@ -309,6 +309,24 @@ def connect_source(
             mode=vendor.mode,
             notice=vendor.notice,
         )
+    if isinstance(body, schemas.ConnectSentryBody):
+        sentry = svc.vendors.connections.connect(
+            who.workspace_id,
+            "sentry",
+            name=body.name or body.organization,
+            webhook_secret=body.webhook_secret,
+            token=body.token,
+            triggered_by=who.key_id,
+            options=body.options(),
+        )
+        return schemas.ConnectedSourceOut.from_row(
+            sentry.source,
+            job_id=sentry.job_id,
+            webhook_url=sentry.webhook_url,
+            credentials=sentry.credentials,
+            mode=sentry.mode,
+            notice=sentry.notice,
+        )
     if isinstance(body, schemas.ConnectZendeskBody):
         zendesk = svc.vendors.connections.connect(
             who.workspace_id,

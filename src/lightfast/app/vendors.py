@@ -14,6 +14,8 @@ from lightfast.app.jobs import JobService
 from lightfast.app.linear_backfill import LinearBackfill
 from lightfast.app.notion_ingest import NotionPages
 from lightfast.app.secrets import secret_box
+from lightfast.app.sentry_backfill import SENTRY, SentrySources
+from lightfast.app.sentry_webhooks import SentryWebhookHandler
 from lightfast.app.vendor_snapshots import VendorOpeners
 from lightfast.app.vendor_sources import VendorSourceService
 from lightfast.app.vendor_webhooks import VendorWebhooks
@@ -32,6 +34,7 @@ class Vendors:
     notion: NotionPages  # tests replace its transport with the stand-in's
     lookup: DocumentLookup  # GET /v1/documents?sourceType=&sourceId=, /v1/documents/{id}/children
     zendesk: ZendeskSources | None = None  # tests point its transport at the stand-in
+    sentry: SentrySources | None = None  # tests point its transport at the stand-in
 
 
 def build_vendors(
@@ -54,6 +57,10 @@ def build_vendors(
     opener.register("zendesk", lambda connection: zendesk.open(connection))
     webhooks = VendorWebhooks(settings, sessions, jobs, credentials, connections, clock)
     webhooks.handlers["zendesk"] = ZendeskWebhookHandler(webhooks, zendesk)
+    sentry = SentrySources(settings, sessions, credentials)
+    connections.kinds[SENTRY.source_type] = SENTRY
+    opener.register("sentry", lambda connection: sentry.open(connection))
+    webhooks.handlers["sentry"] = SentryWebhookHandler(webhooks, sentry)
     return Vendors(
         credentials=credentials,
         connections=connections,
@@ -62,4 +69,5 @@ def build_vendors(
         notion=notion,
         lookup=DocumentLookup(sessions),
         zendesk=zendesk,
+        sentry=sentry,
     )

@@ -154,3 +154,37 @@ def add_zendesk(
     if email:
         options["email"] = email
     _connect("zendesk", workspace, name or subdomain, webhook_secret, token_env, as_json, options)
+
+
+@add_app.command("sentry")
+def add_sentry(
+    organization: Annotated[str, typer.Option("--organization", help="The Sentry organization's slug.")],
+    projects: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--project", help="A project's slug (repeat it); none: every project of the organization."
+        ),
+    ] = None,
+    workspace: WorkspaceOption = None,
+    name: NameOption = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-secret",
+            help="The integration's client secret (Sentry: Settings > Developer Settings > the integration > "
+            "Client Secret). Without it every delivery is refused.",
+        ),
+    ] = None,
+    token_env: TokenEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a Sentry organization: issues (with their latest event's stack) and their comments,
+    indexed from signed webhook deliveries; with an auth token, backfilled and reconciled through the API.
+
+    Example: lightfast source add sentry --organization acme --project web --webhook-secret ...
+    --token-env SENTRY_AUTH_TOKEN
+    """
+    options = {"organization": organization}
+    if projects:
+        options["projects"] = ",".join(projects)
+    _connect("sentry", workspace, name or organization, webhook_secret, token_env, as_json, options)

@@ -79,13 +79,35 @@ class ConnectZendeskBody(Body):
         return found | ({"email": self.email} if self.email else {})
 
 
+class ConnectSentryBody(Body):
+    """A Sentry organization (``organization``: its slug), all its projects or those ``projects`` names;
+    deliveries of its integration's webhooks arrive at ``webhookUrl``, signed with the integration's
+    client secret (``webhookSecret``). A ``token`` (the integration's or a user's auth token with
+    org:read, project:read and event:read) turns on the backfill and the latest event of each issue."""
+
+    type: Literal["sentry"]
+    organization: str = Field(
+        min_length=1, max_length=50, json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9_-]{0,49}$"}
+    )
+    projects: list[str] | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
+    token: str | None = Field(default=None, min_length=8, max_length=4096)
+
+    def options(self) -> dict[str, str]:
+        """The connection options ``VendorKind.metadata`` reads (and checks again, naming the field)."""
+        found = {"organization": self.organization}
+        return found | ({"projects": ",".join(p[:60] for p in self.projects)} if self.projects else {})
+
+
 ConnectSourceBody = Annotated[
     ConnectLocalBody
     | ConnectGitBody
     | ConnectGitHubBody
     | ConnectLinearBody
     | ConnectNotionBody
-    | ConnectZendeskBody,
+    | ConnectZendeskBody
+    | ConnectSentryBody,
     Field(discriminator="type"),
 ]
 

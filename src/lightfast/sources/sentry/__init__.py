@@ -1,0 +1,1 @@
+"""Sentry: Integration Platform webhooks and the REST API (issue 14)."""
