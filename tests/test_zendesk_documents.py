@@ -200,3 +200,8 @@ def test_mentions_are_ticket_numbers_other_than_its_own(text: str, own: int | No
 
 def test_mentions_need_the_word_ticket() -> None:
     assert docs.mentions("See ticket #12, Zendesk #13, case no. #14 and issue #15") == ["#12", "#13", "#14"]
+
+
+def test_link_targets_stay_inside_their_markdown_link() -> None:
+    html = '<a href="https://x.example/a b(c)">see</a> and <a href="/hc/articles/1">this</a>'
+    assert html_to_markdown(html) == "[see](https://x.example/a%20b%28c%29) and [this](/hc/articles/1)"

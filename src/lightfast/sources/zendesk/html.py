@@ -116,7 +116,9 @@ class _Markdown(HTMLParser):
         elif tag == "a" and self.links:
             href = self.links.pop()
             if href:
-                self._emit(f"]({href})")
+                # A target with spaces or parentheses would end the Markdown link early.
+                safe = href.strip().replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+                self._emit(f"]({safe[:2048]})")
         elif tag in _BLOCKS:
             self._newline(blank=tag != "tr")
 
