@@ -160,9 +160,7 @@ class RelationshipService:
             ]
             if kind is not None:
                 pending = [p for p in pending if p.kind == kind]
-            for item in items:
-                session.expunge(item.document)
-            session.expunge(document)
+            session.expunge_all()  # the rows are read whole; the page outlives the session
         return RelatedPage(
             document,
             items,

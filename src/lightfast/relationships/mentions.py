@@ -23,6 +23,7 @@ Choices about ambiguous text (the benchmark in bench/relationships.py measures t
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ from lightfast.relationships.model import (
 
 MAX_TEXT_CHARS = 200_000  # the start of a longer document is read; what links is nearly always there
 MAX_MENTIONS = 200  # per document, after duplicates are merged
+# Occurrences looked at, repeats included: a text repeating one key a hundred thousand times costs no more
+# than this many.
+MAX_RAW_MENTIONS = 5_000
 _WINDOW = 48  # characters before a mention where the words giving its kind are looked for
 
 LOCKFILE_NAMES = frozenset(
@@ -227,7 +231,7 @@ def edge_kind(before: str) -> str:
     # Cut at the end of the previous sentence or line: "Fixed. See ENG-7" does not fix ENG-7.
     cut = max(before.rfind("\n"), before.rfind(". "), before.rfind("! "), before.rfind("? "))
     clause = before[cut + 1 :] if cut >= 0 else before
-    clause = re.sub(r"[\[(*_`\"']+$", "", clause)  # markdown emphasis or a link's bracket
+    clause = re.sub(r"[\[\]()*_`\"'>]+", " ", clause)  # markdown emphasis, a link's brackets, a quote
     for pattern, kind in _KIND_RULES:
         if pattern.search(clause):
             return kind
@@ -238,16 +242,23 @@ def edge_kind(before: str) -> str:
 
 
 class _Spans:
-    """Spans already taken by a mention, so a later (less specific) pattern skips them."""
+    """Spans already taken by a mention, so a later (less specific) pattern skips them. Taken spans never
+    overlap, so sorted starts and a binary search answer in logarithmic time."""
 
     def __init__(self) -> None:
-        self.taken: list[tuple[int, int]] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
 
     def free(self, start: int, end: int) -> bool:
-        return all(end <= s or start >= e for s, e in self.taken)
+        at = bisect.bisect_right(self.starts, start)
+        if at > 0 and self.ends[at - 1] > start:  # the span starting before overlaps
+            return False
+        return at == len(self.starts) or self.starts[at] >= end
 
     def take(self, start: int, end: int) -> None:
-        self.taken.append((start, end))
+        at = bisect.bisect_right(self.starts, start)
+        self.starts.insert(at, start)
+        self.ends.insert(at, end)
 
 
 def _is_commit_sha(sha: str) -> bool:
@@ -279,7 +290,7 @@ def _mentions(text: str, context: Context) -> Iterator[Mention]:
     spans = _Spans()
 
     def claim(start: int, end: int, target: Target | None) -> Iterator[Mention]:
-        if target is not None and spans.free(start, end):
+        if target is not None and len(spans.starts) < MAX_RAW_MENTIONS and spans.free(start, end):
             spans.take(start, end)
             yield Mention(target, start, end)
 
