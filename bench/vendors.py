@@ -1,7 +1,9 @@
-"""Linear and Notion ingestion against the local stand-ins (issue 13), through the real services.
+"""Linear, Notion and Zendesk ingestion against the local stand-ins (issues 13, 14), through the real
+services.
 
 * backfill: a Linear workspace of ``--issues`` issues (a comment on every fifth) and a Notion workspace of
-  ``--pages`` pages, each listed and indexed by one full sync; documents/s and API requests per document.
+  ``--pages`` pages, a Zendesk account of ``--tickets`` tickets with their comments and 100 articles (and
+  its reconciliation), each listed and indexed by one full sync; documents/s and API requests per document.
 * webhook-to-searchable: ``--deliveries`` signed Linear deliveries, each posted to the webhook route and
   its job run, then searched for a word only that issue holds; p50/p95 of post -> found.
 
@@ -23,7 +25,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from lightfast.api.app import create_app
-from lightfast.app.container import build_services
+from lightfast.app.container import Services, build_services
 from lightfast.app.linear_backfill import LinearBackfill
 from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.db.engine import make_engine
@@ -32,15 +34,51 @@ from lightfast.sources.linear.webhooks import sign
 from lightfast.testing.linear import LinearStandIn
 from lightfast.testing.notion import NotionStandIn
 from lightfast.testing.notion.server import block
+from lightfast.testing.zendesk import ZendeskStandIn
 
 LINEAR_KEY = "lin_api_bench_key_0123456789"
 NOTION_KEY = "secret_bench_integration_token"
 SECRET = "lin_wh_bench_secret_0123456789"
+ZENDESK_TOKEN = "zd_bench_token_0123456789"
 
 
 def nearest_rank(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def zendesk_backfill(services: Services, workspace: str, tickets: int) -> dict[str, object]:
+    """A Zendesk account of ``tickets`` tickets (0-3 replies each, every other one an internal note) and
+    100 articles, listed by one full sync; then a reconciliation of the unchanged account."""
+    standin = ZendeskStandIn(ZENDESK_TOKEN, "agent@acme.example")
+    for n in range(tickets):
+        ticket = standin.add_ticket(f"Ticket {n}: part{n} broke", f"Part{n} broke after {n} days.")
+        for k in range(n % 4):
+            standin.add_comment(ticket["id"], f"Reply {k} on part{n}", public=k % 2 == 0)
+    section = standin.add_section("Fixes", standin.add_category("Help"))
+    for n in range(100):
+        standin.add_article(f"Fixing part{n}", f"<h2>Steps</h2><ol><li>Open part{n}</li></ol>", section)
+    assert services.vendors.zendesk is not None
+    services.vendors.zendesk.transport = standin.transport()
+    options = {"subdomain": "acme", "email": "agent@acme.example"}
+    connections = services.vendors.connections
+    connected = connections.connect(workspace, "zendesk", token=ZENDESK_TOKEN, options=options)
+    assert connected.job_id is not None
+    began = time.perf_counter()
+    documents = services.runner.run_inline(connected.job_id).documents_added
+    seconds = time.perf_counter() - began
+    listed = len(standin.requests)
+    again = services.jobs.enqueue_sync(workspace, connected.source.id, mode="full").job_id
+    began = time.perf_counter()
+    services.runner.run_inline(again)
+    return {
+        "documents": documents,
+        "seconds": round(seconds, 2),
+        "documents_per_second": round(documents / seconds, 1),
+        "requests_per_document": round(listed / max(documents, 1), 3),
+        "reconciliation_requests": len(standin.requests) - listed,
+        "reconciliation_seconds": round(time.perf_counter() - began, 2),
+    }
 
 
 def main() -> None:
@@ -49,6 +87,7 @@ def main() -> None:
     parser.add_argument("--issues", type=int, default=1000)
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--deliveries", type=int, default=100)
+    parser.add_argument("--tickets", type=int, default=1000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lightfast-vendors-"))
     settings = Settings(
@@ -103,6 +142,8 @@ def main() -> None:
             "documents_per_second": round(summary.documents_added / seconds, 1),
             "requests_per_document": round(len(notion.requests) / max(summary.documents_added, 1), 3),
         }
+
+        results["zendesk_backfill"] = zendesk_backfill(services, workspace, args.tickets)
 
         webhook = services.vendors.connections.connect(
             workspace, "linear", name="hooks", webhook_secret=SECRET
