@@ -316,6 +316,17 @@ def test_private_comments_are_indexed_flagged_unless_the_connection_says_not(
             quiet.deliver(note)
             assert set(quiet.documents()) == {"ticket:5158"}
             assert quiet.count(VendorEntity) == 2  # kept, so turning notes on again indexes it
+            services.vendors.connections.connect(
+                workspace_id, "zendesk", name="acme", options={"subdomain": "acme", "privateComments": "true"}
+            )
+            full = services.jobs.enqueue_sync(workspace_id, source_id, mode="full").job_id
+            services.runner.run_inline(full)
+            assert set(quiet.documents()) == {"ticket:5158", "comment:9002"}
+            off = {"subdomain": "acme", "privateComments": "false"}
+            services.vendors.connections.connect(workspace_id, "zendesk", name="acme", options=off)
+            again = services.jobs.enqueue_sync(workspace_id, source_id, mode="full").job_id
+            services.runner.run_inline(again)
+            assert set(quiet.documents()) == {"ticket:5158"}  # off again: the note leaves search
     finally:
         services.close()
 
