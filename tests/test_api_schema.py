@@ -25,7 +25,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from sqlalchemy import select
 
-from lightfast.api import activity, insights, notifications
+from lightfast.api import activity, insights, notifications, relationships
 from lightfast.api.app import create_app
 from lightfast.api.routes import router
 from lightfast.app.container import Services, build_services
@@ -48,6 +48,7 @@ OPERATIONS = sorted(
         *insights.router.routes,
         *notifications.router.routes,
         *activity.router.routes,
+        *relationships.router.routes,
     ]
     for method in getattr(route, "methods", ())
     if method != "HEAD"
