@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from lightfast.api.app import create_app
@@ -419,3 +421,18 @@ def test_a_reconciliation_reads_only_the_comments_of_tickets_that_changed(world:
     asked = [p for p in world.standin.requests[start:] if p.endswith("/comments.json")]
     assert asked == ["/api/v2/tickets/3/comments.json"]
     assert len(world.documents()) == len(before) + 1
+
+
+@given(st.integers(0, 25), st.integers(1, 10), st.integers(1, 30))
+@settings(max_examples=30, deadline=None)
+def test_comment_pagination_returns_every_comment_in_order(replies: int, page_size: int, newest: int) -> None:
+    standin = ZendeskStandIn(TOKEN, EMAIL)
+    ticket = standin.add_ticket("Paged", "opening")
+    for n in range(replies):
+        standin.add_comment(ticket["id"], f"reply {n}", public=n % 3 != 0)
+    client = ZendeskClient(
+        "https://acme.zendesk.com", TOKEN, EMAIL, transport=standin.transport(), page_size=page_size
+    )
+    bodies = ["opening", *(f"reply {n}" for n in range(replies))]
+    assert [c["body"] for c in client.comments(ticket["id"]) or []] == bodies
+    assert [c["body"] for c in client.comments(ticket["id"], newest, newest=True) or []] == bodies[-newest:]

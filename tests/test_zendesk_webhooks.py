@@ -570,3 +570,13 @@ def test_deliveries_in_any_order_and_repeated_converge_on_the_newest(
                 assert session.scalar(select(func.count()).select_from(IngestionEvent)) == 4
         finally:
             services.close()
+
+
+@given(st.binary(min_size=1, max_size=200), st.data())
+def test_any_changed_byte_breaks_the_signature(body: bytes, data: st.DataObject) -> None:
+    signature = sign(SECRET, STAMP, body)
+    index = data.draw(st.integers(0, len(body) - 1))
+    flip = data.draw(st.integers(1, 255))
+    changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
+    assert verify_signature(SECRET, STAMP, body, signature)
+    assert not verify_signature(SECRET, STAMP, changed, signature)
