@@ -288,6 +288,7 @@ def test_a_status_change_and_a_comment_update_the_ticket_and_add_a_child(world: 
     assert child.source_metadata["public"] is True
     assert child.source_metadata["ticketId"] == 5158
     # The ticket it names (the extractor of relationships may add what else the text mentions).
+    assert child.relationships is not None
     assert "#5100" in child.relationships["mentions"]["zendesk"]
     assert child.id in [r.document_id for r in world.search("reinstalling the app fixed it")]
     # The partial detail of the later events kept the description the first one carried.
