@@ -256,7 +256,7 @@ def test_a_deep_stack_keeps_its_innermost_frames_and_says_how_many_went() -> Non
 
 
 def test_unusable_bodies_are_refused_naming_the_field() -> None:
-    cases = [
+    cases: list[tuple[str | None, dict[str, Any], str]] = [
         ("issue", {"action": "created", "data": {"issue": {"id": "abc"}}}, "data.issue.id"),
         ("issue", {"action": "created"}, "data"),
         ("issue", {"action": "Created!", "data": {}}, "action"),
@@ -367,6 +367,7 @@ def test_comments_are_children_of_their_issue_and_go_when_deleted(world: World) 
     assert child.source_metadata["issueId"] == "1170820242"
     assert child.source_metadata["shortId"] == "FRONT-END-9"
     assert "Comment on FRONT-END-9" in (child.content or "")
+    assert child.relationships is not None
     assert set(child.relationships["mentions"]["sentry"]) == {"FRONT-END-3", "FRONT-END-7"}
     world.deliver(
         comment("updated", "Fixed by the release 2.0", at="2026-11-28T11:59:30Z"), resource="comment"

@@ -285,7 +285,7 @@ class Settings(BaseSettings):
     )
     sentry_base_url: str = Field(
         default="https://sentry.io",
-        description="Sentry's address (its API is under /api/0/): https://sentry.io, or a self-hosted Sentry.",
+        description="Sentry's address (its API under /api/0/): https://sentry.io, or a self-hosted Sentry.",
     )
 
     public_url: str | None = Field(

@@ -43,8 +43,10 @@ class SentryStandIn:
         organization: str = "acme",
         *,
         base_url: str = "https://sentry.io",
+        page_cap: int = MAX_PAGE,
     ) -> None:
         self.token, self.organization, self.base_url = token, organization, base_url
+        self.page_cap = page_cap  # Sentry's is 100; smaller makes many pages of a few issues
         self.projects: dict[str, dict[str, Any]] = {}
         self.issues: dict[str, dict[str, Any]] = {}  # id -> issue (with project slug)
         self.events: dict[str, list[dict[str, Any]]] = {}  # issue id -> events, oldest first
@@ -273,7 +275,7 @@ class SentryStandIn:
 
     def _page(self, path: str, items: list[dict[str, Any]], query: dict[str, list[str]]) -> tuple[Any, str]:
         size = query.get("per_page", [str(MAX_PAGE)])[0]
-        per_page = min(int(size), MAX_PAGE) if size.isdigit() and int(size) > 0 else MAX_PAGE
+        per_page = min(int(size) if size.isdigit() and int(size) > 0 else MAX_PAGE, self.page_cap)
         cursor = query.get("cursor", ["0:0:0"])[0].split(":")
         offset = int(cursor[1]) if len(cursor) == 3 and cursor[1].isdigit() else 0
         page = items[offset : offset + per_page]
