@@ -231,6 +231,19 @@ def test_the_next_full_sync_repairs_what_changed_upstream(services: Services) ->
     assert world.metadata()["lastReconciliation"]["deleted"] == 2
 
 
+def test_a_reconciliation_of_nothing_changed_changes_nothing(services: Services) -> None:
+    standin = SentryStandIn(TOKEN, page_cap=2)
+    populate(standin)
+    world = connect(services, standin)
+    assert world.job_id is not None
+    world.run(world.job_id)
+    assert world.metadata()["lastReconciliation"]["changed"] == 7 + 3
+    before = {k: d.content_hash for k, d in world.documents().items()}
+    assert world.full_sync().status == "completed"
+    assert world.metadata()["lastReconciliation"]["changed"] == 0
+    assert {k: d.content_hash for k, d in world.documents().items()} == before
+
+
 def test_an_unreachable_api_fails_the_job_and_keeps_the_checkpoint(services: Services) -> None:
     standin = SentryStandIn(TOKEN, page_cap=2)
     populate(standin)

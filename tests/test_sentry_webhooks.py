@@ -349,6 +349,13 @@ def test_a_late_older_delivery_changes_nothing(world: World) -> None:
     assert world.documents()[ISSUE].source_metadata["status"] == "resolved"
 
 
+def test_the_same_state_sent_again_later_queues_nothing(world: World) -> None:
+    world.deliver(raw())
+    again = world.deliver(raw(), at=stamp(3))  # another delivery (a new Request-ID), the same issue
+    assert (again.json()["result"], again.json()["jobs"]) == ("recorded", [])
+    assert world.count(Job) == 1
+
+
 def test_two_changes_within_one_second_keep_the_later_arrival(world: World) -> None:
     world.deliver(raw())
     assigned = copy.deepcopy(fixture())

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,6 +95,15 @@ def projects_of(connection: ConnectedSource) -> list[str] | None:
     return [str(p) for p in found] if isinstance(found, list) and found else None
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What storing a snapshot did: ``applied`` (``changes`` for the index), ``unchanged`` (a newer
+    reading of the same state: the version moved, nothing to index) or ``stale`` (a newer one is stored)."""
+
+    state: Literal["applied", "unchanged", "stale"]
+    changes: dict[str, str]
+
+
 def version_after(stored: str | None, version: str, same: bool) -> str:
     """``version``, unless the stored one is that same second and says something else: then just after
     the stored one (a suffix sorts after its prefix), so the later arrival wins a tie."""
@@ -142,10 +152,9 @@ class SentrySources:
         issue: dict[str, Any] | None = None,
         event: dict[str, Any] | None = None,
         replace_event: bool = False,
-    ) -> dict[str, str]:
+    ) -> Applied:
         """Store an issue's version: its fields (``issue``, merged over what is stored) and/or its latest
-        event (``event``: kept when it is newer than the stored one, or ``replace_event``). Returns the
-        changes it asks of the index."""
+        event (``event``: kept when it is newer than the stored one, or ``replace_event``)."""
         issue_id = str((issue or {}).get("id") or (event or {}).get("issue_id"))
         entity = docs.entity_id("issue", issue_id)
         stored = entities_repo.find_entity(session, source_id, entity)
@@ -159,7 +168,7 @@ class SentrySources:
                 if key not in fields and event.get(key):
                     fields[key] = event[key]
         payload = {"issue": fields, "event": latest}
-        same = stored is not None and before == payload
+        same = stored is not None and not stored.deleted and before == payload
         state = entities_repo.apply_snapshot(
             session,
             source_id=source_id,
@@ -170,7 +179,9 @@ class SentrySources:
             deleted=False,
         )
         if state == "stale":
-            return {}
+            return Applied("stale", {})
+        if same:  # a newer reading of the same state: its version moves, the index has nothing to do
+            return Applied("unchanged", {})
         changes = {docs.path_for("issue", entity): "upsert"}
         if state == "applied":
             # The comments show the issue's short id and title: bring them along when those change (or
@@ -179,7 +190,7 @@ class SentrySources:
             new = {k: fields.get(k) for k in _COMMENT_ISSUE_FIELDS}
             if old != new:
                 changes |= self._retitle_comments(session, source_id, entity, fields)
-        return changes
+        return Applied("applied", changes)
 
     def _retitle_comments(
         self, session: Session, source_id: str, parent: str, issue: dict[str, Any]
@@ -201,7 +212,7 @@ class SentrySources:
         *,
         version: str,
         removed: bool = False,
-    ) -> dict[str, str]:
+    ) -> Applied:
         entity = docs.entity_id("comment", str(comment["id"]))
         parent = docs.entity_id("issue", str(comment["issue_id"]))
         stored = entities_repo.find_entity(session, source_id, entity)
@@ -225,8 +236,10 @@ class SentrySources:
             deleted=removed,
         )
         if state == "stale":
-            return {}
-        return {docs.path_for("comment", entity): "remove" if removed else "upsert"}
+            return Applied("stale", {})
+        if same:
+            return Applied("unchanged", {})
+        return Applied("applied", {docs.path_for("comment", entity): "remove" if removed else "upsert"})
 
     # -- the backfill --------------------------------------------------------------------------------
 
@@ -300,17 +313,17 @@ class SentrySources:
                 continue
             given, comments = details.get(issue["id"], (None, []))
             event = event_fields(given) if given is not None else None
-            changed += bool(
-                self.apply_issue(
-                    session, source_id, version=listed_at, issue=issue, event=event, replace_event=True
-                )
+            found = self.apply_issue(
+                session, source_id, version=listed_at, issue=issue, event=event, replace_event=True
             )
+            changed += found.state == "applied"
             seen.append(docs.entity_id("issue", issue["id"]))
             for note in comments:
                 comment = comment_fields({**note, "issue_id": issue["id"]})
                 if comment is None:
                     continue
-                changed += bool(self.apply_comment(session, source_id, comment, version=listed_at))
+                listed = self.apply_comment(session, source_id, comment, version=listed_at)
+                changed += listed.state == "applied"
                 seen.append(docs.entity_id("comment", comment["id"]))
         entities_repo.touch_entities(session, source_id, seen, utcnow())
         return changed

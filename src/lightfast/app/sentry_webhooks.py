@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lightfast.app.credentials import WEBHOOK_SECRET
-from lightfast.app.sentry_backfill import SentrySources, organization_of, projects_of
+from lightfast.app.sentry_backfill import Applied, SentrySources, organization_of, projects_of
 from lightfast.app.vendor_webhooks import REFUSED, VendorOutcome, VendorWebhooks, json_object
 from lightfast.db import sources as sources_repo
 from lightfast.db import vendor_entities as entities_repo
@@ -86,8 +86,9 @@ class SentryWebhookHandler:
         with hooks.sessions.begin() as session:
             self._learn(session, source.id, delivery)
             if delivery.resource in INDEXED and self._wanted(session, source, delivery):
-                changes = self._apply(session, source.id, delivery, event, version)
-                outcome.result = "recorded" if changes else "stale"
+                applied = self._apply(session, source.id, delivery, event, version)
+                changes = applied.changes
+                outcome.result = "stale" if applied.state == "stale" else "recorded"
         if changes:
             outcome.jobs = hooks.enqueue(
                 source, changes, key, f"Sentry {delivery.resource}.{delivery.action}"
@@ -149,7 +150,7 @@ class SentryWebhookHandler:
         delivery: SentryDelivery,
         event: dict[str, Any] | None,
         version: str,
-    ) -> dict[str, str]:
+    ) -> Applied:
         sentry = self.sentry
         if delivery.resource == "issue":
             return sentry.apply_issue(session, source_id, version=version, issue=delivery.issue, event=event)
