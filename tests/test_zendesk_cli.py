@@ -37,8 +37,9 @@ def test_add_zendesk(tmp_path: Path) -> None:
     assert (added["mode"], bool(added["jobId"])) == ("api", True)
     assert added["credentials"] == {"token": "••••cdef", "webhook_secret": "••••6789"}
     assert "webhookSecret" not in added  # Zendesk's own secret: never generated, never echoed
-    listed = ok(env, "source", "list").stdout
-    assert "Zendesk acme" in listed
+    listed = as_json(ok(env, "source", "list", "--json"))
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert [(s["type"], s["name"]) for s in items] == [("zendesk", "Zendesk acme")]
     bad = invoke(env, "source", "add", "zendesk", "--subdomain", "Not_A_Subdomain")
     assert bad.exit_code != 0
     assert "subdomain" in bad.stderr

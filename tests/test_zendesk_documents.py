@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -205,3 +206,19 @@ def test_mentions_need_the_word_ticket() -> None:
 def test_link_targets_stay_inside_their_markdown_link() -> None:
     html = '<a href="https://x.example/a b(c)">see</a> and <a href="/hc/articles/1">this</a>'
     assert html_to_markdown(html) == "[see](https://x.example/a%20b%28c%29) and [this](/hc/articles/1)"
+
+
+@given(st.text(max_size=70))
+def test_a_subdomain_is_accepted_only_as_zendesk_spells_them(subdomain: str) -> None:
+    from lightfast.errors import InvalidInput
+    from lightfast.sources.zendesk.metadata import SUBDOMAIN, connection_metadata
+
+    valid = SUBDOMAIN.fullmatch(subdomain.strip().lower()) is not None
+    if not valid:
+        with pytest.raises(InvalidInput) as refused:
+            connection_metadata("acme", "api", None, {"subdomain": subdomain})
+        assert refused.value.field == "subdomain"
+        return
+    made = connection_metadata("acme", "api", None, {"subdomain": subdomain})
+    assert made["zendeskSubdomain"] == subdomain.strip().lower()
+    assert made["indexPrivateComments"] is True

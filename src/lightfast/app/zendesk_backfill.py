@@ -13,8 +13,7 @@ Then whatever the listing did not see is marked deleted: the reconciliation."""
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -28,18 +27,15 @@ from lightfast.db import sources as sources_repo
 from lightfast.db import vendor_entities as entities_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.db.types import utcnow
-from lightfast.errors import InvalidInput
 from lightfast.settings import Settings
 from lightfast.sources.base import Source
 from lightfast.sources.snapshots import Backfill, Rendered, Snapshot, SnapshotSource, canonical_version
 from lightfast.sources.zendesk import documents as docs
 from lightfast.sources.zendesk.client import ZendeskClient
-from lightfast.sources.zendesk.metadata import ZendeskSourceMetadata
+from lightfast.sources.zendesk.metadata import connection_metadata
 from lightfast.sources.zendesk.webhooks import as_id, comment_fields, ticket_fields
 
 log = logging.getLogger("lightfast.zendesk")
-SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
 ORDER = ("tickets", "articles")
 COMMENT_KINDS = ("comment", "private_comment")
 ARTICLES = "/api/v2/help_center/articles.json"
@@ -63,34 +59,6 @@ def base_url(settings: Settings, subdomain: str) -> str:
     """``LIGHTFAST_ZENDESK_BASE_URL``: a template with ``{subdomain}`` (the default,
     ``https://{subdomain}.zendesk.com``) or one explicit URL (a stand-in, a proxy)."""
     return settings.zendesk_base_url.replace("{subdomain}", subdomain).rstrip("/")
-
-
-def connection_metadata(
-    name: str, mode: str, token_env: str | None, options: Mapping[str, str]
-) -> dict[str, Any]:
-    """A Zendesk connection's typed metadata from its options: ``subdomain`` (required: acme in
-    acme.zendesk.com), ``email`` (the agent an API token belongs to), ``privateComments``
-    (``false`` leaves internal notes out of the index)."""
-    subdomain = (options.get("subdomain") or "").strip().lower()
-    if not SUBDOMAIN.fullmatch(subdomain):
-        raise InvalidInput(
-            "subdomain must be the account's Zendesk subdomain (acme in acme.zendesk.com): 1-63 lower-case "
-            "letters, digits or dashes",
-            field="subdomain",
-        )
-    email = (options.get("email") or "").strip() or None
-    if email is not None and not EMAIL.fullmatch(email):
-        raise InvalidInput("email must be the address of the agent the API token belongs to", field="email")
-    notes = (options.get("privateComments") or "true").strip().lower()
-    if notes not in ("true", "false"):
-        raise InvalidInput("privateComments must be true or false", field="privateComments")
-    return ZendeskSourceMetadata(
-        zendesk_subdomain=subdomain,
-        email=email,
-        mode="api" if mode == "api" else "webhook-only",
-        token_env=token_env,
-        index_private_comments=notes == "true",
-    ).wire()
 
 
 # The signing secret is Zendesk's (shown on the webhook's page), so it is given, never generated.
@@ -397,7 +365,7 @@ class ZendeskSources:
                     version = version_of(article.get("updated_at"), article.get("edited_at"))
                     if version is None:
                         continue
-                    named = with_names(article, sections, categories)
+                    named = docs.with_names(article, sections, categories)
                     changed += bool(
                         self.apply_article(session, source_id, named, version=version, removed=False)
                     )
@@ -429,23 +397,6 @@ class ZendeskSources:
 def _said(comment: dict[str, Any]) -> tuple[Any, ...]:
     """What a comment's document shows: its text and whether it is public."""
     return (comment.get("body"), comment.get("html_body"), comment.get("public") is not False)
-
-
-def with_names(
-    article: dict[str, Any], sections: dict[int, dict[str, Any]], categories: dict[int, dict[str, Any]]
-) -> dict[str, Any]:
-    """An article with its section's and category's names (the API gives ids only)."""
-    section = sections.get(as_id(article.get("section_id")) or 0, {})
-    category_id = as_id(section.get("category_id"))
-    category = categories.get(category_id or 0, {})
-    named = dict(article)
-    if isinstance(section.get("name"), str):
-        named["section_name"] = section["name"][:500]
-    if category_id is not None:
-        named["category_id"] = category_id
-    if isinstance(category.get("name"), str):
-        named["category_name"] = category["name"][:500]
-    return named
 
 
 class ZendeskSnapshots(DatabaseSnapshots):

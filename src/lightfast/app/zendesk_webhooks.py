@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from lightfast.app.credentials import WEBHOOK_SECRET
 from lightfast.app.vendor_webhooks import REFUSED, VendorOutcome, VendorWebhooks, json_object
-from lightfast.app.zendesk_backfill import QUICK_COMMENTS, ZendeskSources, version_of, with_names
+from lightfast.app.zendesk_backfill import QUICK_COMMENTS, ZendeskSources, version_of
 from lightfast.db import sources as sources_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.errors import InvalidInput, InvalidSignature, UpstreamError
@@ -140,7 +140,7 @@ class ZendeskWebhookHandler:
             section = client.get(f"/api/v2/help_center/sections/{int(article['section_id'])}.json")
             found = (section or {}).get("section")
             if isinstance(found, dict) and isinstance(found.get("id"), int):
-                article = with_names(article, {found["id"]: found}, {})
+                article = docs.with_names(article, {found["id"]: found}, {})
         return {"article": article}
 
     def _apply_fetched(

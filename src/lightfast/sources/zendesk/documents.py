@@ -14,6 +14,7 @@ from typing import Any
 
 from lightfast.sources.zendesk.html import html_to_markdown
 from lightfast.sources.zendesk.metadata import ZendeskDocMetadata
+from lightfast.sources.zendesk.webhooks import as_id
 
 KINDS = ("ticket", "comment", "private_comment", "article")
 FOLDERS = {"ticket": "tickets", "comment": "comments", "private_comment": "comments", "article": "articles"}
@@ -76,6 +77,23 @@ def replies(comments: list[dict[str, Any]], description: str | None) -> list[dic
         if isinstance(first, str) and " ".join(first.split()) == " ".join(description.split()):
             return comments[1:]
     return comments
+
+
+def with_names(
+    article: dict[str, Any], sections: dict[int, dict[str, Any]], categories: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """An article with its section's and category's names (the API gives ids only)."""
+    section = sections.get(as_id(article.get("section_id")) or 0, {})
+    category_id = as_id(section.get("category_id"))
+    category = categories.get(category_id or 0, {})
+    named = dict(article)
+    if isinstance(section.get("name"), str):
+        named["section_name"] = section["name"][:500]
+    if category_id is not None:
+        named["category_id"] = category_id
+    if isinstance(category.get("name"), str):
+        named["category_name"] = category["name"][:500]
+    return named
 
 
 def _int(value: Any) -> int | None:

@@ -7,10 +7,17 @@ comments are its child documents, as Linear's are)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from lightfast.errors import InvalidInput
+
+SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
 
 
 class _Meta(BaseModel):
@@ -86,3 +93,31 @@ class ZendeskEventMetadata(_Meta):
     comment_id: int | None = None
     triggered_at: str
     shape: Literal["event", "trigger"] = "event"
+
+
+def connection_metadata(
+    name: str, mode: str, token_env: str | None, options: Mapping[str, str]
+) -> dict[str, Any]:
+    """A Zendesk connection's typed metadata from its options: ``subdomain`` (required: acme in
+    acme.zendesk.com), ``email`` (the agent an API token belongs to), ``privateComments``
+    (``false`` leaves internal notes out of the index)."""
+    subdomain = (options.get("subdomain") or "").strip().lower()
+    if not SUBDOMAIN.fullmatch(subdomain):
+        raise InvalidInput(
+            "subdomain must be the account's Zendesk subdomain (acme in acme.zendesk.com): 1-63 lower-case "
+            "letters, digits or dashes",
+            field="subdomain",
+        )
+    email = (options.get("email") or "").strip() or None
+    if email is not None and not EMAIL.fullmatch(email):
+        raise InvalidInput("email must be the address of the agent the API token belongs to", field="email")
+    notes = (options.get("privateComments") or "true").strip().lower()
+    if notes not in ("true", "false"):
+        raise InvalidInput("privateComments must be true or false", field="privateComments")
+    return ZendeskSourceMetadata(
+        zendesk_subdomain=subdomain,
+        email=email,
+        mode="api" if mode == "api" else "webhook-only",
+        token_env=token_env,
+        index_private_comments=notes == "true",
+    ).wire()
