@@ -5,7 +5,9 @@ sent as ``Authorization: <key>`` (OAuth tokens as ``Bearer <token>``), cursor pa
 Rate limits (https://linear.app/developers/rate-limiting) are leaky buckets of requests and of query
 complexity; a limited request is answered with ``RATELIMITED`` (HTTP 400 or 429) and the
 ``X-RateLimit-Requests-Reset`` / ``X-RateLimit-Complexity-Reset`` headers (Unix ms) say when to try again.
-The client waits for the later of them, bounded, and gives up after ``max_retries``."""
+The client waits for the later of them, bounded, and gives up after ``max_retries``. Before that happens it
+paces itself: each answer's remaining budget says how long the next query must wait to fit
+(lightfast.sources.linear.budget), so a backfill slows down instead of running into the limit."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any
 import httpx
 
 from lightfast.errors import UpstreamError
+from lightfast.sources.linear.budget import Budget, pause, read_budget
 
 PAGE_SIZE = 50  # Linear's default page; each connection's complexity grows with it
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -82,6 +85,7 @@ class LinearClient:
         max_retries: int = 5,
         max_wait: float = 900.0,
         page_size: int = PAGE_SIZE,
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
         self._http = httpx.Client(
             transport=transport,
@@ -90,7 +94,10 @@ class LinearClient:
         )
         self.url, self.sleep = url, sleep
         self.max_retries, self.max_wait, self.page_size = max_retries, max_wait, page_size
+        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.requests = 0
+        self.budget: Budget | None = None  # what the last answer said is left
+        self.paused = 0.0  # seconds spent pacing (not counting waits after RATELIMITED)
 
     def __repr__(self) -> str:  # the token stays out of every repr and log line
         return f"LinearClient(url={self.url!r})"
@@ -101,6 +108,10 @@ class LinearClient:
     def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``data`` of a query; UpstreamError naming Linear's error code when it fails."""
         for attempt in range(self.max_retries + 1):
+            wait = pause(self.budget, self.now_ms())
+            if wait > 0:
+                self.sleep(wait)
+                self.paused += wait
             self.requests += 1
             try:
                 answer = self._http.post(self.url, json={"query": query, "variables": variables or {}})
@@ -109,16 +120,20 @@ class LinearClient:
                     raise UpstreamError(f"Linear could not be reached: {type(exc).__name__}") from exc
                 self.sleep(min(2.0**attempt, self.max_wait))
                 continue
+            self.budget = read_budget(answer.headers, self.now_ms())
             body = _json(answer)
             listed = body.get("errors")
             errors: list[Any] = listed if isinstance(listed, list) else []
             codes = [_code(e) for e in errors]
             if answer.status_code == 429 or "RATELIMITED" in codes:
-                wait = reset_wait(answer.headers, int(time.time() * 1000))
-                wait = 2.0**attempt if wait is None else wait
+                # Long enough for this query to fit, when the answer tells the buckets' rates; else the
+                # announced reset (a full bucket: longer than needed), else a backoff.
+                announced = reset_wait(answer.headers, self.now_ms())
+                wait = pause(self.budget, self.now_ms()) or (2.0**attempt if announced is None else announced)
                 if attempt == self.max_retries or wait > self.max_wait:
                     raise UpstreamError("Linear's rate limit is exhausted; try again later", status=429)
                 self.sleep(wait)
+                self.budget = None  # waited for the reset already: no pacing on top of it
                 continue
             if answer.status_code >= 500:
                 if attempt == self.max_retries:

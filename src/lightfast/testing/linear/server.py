@@ -4,6 +4,12 @@
 archived records only with ``includeArchived: true``; errors as ``{"errors": [{"message", "extensions":
 {"code"}}]}``; a rate-limited request answered ``RATELIMITED`` with the reset headers (Unix ms).
 
+Both of Linear's leaky buckets are modelled (requests and complexity, refilled at ``limit`` an hour on the
+stand-in's clock, ``now_ms``): every answer carries ``X-Complexity`` and the ``X-RateLimit-*-Limit``,
+``-Remaining`` and ``-Reset`` headers, and a query that does not fit is answered ``RATELIMITED``. A page
+costs its ``first`` times the node's cost (Linear's scoring: 0.1 a field, 1 an object, connections
+multiplied by ``first``; the constants below are that scoring applied to the client's fields).
+
 It reads the connection a query asks for from the query text (it does not parse GraphQL), so it answers
 the queries ``lightfast.sources.linear.client`` sends, and refuses others as Linear refuses an invalid
 query. Use ``transport()`` with an ``httpx.Client`` (no socket), as the product's client accepts one."""
@@ -24,6 +30,8 @@ import httpx
 CONNECTION = re.compile(r"\{\s*(issues|comments|projects)\s*\(([^)]*)\)")
 TYPES = {"issues": "Issue", "comments": "Comment", "projects": "Project"}
 MAX_FIRST = 250  # Linear refuses larger pages
+NODE_COST = {"issues": 8, "comments": 4, "projects": 2}  # per node of a page, by Linear's scoring
+HOUR_MS = 3_600_000
 
 
 def _error(
@@ -46,7 +54,15 @@ def _position(cursor: str) -> int | None:
 
 
 class LinearStandIn:
-    def __init__(self, api_key: str = "lin_api_standin_key_0123456789", team_key: str = "ENG") -> None:
+    def __init__(
+        self,
+        api_key: str = "lin_api_standin_key_0123456789",
+        team_key: str = "ENG",
+        *,
+        complexity_limit: int = 250_000,
+        requests_limit: int = 5_000,
+        now_ms: Any = None,
+    ) -> None:
         self.api_key, self.team_key = api_key, team_key
         self.team = {"id": str(uuid.uuid4()), "key": team_key, "name": "Engineering"}
         self.records: dict[str, dict[str, dict[str, Any]]] = {"issues": {}, "comments": {}, "projects": {}}
@@ -54,6 +70,11 @@ class LinearStandIn:
         self.webhooks: list[dict[str, Any]] = []  # created by webhookCreate (url, secret, resourceTypes...)
         self._rate_limited = 0
         self._lock = threading.Lock()
+        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self.limits = {"requests": float(requests_limit), "complexity": float(complexity_limit)}
+        self.left = dict(self.limits)
+        self._refilled = self.now_ms()
+        self.limited = 0  # queries answered RATELIMITED because a bucket ran dry
         self._clock = datetime(2026, 1, 1, tzinfo=UTC)
 
     # -- state ---------------------------------------------------------------------------------------
@@ -135,6 +156,23 @@ class LinearStandIn:
     def rate_limit_next(self, requests: int = 1) -> None:
         self._rate_limited += requests
 
+    def _refill(self) -> None:
+        now = self.now_ms()
+        elapsed, self._refilled = max(0, now - self._refilled), now
+        for kind, limit in self.limits.items():
+            self.left[kind] = min(limit, self.left[kind] + elapsed * limit / HOUR_MS)
+
+    def _budget_headers(self, cost: float) -> dict[str, str]:
+        now = self.now_ms()
+        headers = {"X-Complexity": str(int(cost))}
+        for kind, limit in self.limits.items():
+            name = kind.capitalize()
+            empty_in = (limit - self.left[kind]) * HOUR_MS / limit  # until the bucket is full again
+            headers[f"X-RateLimit-{name}-Limit"] = str(int(limit))
+            headers[f"X-RateLimit-{name}-Remaining"] = str(int(self.left[kind]))
+            headers[f"X-RateLimit-{name}-Reset"] = str(int(now + empty_in))
+        return headers
+
     # -- the wire ------------------------------------------------------------------------------------
 
     def transport(self) -> httpx.MockTransport:
@@ -166,7 +204,17 @@ class LinearStandIn:
                 return self._create_webhook(variables)
             if found is None:
                 return _error("GRAPHQL_VALIDATION_FAILED", "Cannot query this field (stand-in)")
-            return self._page(found.group(1), "includeArchived: true" in found.group(2), variables)
+            self._refill()
+            first = variables.get("first", 50)
+            cost = NODE_COST[found.group(1)] * (first if isinstance(first, int) else 50) + 1
+            if self.left["requests"] < 1 or self.left["complexity"] < cost:
+                self.limited += 1
+                return _error("RATELIMITED", "Rate limit exceeded", headers=self._budget_headers(cost))
+            self.left["requests"] -= 1
+            self.left["complexity"] -= cost
+            answer = self._page(found.group(1), "includeArchived: true" in found.group(2), variables)
+            answer.headers.update(self._budget_headers(cost))
+            return answer
 
     def _create_webhook(self, variables: dict[str, Any]) -> httpx.Response:
         given = variables.get("input")
