@@ -95,7 +95,10 @@ def test_a_sentry_short_id_with_letters_is_sentry(project: str, suffix: str) -> 
 @given(SHA40, st.sampled_from(["commit", "Deployed", "reverts", "fixed in", "sha"]))
 def test_a_commit_after_a_commit_word_is_found(sha: str, word: str) -> None:
     assert Target("github_commit", sha) in targets(f"{word} {sha}")
-    assert Target("github_commit", sha[:9]) in targets(f"{word} {sha[:9]}")
+    short = sha[:9]
+    # An abbreviation of digits (or letters) only is not taken for a commit: a number, a word.
+    wanted = {Target("github_commit", short)} if not (short.isdigit() or short.isalpha()) else set()
+    assert targets(f"{word} {short}") == wanted
 
 
 @given(SHA40)
@@ -141,8 +144,8 @@ def test_a_bare_hash_number_needs_a_context(number: int) -> None:
 
 VERBS = {
     "fixes": ["fixes", "Fixes", "fix", "fixed", "closes", "Closed", "resolves", "resolved", "Resolves:"],
-    "fixed_by": ["fixed by", "Fixed in", "resolved by", "closed by", "Closed via"],
-    "blocked_by": ["blocked by", "Blocked on"],
+    "fixed_by": ["fixed by", "Fixed in", "resolved by", "closed by", "Closed via", "fixed by deployment"],
+    "blocked_by": ["blocked by", "Blocked on", "blocked by the Linear issue"],
     "blocks": ["blocks", "Blocking"],
     "depends_on": ["depends on", "Depends upon", "requires"],
     "duplicates": ["duplicates", "duplicate of", "Duplicate of"],

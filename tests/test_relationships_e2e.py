@@ -260,3 +260,22 @@ def test_through_mcp(scenario: Scenario, tmp_path: Path) -> None:
                 assert missing.is_error
 
     anyio.run(run)
+
+
+def test_search_results_carry_their_related_documents_when_asked(scenario: Scenario) -> None:
+    client = TestClient(create_app(scenario.services))
+    headers = {"Authorization": f"Bearer {scenario.key}"}
+    body = {"query": "sessions expire", "limit": 20, "mode": "fast"}
+    plain = client.post("/v1/search", json=body, headers=headers).json()
+    assert plain["data"]
+    assert all("related" not in hit for hit in plain["data"])  # the shape others rely on, unchanged
+    asked = client.post("/v1/search", json={**body, "related": True}, headers=headers).json()
+    wanted = expected(scenario)
+    for hit in asked["data"]:
+        assert len(hit["related"]) <= 5
+        assert edges(hit["related"]) <= wanted.get(hit["documentId"], edges(hit["related"]))
+    linear_hit = next(hit for hit in asked["data"] if hit["documentId"] == scenario.linear)
+    assert edges(linear_hit["related"]) == wanted[scenario.linear]
+    refused = client.post("/v1/search", json={**body, "related": "yes"}, headers=headers)
+    assert refused.status_code == 400
+    assert "related" in refused.json()["message"]

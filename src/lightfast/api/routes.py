@@ -112,7 +112,12 @@ async def search(
             )
         )
         svc.usage.record_search(who.workspace_id, response.latency.total, response.mode)
-        return schemas.SearchOut.from_response(response, body.include_highlights)
+        related = (
+            svc.relationships.related_many(who.workspace_id, [r.document_id for r in response.results])
+            if body.related
+            else None
+        )
+        return schemas.SearchOut.from_response(response, body.include_highlights, related)
 
     return await run_in_threadpool(run)
 

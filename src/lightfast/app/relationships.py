@@ -170,11 +170,26 @@ class RelationshipService:
     def related_many(
         self, workspace_id: str, document_ids: Sequence[str], per_document: int = SEARCH_RELATED_PER_RESULT
     ) -> dict[str, list[Related]]:
-        """A few related documents of each of ``document_ids`` (search results), both directions."""
+        """A few related documents of each of ``document_ids`` (a page of search results, already of the
+        workspace), both directions, read in one session; the edges themselves are workspace-scoped."""
         out: dict[str, list[Related]] = {}
-        for document_id in dict.fromkeys(document_ids):
-            try:
-                out[document_id] = self.related(workspace_id, document_id, limit=per_document).items
-            except NotFound:  # deleted between the search and this read
-                out[document_id] = []
+        with self.sessions() as session:
+            for document_id in dict.fromkeys(document_ids):
+                rows = repo.outgoing(
+                    session, workspace_id, document_id, kind=None, source_type=None, limit=per_document
+                )
+                if len(rows) < per_document:
+                    rows += repo.incoming(
+                        session,
+                        workspace_id,
+                        document_id,
+                        kind=None,
+                        source_type=None,
+                        limit=per_document - len(rows),
+                    )
+                out[document_id] = [
+                    Related(r.document, r.direction, r.kind, r.target.type, r.target.key, r.evidence)
+                    for r in rows
+                ]
+            session.expunge_all()
         return out

@@ -13,6 +13,7 @@ from lightfast.console import jobs_page, search
 from lightfast.console.activity_page import router as activity_router
 from lightfast.console.auth import router as auth_router
 from lightfast.console.dashboard import router as dashboard_router
+from lightfast.console.document_page import router as document_router
 from lightfast.console.notifications_page import router as notifications_router
 from lightfast.console.settings_page import router as settings_router
 from lightfast.console.sources_page import router as sources_router
@@ -33,6 +34,7 @@ def install(app: FastAPI) -> None:
 
     app.include_router(search.router)
     app.include_router(dashboard_router)
+    app.include_router(document_router)
     app.include_router(sources_router)
     app.include_router(activity_router)
     app.include_router(jobs_page.router)

@@ -109,6 +109,14 @@ async def search_page(
         except LightfastError as exc:
             error = str(exc)
     board = await run_in_threadpool(load_board, request, who)
+    # Each card lists a few of its document's related documents (issue 14).
+    related = (
+        await run_in_threadpool(
+            services.relationships.related_many, who.workspace_id, [r.document_id for r in response.results]
+        )
+        if response is not None and response.results
+        else {}
+    )
     return render(
         request,
         "search.html",
@@ -123,4 +131,5 @@ async def search_page(
         suggestions=SUGGESTIONS,
         tab=tab,
         board=board,
+        related=related,
     )

@@ -189,7 +189,8 @@ _NOT_ISSUE_KEYS = frozenset(
         "ID",
     )
 )
-_SENTRY_WORD = re.compile(r"\bsentry\b", re.IGNORECASE)
+# "Sentry API-123", "Sentry issue: WEB-K": the word right before the key, a word or two between at most.
+_SENTRY_WORD = re.compile(r"\bsentry(?:\s+[a-z]+){0,2}\s*:?\s*$", re.IGNORECASE)
 _TICKET_WORDS = re.compile(
     r"(?:\bticket|\bzendesk|\bzd|\bsupport\s+(?:case|request)|\bcase)s?\s*(?:no\.?|number|nr\.?)?\s*:?\s*"
     r"(?:#\d{1,9}\s*(?:,|and|&)\s*){0,8}$",
@@ -209,8 +210,14 @@ _CHECKSUM_WORDS = re.compile(
 
 # -- edge kinds from the words before a mention ------------------------------------------------------
 
+# "Fixed by deployment dpl_...", "blocked by the Sentry issue API-1A2B": what the mention is may be named
+# between the verb and it.
+_NOUN = (
+    r"(?:\s+(?:the|a|this|our)?\s*(?:linear|github|sentry|zendesk|vercel|notion)?\s*"
+    r"(?:commit|deployment|deploy|pr|pull\s+request|release|issue|ticket|change|build|page|error))?"
+)
 _KIND_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern + r"\s*:?\s*$", re.IGNORECASE), kind)
+    (re.compile(pattern + _NOUN + r"\s*:?\s*$", re.IGNORECASE), kind)
     for pattern, kind in (
         (r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s+(?:by|in|with|via)", FIXED_BY),
         (r"\b(?:fix(?:es|ed|ing)?|clos(?:es?|ed|ing)|resolv(?:es?|ed|ing))", FIXES),

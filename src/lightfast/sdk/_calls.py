@@ -147,9 +147,11 @@ def search(
     date_to: datetime | date | str | None = None,
     include_highlights: bool = False,
     rerank: bool = False,
+    related: bool = False,
 ) -> Call[SearchResponse, SearchResponse]:
     """Search the indexed documents (``POST /v1/search``). ``rerank``: reorder the top candidates with
-    the server's reranker (the answer's ``rerank`` says whether it did, within the server's budget)."""
+    the server's reranker (the answer's ``rerank`` says whether it did, within the server's budget).
+    ``related``: each result with a few of its related documents (``result.related``)."""
     _text("query", query)
     _int_in("limit", limit, 1, MAX_SEARCH_LIMIT)
     _int_in("offset", offset, 0)
@@ -176,6 +178,8 @@ def search(
     body["includeHighlights"] = bool(include_highlights)
     if rerank:
         body["rerank"] = True
+    if related:
+        body["related"] = True
     return Call("POST", "/v1/search", SearchResponse, _whole, json=body)
 
 

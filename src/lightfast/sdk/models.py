@@ -95,6 +95,7 @@ class SearchResult(LightfastModel):
     score: float = 0.0
     source: SearchSource = SearchSource()
     highlights: Items[str] = []
+    related: Items[RelatedDocument] = []  # with search(related=True): a few related documents
 
 
 class SearchMeta(LightfastModel):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -14,7 +15,9 @@ from pydantic import (
     model_serializer,
 )
 
+from lightfast.app.relationships import Related
 from lightfast.app.schemas.common import Body, Out, Timestamp
+from lightfast.app.schemas.relationships import RelatedItemOut
 from lightfast.app.search import (
     DocumentContent,
     SearchMode,
@@ -87,6 +90,12 @@ class SearchBody(Body):
         description="Reorder the top fused candidates with the server's reranker, within its latency "
         "budget (the answer's rerank object says whether it did); 400 when the server has no reranker.",
     )
+    related: bool = Field(
+        default=False,
+        strict=True,
+        description="Give each result up to 5 of its related documents (both directions, as GET "
+        "/v1/documents/{id}/related lists them) in its related field.",
+    )
 
 
 class ContentsBody(Body):
@@ -117,11 +126,22 @@ class SearchHitOut(Out):
     score: float
     source: SearchSourceOut
     highlights: list[str]
+    related: list[RelatedItemOut] | None = Field(default=None, description="Present when asked (related).")
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("related", ...) is None:  # only when asked: other answers keep their shape
+            del data["related"]
+        return dict(data)
 
     @classmethod
-    def from_result(cls, result: SearchResult, include_highlights: bool) -> Self:
+    def from_result(
+        cls, result: SearchResult, include_highlights: bool, related: list[Related] | None = None
+    ) -> Self:
         marked = include_highlights and "<mark>" in result.snippet
         return cls(
+            related=None if related is None else [RelatedItemOut.from_related(r) for r in related],
             id=result.id,
             document_id=result.document_id,
             title=result.title,
@@ -195,9 +215,19 @@ class SearchOut(Out):
         return _without_absent_rerank(handler(self))
 
     @classmethod
-    def from_response(cls, response: SearchResponse, include_highlights: bool) -> Self:
+    def from_response(
+        cls,
+        response: SearchResponse,
+        include_highlights: bool,
+        related: Mapping[str, list[Related]] | None = None,
+    ) -> Self:
         return cls(
-            data=[SearchHitOut.from_result(r, include_highlights) for r in response.results],
+            data=[
+                SearchHitOut.from_result(
+                    r, include_highlights, None if related is None else related.get(r.document_id, [])
+                )
+                for r in response.results
+            ],
             meta=SearchMetaOut(
                 total=response.total,
                 limit=response.limit,
