@@ -239,9 +239,25 @@ def test_a_reconciliation_of_nothing_changed_changes_nothing(services: Services)
     world.run(world.job_id)
     assert world.metadata()["lastReconciliation"]["changed"] == 7 + 3
     before = {k: d.content_hash for k, d in world.documents().items()}
+    asked = len(standin.requests)
     assert world.full_sync().status == "completed"
     assert world.metadata()["lastReconciliation"]["changed"] == 0
     assert {k: d.content_hash for k, d in world.documents().items()} == before
+    # Only the listing was read again: 2 projects of 4 and 3 issues, 2 a page (and the project list).
+    again = standin.requests[asked:]
+    assert not [p for p in again if p.endswith(("/events/latest/", "/comments/"))]
+    assert len(again) == 1 + 2 + 2
+    # A new event moves the issue's lastSeen: only its latest event and comments are read.
+    issue = next(iter(standin.issues))
+    standin.add_event(issue, release="3.0.0")
+    asked = len(standin.requests)
+    world.full_sync()
+    assert [p for p in standin.requests[asked:] if p.endswith(("/events/latest/", "/comments/"))] == [
+        f"/api/0/organizations/acme/issues/{issue}/events/latest/",
+        f"/api/0/issues/{issue}/comments/",
+    ]
+    assert world.documents()[f"issue:{issue}"].source_metadata["release"] == "3.0.0"
+    assert len(world.documents()) == len(before)
 
 
 def test_an_unreachable_api_fails_the_job_and_keeps_the_checkpoint(services: Services) -> None:

@@ -37,7 +37,7 @@ from lightfast.sources.base import Source
 from lightfast.sources.sentry import documents as docs
 from lightfast.sources.sentry.client import SLUG, SentryClient
 from lightfast.sources.sentry.metadata import SentrySourceMetadata
-from lightfast.sources.sentry.webhooks import comment_fields, event_fields, issue_fields
+from lightfast.sources.sentry.webhooks import as_id, comment_fields, event_fields, issue_fields
 from lightfast.sources.snapshots import Backfill, Rendered, Snapshot, SnapshotSource, canonical_version
 
 log = logging.getLogger("lightfast.sentry")
@@ -104,6 +104,10 @@ class Applied:
     changes: dict[str, str]
 
 
+# An issue's latest event (None when it has none) and its comments, as the API answered.
+Details = tuple[dict[str, Any] | None, list[dict[str, Any]]]
+
+
 def version_after(stored: str | None, version: str, same: bool) -> str:
     """``version``, unless the stored one is that same second and says something else: then just after
     the stored one (a suffix sorts after its prefix), so the later arrival wins a tie."""
@@ -152,9 +156,12 @@ class SentrySources:
         issue: dict[str, Any] | None = None,
         event: dict[str, Any] | None = None,
         replace_event: bool = False,
+        comments: list[str] | None = None,
     ) -> Applied:
         """Store an issue's version: its fields (``issue``, merged over what is stored) and/or its latest
-        event (``event``: kept when it is newer than the stored one, or ``replace_event``)."""
+        event (``event``: kept when it is newer than the stored one, or ``replace_event``). ``comments``:
+        the ids of all its comments, when a listing read them (else the stored list stays: apply_comment
+        keeps it current)."""
         issue_id = str((issue or {}).get("id") or (event or {}).get("issue_id"))
         entity = docs.entity_id("issue", issue_id)
         stored = entities_repo.find_entity(session, source_id, entity)
@@ -167,7 +174,9 @@ class SentrySources:
             for key in ("title", "culprit", "level", "platform"):
                 if key not in fields and event.get(key):
                     fields[key] = event[key]
-        payload = {"issue": fields, "event": latest}
+        known = comments if comments is not None else before.get("comments")
+        comment_ids = sorted({str(c) for c in known}) if isinstance(known, list) else []
+        payload = {"issue": fields, "event": latest, "comments": comment_ids}
         same = stored is not None and not stored.deleted and before == payload
         state = entities_repo.apply_snapshot(
             session,
@@ -189,14 +198,19 @@ class SentrySources:
             old = {k: (before.get("issue") or {}).get(k) for k in _COMMENT_ISSUE_FIELDS}
             new = {k: fields.get(k) for k in _COMMENT_ISSUE_FIELDS}
             if old != new:
-                changes |= self._retitle_comments(session, source_id, entity, fields)
+                # Comments delivered before their issue was known are in no list yet: looked for once.
+                ids = comment_ids if stored is not None or comments is not None else None
+                changes |= self._retitle_comments(session, source_id, entity, fields, ids)
         return Applied("applied", changes)
 
     def _retitle_comments(
-        self, session: Session, source_id: str, parent: str, issue: dict[str, Any]
+        self, session: Session, source_id: str, parent: str, issue: dict[str, Any], ids: list[str] | None
     ) -> dict[str, str]:
         about = {k: issue[k] for k in _COMMENT_ISSUE_FIELDS if k in issue}
-        comments = [e for kind, e in entities_repo.live_entities(session, source_id) if kind == "comment"]
+        if ids is not None:
+            comments = [docs.entity_id("comment", i) for i in ids]
+        else:
+            comments = [e for kind, e in entities_repo.live_entities(session, source_id) if kind == "comment"]
         changes: dict[str, str] = {}
         for row in entities_repo.live_snapshots(session, source_id, comments):
             if ((row.payload or {}).get("data") or {}).get("issueId") == parent:
@@ -239,6 +253,10 @@ class SentrySources:
             return Applied("stale", {})
         if same:
             return Applied("unchanged", {})
+        if issue_row is not None:  # the issue's list of its comments, which a reconciliation relies on
+            listed = set((issue_row.payload or {}).get("comments") or [])
+            listed = listed - {str(comment["id"])} if removed else listed | {str(comment["id"])}
+            issue_row.payload = {**(issue_row.payload or {}), "comments": sorted(listed)}
         return Applied("applied", {docs.path_for("comment", entity): "remove" if removed else "upsert"})
 
     # -- the backfill --------------------------------------------------------------------------------
@@ -273,15 +291,17 @@ class SentrySources:
                     if should_stop():
                         return {"changed": changed, "deleted": 0}
                     page = client.issues_page(organization, project, cursor)
-                    details: dict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = {}
+                    unchanged = self._unchanged(source_id, page.items)
+                    details: dict[str, Details] = {}
                     for record in page.items:
                         if should_stop():
                             return {"changed": changed, "deleted": 0}
-                        issue_id = str(record["id"])
-                        details[issue_id] = (
-                            client.latest_event(organization, issue_id),
-                            client.comments(issue_id, MAX_COMMENTS),
-                        )
+                        issue_id = as_id(record.get("id"))
+                        if issue_id is not None and issue_id not in unchanged:
+                            details[issue_id] = (
+                                client.latest_event(organization, issue_id),
+                                client.comments(issue_id, MAX_COMMENTS),
+                            )
                     with self.sessions.begin() as session:
                         changed += self._page(session, source_id, page.items, details)
                         checkpoint["cursors"][project] = page.cursor
@@ -298,12 +318,37 @@ class SentrySources:
         log.info("sentry %s: listing changed %d and deleted %d entities", source_id, changed, deleted)
         return {"changed": changed, "deleted": deleted}
 
+    def _unchanged(self, source_id: str, records: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """The listed issues whose latest event and comments need not be read again: stored with an
+        event and a list of comments, and neither ``lastSeen`` (moved by every new event) nor
+        ``numComments`` moved since. Issue id -> its stored comment ids (the listing saw them too).
+        A comment edited while webhooks were not arriving waits for the issue's next change."""
+        listed = {i["id"]: i for i in (issue_fields(r) for r in records) if i is not None}
+        entities = [docs.entity_id("issue", i) for i in listed]
+        with self.sessions() as session:
+            rows = entities_repo.live_snapshots(session, source_id, entities)
+            stored = {row.entity_id.partition(":")[2]: dict(row.payload or {}) for row in rows}
+        found: dict[str, list[str]] = {}
+        for issue_id, payload in stored.items():
+            before, now = payload.get("issue") or {}, listed[issue_id]
+            comments = payload.get("comments")
+            if (
+                isinstance(payload.get("event"), dict)
+                and isinstance(comments, list)
+                and now.get("last_seen") is not None
+                and before.get("last_seen") == now.get("last_seen")
+                and before.get("comment_count") == now.get("comment_count")
+                and now.get("comment_count") == len(comments)
+            ):
+                found[issue_id] = [str(c) for c in comments]
+        return found
+
     def _page(
         self,
         session: Session,
         source_id: str,
         records: list[dict[str, Any]],
-        details: dict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]],
+        details: dict[str, Details],
     ) -> int:
         changed, seen = 0, []
         listed_at = canonical_version(utcnow().isoformat())
@@ -311,19 +356,30 @@ class SentrySources:
             issue = issue_fields(record)
             if issue is None:
                 continue
-            given, comments = details.get(issue["id"], (None, []))
+            seen.append(docs.entity_id("issue", issue["id"]))
+            if issue["id"] not in details:  # unchanged since the last listing: its fields only
+                found = self.apply_issue(session, source_id, version=listed_at, issue=issue)
+                changed += found.state == "applied"
+                stored = entities_repo.find_entity(session, source_id, docs.entity_id("issue", issue["id"]))
+                known = (stored.payload or {}).get("comments") if stored is not None else None
+                seen += [docs.entity_id("comment", str(c)) for c in known or []]
+                continue
+            given, notes = details[issue["id"]]
             event = event_fields(given) if given is not None else None
+            listed = [c for c in (comment_fields({**n, "issue_id": issue["id"]}) for n in notes) if c]
             found = self.apply_issue(
-                session, source_id, version=listed_at, issue=issue, event=event, replace_event=True
+                session,
+                source_id,
+                version=listed_at,
+                issue=issue,
+                event=event,
+                replace_event=True,
+                comments=[c["id"] for c in listed],
             )
             changed += found.state == "applied"
-            seen.append(docs.entity_id("issue", issue["id"]))
-            for note in comments:
-                comment = comment_fields({**note, "issue_id": issue["id"]})
-                if comment is None:
-                    continue
-                listed = self.apply_comment(session, source_id, comment, version=listed_at)
-                changed += listed.state == "applied"
+            for comment in listed:
+                applied = self.apply_comment(session, source_id, comment, version=listed_at)
+                changed += applied.state == "applied"
                 seen.append(docs.entity_id("comment", comment["id"]))
         entities_repo.touch_entities(session, source_id, seen, utcnow())
         return changed

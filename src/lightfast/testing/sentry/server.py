@@ -202,6 +202,7 @@ class SentryStandIn:
     def delete_comment(self, issue_id: str, comment_id: str) -> None:
         with self._lock:
             self.comments[issue_id] = [c for c in self.comments[issue_id] if c["id"] != comment_id]
+            self.issues[issue_id]["numComments"] = len(self.comments[issue_id])
 
     # -- HTTP ----------------------------------------------------------------------------------------
 
