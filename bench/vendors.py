@@ -1,4 +1,4 @@
-"""Linear, Notion and Zendesk ingestion against the local stand-ins (issues 13, 14), through the real
+"""Linear, Notion, Zendesk and Sentry ingestion against the local stand-ins (issues 13, 14), through the real
 services.
 
 * backfill: a Linear workspace of ``--issues`` issues (a comment on every fifth) and a Notion workspace of
@@ -34,6 +34,7 @@ from lightfast.sources.linear.webhooks import sign
 from lightfast.testing.linear import LinearStandIn
 from lightfast.testing.notion import NotionStandIn
 from lightfast.testing.notion.server import block
+from lightfast.testing.sentry import SentryStandIn
 from lightfast.testing.zendesk import ZendeskStandIn
 
 LINEAR_KEY = "lin_api_bench_key_0123456789"
@@ -81,6 +82,39 @@ def zendesk_backfill(services: Services, workspace: str, tickets: int) -> dict[s
     }
 
 
+def sentry_backfill(services: Services, workspace: str, issues: int) -> dict[str, object]:
+    """A Sentry organization of two projects and ``issues`` issues (a comment on every third), listed by
+    one full sync; then a reconciliation of the unchanged organization (listing pages only)."""
+    standin = SentryStandIn("sntrys_bench_token_0123456789")
+    standin.add_project("web", platform="javascript")
+    standin.add_project("api")
+    for n in range(issues):
+        issue = standin.add_issue("api" if n % 2 else "web", f"KeyError: 'part{n}'", frames=12)
+        if n % 3 == 0:
+            standin.add_comment(issue["id"], f"part{n} broke after the deploy")
+    assert services.vendors.sentry is not None
+    services.vendors.sentry.transport = standin.transport()
+    connected = services.vendors.connections.connect(
+        workspace, "sentry", token=standin.token, options={"organization": "acme"}
+    )
+    assert connected.job_id is not None
+    began = time.perf_counter()
+    documents = services.runner.run_inline(connected.job_id).documents_added
+    seconds = time.perf_counter() - began
+    listed = len(standin.requests)
+    again = services.jobs.enqueue_sync(workspace, connected.source.id, mode="full").job_id
+    began = time.perf_counter()
+    services.runner.run_inline(again)
+    return {
+        "documents": documents,
+        "seconds": round(seconds, 2),
+        "documents_per_second": round(documents / seconds, 1),
+        "requests_per_document": round(listed / max(documents, 1), 3),
+        "reconciliation_requests": len(standin.requests) - listed,
+        "reconciliation_seconds": round(time.perf_counter() - began, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", choices=["fake", "local"], default="fake")
@@ -88,6 +122,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--deliveries", type=int, default=100)
     parser.add_argument("--tickets", type=int, default=1000)
+    parser.add_argument("--sentry-issues", type=int, default=1000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lightfast-vendors-"))
     settings = Settings(
@@ -144,6 +179,7 @@ def main() -> None:
         }
 
         results["zendesk_backfill"] = zendesk_backfill(services, workspace, args.tickets)
+        results["sentry_backfill"] = sentry_backfill(services, workspace, args.sentry_issues)
 
         webhook = services.vendors.connections.connect(
             workspace, "linear", name="hooks", webhook_secret=SECRET
