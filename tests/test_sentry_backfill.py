@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from lightfast.api.app import create_app
@@ -128,6 +130,24 @@ def test_the_link_header_says_where_the_next_page_starts() -> None:
     assert next_cursor("garbage") is None
     assert next_cursor('<x>; rel="next"; results="true"; cursor="0:1:0&token=evil value"') is None
     assert next_cursor("<x>" * 5000) is None
+
+
+@given(st.text(max_size=300))
+def test_any_link_header_gives_a_safe_cursor_or_none(link: str) -> None:
+    cursor = next_cursor(link)
+    assert cursor is None or (
+        cursor.isascii() and "&" not in cursor and " " not in cursor and len(cursor) <= 200
+    )
+
+
+@given(st.dictionaries(st.sampled_from(["Retry-After", "X-Sentry-Rate-Limit-Reset"]), st.text(max_size=20)))
+def test_rate_limit_headers_never_raise(headers: dict[str, str]) -> None:
+    try:
+        parsed = httpx.Headers(headers)
+    except (UnicodeEncodeError, ValueError):  # httpx refuses what HTTP cannot carry
+        return
+    wait = retry_after(parsed, 1000.0)
+    assert wait is None or wait >= 0
 
 
 def test_retry_after_reads_seconds_or_the_reset_time() -> None:

@@ -239,6 +239,15 @@ def test_the_fixtures_parse_to_normalised_deliveries() -> None:
     assert resolved.issue is not None
     assert resolved.issue["status"] == "resolved"
     assert resolved.actor == "Hemanth V. Alluri"
+    with_web_url = fixture()
+    with_web_url["data"]["issue"]["web_url"] = (
+        "https://acme.sentry.example/organizations/acme/issues/1170820242/"
+    )
+    parsed = parse_delivery("issue", with_web_url).issue
+    assert parsed is not None
+    assert parsed["permalink"] == with_web_url["data"]["issue"]["web_url"]
+    with_web_url["data"]["issue"]["web_url"] = "javascript:alert(1)"
+    assert "permalink" not in (parse_delivery("issue", with_web_url).issue or {})
 
 
 def test_a_deep_stack_keeps_its_innermost_frames_and_says_how_many_went() -> None:

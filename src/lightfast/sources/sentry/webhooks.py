@@ -181,7 +181,9 @@ def issue_fields(data: dict[str, Any]) -> dict[str, Any] | None:
         "last_seen": text(data.get("lastSeen"), 64),
         "project": text(project.get("slug"), 100),
         "project_id": as_id(project.get("id")),
-        "permalink": _url(data.get("permalink")),
+        # Deliveries carry the issue's ``web_url`` (the right host for self-hosted Sentry and for
+        # organizations on their own subdomain); the API its ``permalink``.
+        "permalink": _url(data.get("permalink")) or _url(data.get("web_url")),
         "assigned_to": person(data.get("assignedTo")),
         "releases": sorted(set(releases)) or None,
     }
