@@ -229,3 +229,17 @@ def test_versions_only_move_forward_and_a_same_second_change_moves_them(seconds:
         stored = max(stored or version, version)
     assert stored is not None
     assert stored.startswith(f"2026-11-28T12:00:0{max(seconds)}")
+
+
+def test_only_the_issue_document_is_known_by_the_issues_short_id() -> None:
+    """Comments carry their issue's short id (for display and filters); mentions of it must resolve to
+    the issue alone."""
+    from lightfast.relationships.documents import identities
+
+    issue, event = issue_and_event()
+    comment = comment_fields({"comment": "hi", "comment_id": 7, "issue_id": 1170820242})
+    assert comment is not None
+    issue_doc = docs.render_issue(issue, event, organization="o", web_url=WEB)
+    comment_doc = docs.render_comment(comment, issue, organization="o", web_url=WEB)
+    assert {t.key for t in identities("sentry", issue_doc.entity_id, issue_doc.metadata)} >= {"FRONT-END-9"}
+    assert identities("sentry", comment_doc.entity_id, comment_doc.metadata) == []

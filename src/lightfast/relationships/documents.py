@@ -110,7 +110,7 @@ def identities(source_type: str, source_id: str, metadata: Mapping[str, Any]) ->
         identifier = _text(metadata, "identifier")
         if identifier:
             keys.append(Target(LINEAR, identifier.upper()))
-    elif source_type == SENTRY:
+    elif source_type == SENTRY and kind in (None, "issue"):  # a comment names its issue, is not it
         short = _text(metadata, "shortId")
         if short:
             keys.append(Target(SENTRY, short.upper()))
