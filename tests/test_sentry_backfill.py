@@ -333,3 +333,34 @@ def test_with_a_token_an_issue_delivery_brings_its_latest_event(services: Servic
         )
         assert answer.status_code in (200, 202), answer.text
         assert "could not be read" in answer.json()["notice"]
+        standin.fail_next = 0
+        # An error of an issue not seen yet: its fields come from the API, its stack from the delivery.
+        other = standin.add_issue("front-end", "TypeError: x is undefined", frames=1)
+        error = {
+            "action": "created",
+            "data": {
+                "error": {
+                    "event_id": "cafe" * 8,
+                    "issue_id": other["id"],
+                    "title": "TypeError: x is undefined",
+                    "exception": {"values": [{"type": "TypeError", "value": "x is undefined"}]},
+                }
+            },
+            "installation": {"uuid": "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"},
+        }
+        data = json.dumps(error).encode()
+        answer = client.post(
+            f"/webhooks/sentry/{world.source_id}",
+            content=data,
+            headers={
+                "Sentry-Hook-Signature": sign(SECRET, data),
+                "Sentry-Hook-Resource": "error",
+                "Sentry-Hook-Timestamp": str(int(NOW.timestamp())),
+            },
+        )
+        assert answer.status_code == 202, answer.text
+        for job_id in answer.json()["jobs"]:
+            services.runner.run_inline(job_id)
+        made = world.documents()[f"issue:{other['id']}"]
+        assert made.source_metadata["shortId"] == other["shortId"]
+        assert made.source_metadata["latestEventId"] == "cafe" * 8

@@ -40,6 +40,7 @@ from lightfast.sources.sentry.webhooks import (
     SentryDelivery,
     event_fields,
     is_fresh,
+    issue_fields,
     parse_delivery,
     parse_timestamp,
     verify_signature,
@@ -81,12 +82,12 @@ class SentryWebhookHandler:
         sent_at = parse_timestamp(stamp) or hooks.clock.now()
         version = canonical_version(sent_at.isoformat())
         outcome = VendorOutcome(delivery_id, "recorded" if delivery.resource not in INDEXED else "unhandled")
-        event = self._latest_event(source, delivery, outcome)
+        event, issue = self._fetch(source, delivery, outcome)
         changes: dict[str, str] = {}
         with hooks.sessions.begin() as session:
             self._learn(session, source.id, delivery)
-            if delivery.resource in INDEXED and self._wanted(session, source, delivery):
-                applied = self._apply(session, source.id, delivery, event, version)
+            if delivery.resource in INDEXED and self._wanted(session, source, delivery, issue):
+                applied = self._apply(session, source.id, delivery, event, issue, version)
                 changes = applied.changes
                 outcome.result = "stale" if applied.state == "stale" else "recorded"
         if changes:
@@ -109,34 +110,55 @@ class SentryWebhookHandler:
         ).wire()
         return hooks.record(source, key, f"{delivery.resource}.{delivery.action}", metadata, outcome)
 
-    def _latest_event(
+    def _fetch(
         self, source: ConnectedSource, delivery: SentryDelivery, outcome: VendorOutcome
-    ) -> dict[str, Any] | None:
-        """With a token, an issue delivery brings its latest event (issues carry no stack); None without
-        one, or when the API fails (the delivery is indexed all the same)."""
-        if delivery.resource != "issue" or delivery.issue is None:
-            return None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """With a token, what the delivery lacks: an issue delivery's latest event (issues carry no
+        stack), an error's issue when it is not stored yet (events carry few of its fields). (None, None)
+        without a token, or when the API fails (the delivery is indexed all the same)."""
+        issue_id = delivery.issue_id
+        wants_event = delivery.resource == "issue"
+        wants_issue = (
+            delivery.resource == "error" and issue_id is not None and not self._stored(source, issue_id)
+        )
+        if not (wants_event or wants_issue) or issue_id is None:
+            return None, None
         client = self.sentry.client(source, quick=True)
         if client is None:
-            return None
+            return None, None
         try:
-            given = client.latest_event(organization_of(source), str(delivery.issue["id"]))
+            if wants_event:
+                given = client.latest_event(organization_of(source), issue_id)
+                return (event_fields(given) if given is not None else None), None
+            found = client.issue(organization_of(source), issue_id)
+            return None, (issue_fields(found) if found is not None else None)
         except UpstreamError as exc:
             log.warning("sentry %s: the API failed (%s); indexing the delivery", source.id, exc.message)
             outcome.notice = API_FAILED
-            return None
+            return None, None
         finally:
             client.close()
-        return event_fields(given) if given is not None else None
 
-    def _wanted(self, session: Session, source: ConnectedSource, delivery: SentryDelivery) -> bool:
+    def _stored(self, source: ConnectedSource, issue_id: str) -> bool:
+        with self.hooks.sessions() as session:
+            return (
+                entities_repo.find_entity(session, source.id, docs.entity_id("issue", issue_id)) is not None
+            )
+
+    def _wanted(
+        self,
+        session: Session,
+        source: ConnectedSource,
+        delivery: SentryDelivery,
+        fetched: dict[str, Any] | None,
+    ) -> bool:
         """Whether the delivery is about one of the connection's projects (all when it names none). An
-        error names its project by number only: it is indexed when its issue is (or, unknown, when the
-        connection reads every project)."""
+        error names its project by number only: it is indexed when its issue is (stored, or fetched with
+        a token); unknown, only when the connection reads every project."""
         projects = projects_of(source)
         if projects is None:
             return True
-        project = (delivery.issue or delivery.comment or {}).get("project")
+        project = (delivery.issue or delivery.comment or fetched or {}).get("project")
         if project is not None:
             return project in projects
         issue_id = delivery.issue_id
@@ -149,13 +171,14 @@ class SentryWebhookHandler:
         source_id: str,
         delivery: SentryDelivery,
         event: dict[str, Any] | None,
+        issue: dict[str, Any] | None,
         version: str,
     ) -> Applied:
         sentry = self.sentry
         if delivery.resource == "issue":
             return sentry.apply_issue(session, source_id, version=version, issue=delivery.issue, event=event)
         if delivery.resource == "error":
-            return sentry.apply_issue(session, source_id, version=version, event=delivery.event)
+            return sentry.apply_issue(session, source_id, version=version, issue=issue, event=delivery.event)
         assert delivery.comment is not None
         comment = delivery.comment
         # The comment's own time (microseconds) orders its edits better than the hook's whole seconds.
