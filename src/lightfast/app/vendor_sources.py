@@ -40,6 +40,35 @@ NO_CONTENT_NOTICE = (
 
 
 @dataclass(frozen=True)
+class VendorOption:
+    """One vendor-specific connection field (a Zendesk subdomain, a Sentry organization slug): the
+    console's connect form renders it, and ``connect`` checks it before the vendor's metadata function
+    sees it, so every shell refuses the same values with the same field name."""
+
+    name: str  # the wire name (camelCase), as in the API body and the CLI's --option NAME=VALUE
+    label: str
+    required: bool = False
+    pattern: str | None = None  # the whole value must match (re.fullmatch); also the form's pattern=
+    help: str = ""
+    max_length: int = 200
+
+    def check(self, value: str | None) -> str | None:
+        """The value stripped, or None when absent and optional; InvalidInput naming the field else."""
+        value = (value or "").strip()
+        if not value:
+            if self.required:
+                raise InvalidInput(f"{self.name} is required ({self.label})", field=self.name)
+            return None
+        if len(value) > self.max_length:
+            raise InvalidInput(f"{self.name} must be at most {self.max_length} characters", field=self.name)
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise InvalidInput(
+                f"{self.name} is not a valid {self.label}: {self.help}".rstrip(": "), field=self.name
+            )
+        return value
+
+
+@dataclass(frozen=True)
 class VendorKind:
     """What connecting one vendor's sources needs to know; Linear and Notion are built in, the others
     register theirs (``VendorSourceService.kinds``) from lightfast.app.vendors."""
@@ -55,6 +84,8 @@ class VendorKind:
     generated_secret_prefix: str | None = None
     # Deliveries carry ids only (Notion): without a token nothing can be indexed.
     content_needs_token: bool = False
+    # The vendor's own connection fields, rendered by the console's form and checked by ``connect``.
+    options: tuple[VendorOption, ...] = ()
 
 
 LINEAR = VendorKind(
@@ -118,6 +149,19 @@ def _credential(value: str | None, field: str) -> str | None:
     return value
 
 
+def _checked_options(kind: VendorKind, given: Mapping[str, str]) -> dict[str, str]:
+    """The declared options checked (required, pattern, length); undeclared ones pass through to the
+    vendor's metadata function, which vendors without declared options still check themselves."""
+    checked = dict(given)
+    for option in kind.options:
+        value = option.check(given.get(option.name))
+        if value is None:
+            checked.pop(option.name, None)
+        else:
+            checked[option.name] = value
+    return checked
+
+
 class VendorSourceService:
     def __init__(
         self,
@@ -164,7 +208,7 @@ class VendorSourceService:
         token = _credential(token, "token")
         generated: list[str] = []
         mode = "api" if token else "webhook-only"
-        metadata = kind.metadata(name, mode, token_env, options or {})
+        metadata = kind.metadata(name, mode, token_env, _checked_options(kind, options or {}))
         display = f"{kind.display} {name}"
         notice = NO_CONTENT_NOTICE if kind.content_needs_token and mode != "api" else None
 
