@@ -229,7 +229,10 @@ def test_urls_of_every_source() -> None:
 
 def test_an_all_digit_key_is_sentry_where_sentry_is_said() -> None:
     assert targets("Sentry alert API-123 fired") == {Target("sentry", "API-123")}
-    assert targets("API-123 fired", Context(source_type="sentry")) == {Target("sentry", "API-123")}
+    # A Sentry document names Linear issues too: only its all-letter suffixes are taken for Sentry's.
+    assert targets("API-123 fired", Context(source_type="sentry")) == {Target("linear", "API-123")}
+    assert targets("API-K fired", Context(source_type="sentry")) == {Target("sentry", "API-K")}
+    assert targets("API-K fired") == set()
     assert targets("ENG-123 is open") == {Target("linear", "ENG-123")}
 
 

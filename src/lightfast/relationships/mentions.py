@@ -13,12 +13,16 @@ Choices about ambiguous text (the benchmark in bench/relationships.py measures t
   of a repository) and is a Zendesk ticket only when a word before it says ticket; otherwise nothing.
 * A bare commit sha must be lowercase hex with a digit and a letter in it; a 40-hex one counts anywhere,
   a shorter one only after a word that speaks of commits (commit, sha, revision, release, deploy, fixed
-  in, reverts, ...). Never inside a UUID or a longer run of letters and digits, never after ``#`` (a
-  colour), never after a checksum's name (``sha512-``, ``integrity``, ``md5``), never of length 32 or 64
-  (md5 and sha256 digests), and never in a lockfile.
+  in, reverts, pushed, ...) or in a range (``abc1234..def5678``). Never inside a UUID or a longer run
+  of letters and digits, never after ``#`` (a colour), never after a checksum's name (``sha512-``,
+  ``integrity``, ``md5``), never of length 32 or 64 (md5 and sha256 digests), and never in a lockfile.
 * ``ABC-123`` is a Linear issue unless its key is a well-known non-issue prefix (UTF-8, SHA-256,
-  ISO-8601, RFC-7231, CVE-...). A suffix with letters (``PROJ-1A2B``) is a Sentry short id; an all-digit
-  one is Sentry's only where the document is a Sentry one or the line says Sentry.
+  ISO-8601, RFC-7231, CVE-...). A suffix mixing letters and digits (``PROJ-1A2B``) is a Sentry short id;
+  an all-digit one is Sentry's only right after the word Sentry (a Sentry document names Linear issues
+  too), an all-letter one (``WEB-K``) after that word or in a Sentry document.
+* ``#123456`` on a line of colours, after a colour word or before a CSS ``;`` is a colour, not an issue.
+* Tickets: ``#7890`` after a ticket word (ticket, case, request but not pull request, Zendesk) and
+  ``zen:ticket:7890``, the subject of Zendesk's own events.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ _LINEAR_URL = re.compile(
 _SENTRY_URL = re.compile(
     r"https?://(?:[a-z0-9-]{1,64}\.)?sentry\.io/(?:organizations/[a-z0-9_-]{1,64}/)?issues/(\d{1,20})\b"
 )
+_ZENDESK_EVENT = re.compile(r"\bzen:ticket:(\d{1,12})\b")  # the subject of Zendesk's own event deliveries
 _ZENDESK_URL = re.compile(r"https?://[a-z0-9-]{1,63}\.zendesk\.com/agent/tickets/(\d{1,12})\b")
 _VERCEL_URL = re.compile(
     r"https?://((?:[a-z0-9](?:[a-z0-9-]{0,62})\.)?[a-z0-9][a-z0-9-]{0,62}\.vercel\.app)\b"
@@ -192,7 +197,7 @@ _NOT_ISSUE_KEYS = frozenset(
 # "Sentry API-123", "Sentry issue: WEB-K": the word right before the key, a word or two between at most.
 _SENTRY_WORD = re.compile(r"\bsentry(?:\s+[a-z]+){0,2}\s*:?\s*$", re.IGNORECASE)
 _TICKET_WORDS = re.compile(
-    r"(?:\bticket|\bzendesk|\bzd|\bsupport\s+(?:case|request)|\bcase)s?\s*(?:no\.?|number|nr\.?)?\s*:?\s*"
+    r"(?:\bticket|\bzendesk|\bzd|\b(?<!pull\s)request|\bcase)s?\s*(?:no\.?|number|nr\.?)?\s*:?\s*"
     r"(?:#\d{1,9}\s*(?:,|and|&)\s*){0,8}$",
     re.IGNORECASE,
 )
@@ -200,7 +205,8 @@ _COLOUR_WORDS = re.compile(r"(?:colou?r|background|fill|stroke|border|rgb)[\w-]*
 _COMMIT_WORDS = re.compile(
     r"(?:\bcommit(?:s|ted)?|\bsha|\brev(?:ision)?|\brelease[ds]?|\bdeploy(?:s|ed|ing|ment)?|\bbuild|"
     r"\bcherry-pick(?:ed)?|\brevert(?:s|ed)?|\bmerged?|\b(?:fixed|landed|introduced|shipped|broken|"
-    r"regressed)\s+(?:in|by|with|at)|\bhead|\bat|\bref)\b[^.\n]{0,24}$",
+    r"regressed|seen|first\s+seen)\s+(?:in|by|with|at)|\bhead|\bat|\bref|\bpush(?:ed)?|\bhotfix|"
+    r"\bpatch|\btag(?:ged)?)\b[^.\n]{0,24}$",
     re.IGNORECASE,
 )
 _CHECKSUM_WORDS = re.compile(
@@ -268,6 +274,22 @@ class _Spans:
         self.ends.insert(at, end)
 
 
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}\b")
+
+
+def _looks_like_colour(text: str, match: re.Match[str], before: str) -> bool:
+    """Whether ``#123456`` is a colour rather than an issue: three or six digits after a colour word, before
+    a CSS ``;``, or on a line that has a colour with letters in it (``#1a73e8``)."""
+    if len(match.group(1)) not in (3, 6, 8):
+        return False
+    if _COLOUR_WORDS.search(before) or text[match.end() : match.end() + 1] == ";":
+        return True
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    line_end = text.find("\n", match.end())
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    return any(not c.group(0)[1:].isdigit() for c in _HEX_COLOUR.finditer(line[:2000]))
+
+
 def _is_commit_sha(sha: str) -> bool:
     return any(c.isdigit() for c in sha) and any(c.isalpha() for c in sha) and len(sha) not in (32, 64)
 
@@ -275,13 +297,13 @@ def _is_commit_sha(sha: str) -> bool:
 def _issue_key(text: str, match: re.Match[str], context: Context) -> Target | None:
     prefix, suffix = match.group(1), match.group(2)
     key = f"{prefix}-{suffix}"
-    sentry_said = context.source_type == SENTRY or bool(
-        _SENTRY_WORD.search(text[max(0, match.start() - _WINDOW) : match.start()])
-    )
+    # A Sentry document names Linear issues as often as Sentry ones: for an all-digit key, only the word.
+    sentry_said_here = bool(_SENTRY_WORD.search(text[max(0, match.start() - _WINDOW) : match.start()]))
+    sentry_said = sentry_said_here or context.source_type == SENTRY
     if suffix.isdigit():
         if suffix.startswith("0"):
             return None
-        if sentry_said:
+        if sentry_said_here:
             return Target(SENTRY, key)
         if "-" in prefix or prefix in _NOT_ISSUE_KEYS:  # a Linear team key has no dash
             return None
@@ -320,6 +342,8 @@ def _mentions(text: str, context: Context) -> Iterator[Mention]:
         yield from claim(m.start(), m.end(), Target(ZENDESK, m.group(1)))
     for m in _NOTION_URL.finditer(text):
         yield from claim(m.start(), m.end(), Target(NOTION, m.group(1).replace("-", "")))
+    for m in _ZENDESK_EVENT.finditer(text):
+        yield from claim(m.start(), m.end(), Target(ZENDESK, m.group(1)))
     for m in _VERCEL_URL.finditer(text):
         yield from claim(m.start(), m.end(), Target(VERCEL, m.group(1).lower()))
     for m in _VERCEL_ID.finditer(text):
@@ -334,7 +358,7 @@ def _mentions(text: str, context: Context) -> Iterator[Mention]:
         before = text[max(0, m.start() - _WINDOW) : m.start()]
         if _TICKET_WORDS.search(before):
             yield from claim(m.start(), m.end(), Target(ZENDESK, m.group(1)))
-        elif context.repo and not _COLOUR_WORDS.search(before):
+        elif context.repo and not _looks_like_colour(text, m, before):
             yield from claim(m.start(), m.end(), Target(GITHUB, f"{context.repo.lower()}#{m.group(1)}"))
     if context.is_lockfile:
         return
@@ -345,7 +369,8 @@ def _mentions(text: str, context: Context) -> Iterator[Mention]:
         before = text[max(0, m.start() - _WINDOW) : m.start()]
         if _CHECKSUM_WORDS.search(before):
             continue
-        if len(sha) < 40 and not _COMMIT_WORDS.search(before):
+        ranged = text[m.end() : m.end() + 2] == ".." or before.endswith("..")  # "abc1234..def5678"
+        if len(sha) < 40 and not ranged and not _COMMIT_WORDS.search(before):
             continue
         yield from claim(m.start(), m.end(), Target(GITHUB_COMMIT, sha))
 
