@@ -6,6 +6,7 @@ URL, indexed by the job they queue, found by search."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -564,3 +565,18 @@ def test_issue_deliveries_in_any_order_converge_on_the_newest(order: list[int]) 
             stored, winner = version, n
     assert winner == 3
     assert stored == versions[3]
+
+
+def test_deliveries_in_any_order_and_repeated_converge_on_the_newest(world: World) -> None:
+    """Every order of three status changes of one issue (each order on an issue of its own), each
+    delivered twice: the index ends with the newest hook time's status every time."""
+    states = [("created", "unresolved", 0), ("resolved", "resolved", 5), ("ignored", "ignored", 9)]
+    for n, order in enumerate(itertools.permutations(states)):
+        for action, status, seconds in order:
+            body = copy.deepcopy(fixture())
+            body["action"] = action
+            body["data"]["issue"].update(id=str(2000 + n), shortId=f"FRONT-END-{100 + n}", status=status)
+            for _ in range(2):
+                world.deliver(body, at=stamp(seconds), request_id=f"{n}-{action}")
+    documents = world.documents()
+    assert {documents[f"issue:{2000 + n}"].source_metadata["status"] for n in range(6)} == {"ignored"}
