@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -148,6 +148,25 @@ def test_rate_limit_headers_never_raise(headers: dict[str, str]) -> None:
         return
     wait = retry_after(parsed, 1000.0)
     assert wait is None or wait >= 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 23), st.integers(1, 7), st.integers(1, 9))
+def test_the_client_lists_every_issue_once_whatever_the_page_sizes(issues: int, asked: int, cap: int) -> None:
+    standin = SentryStandIn(TOKEN, page_cap=cap)
+    standin.add_project("web")
+    made = [standin.add_issue("web", f"E: {n}", frames=0)["id"] for n in range(issues)]
+    client = SentryClient("https://sentry.io", TOKEN, transport=standin.transport(), page_size=asked)
+    listed, cursor, pages = [], None, 0
+    while True:
+        page = client.issues_page("acme", "web", cursor)
+        listed += [i["id"] for i in page.items]
+        pages += 1
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert listed == made
+    assert pages == max(1, -(-issues // min(asked, cap)))
 
 
 def test_retry_after_reads_seconds_or_the_reset_time() -> None:
