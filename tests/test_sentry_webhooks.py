@@ -580,3 +580,15 @@ def test_deliveries_in_any_order_and_repeated_converge_on_the_newest(world: Worl
                 world.deliver(body, at=stamp(seconds), request_id=f"{n}-{action}")
     documents = world.documents()
     assert {documents[f"issue:{2000 + n}"].source_metadata["status"] for n in range(6)} == {"ignored"}
+
+
+def test_a_disconnected_connection_loses_its_documents_and_refuses_deliveries(world: World) -> None:
+    world.deliver(raw())
+    world.deliver(comment("created", "a note"), resource="comment")
+    assert len(world.documents()) == 2
+    enqueued = world.services.sources.disconnect(world.workspace_id, world.source_id)
+    assert world.post(raw("issue.resolved.zulip.json")).status_code == 401  # being disconnected
+    assert world.services.disconnects.run_inline(enqueued.job_id)[0] == 2
+    assert world.documents() == {}
+    assert world.count(VendorEntity) == 0
+    assert world.post(raw("issue.resolved.zulip.json")).status_code == 401
