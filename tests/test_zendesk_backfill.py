@@ -436,3 +436,42 @@ def test_comment_pagination_returns_every_comment_in_order(replies: int, page_si
     bodies = ["opening", *(f"reply {n}" for n in range(replies))]
     assert [c["body"] for c in client.comments(ticket["id"]) or []] == bodies
     assert [c["body"] for c in client.comments(ticket["id"], newest, newest=True) or []] == bodies[-newest:]
+
+
+def test_a_renamed_ticket_renames_its_comments_headings(world: World) -> None:
+    assert world.job_id is not None
+    world.run(world.job_id)
+    world.standin.update_ticket(1, subject="Widget zero spins backwards")
+    body = json.dumps(
+        {
+            "type": "zen:event-type:ticket.subject_changed",
+            "id": "evt-rename",
+            "time": "2026-04-01T00:00:00Z",
+            "subject": "zen:ticket:1",
+            "detail": {"id": "1"},
+            "event": {"current": "Widget zero spins backwards"},
+        }
+    ).encode()
+    stamp = "2026-11-28T12:00:00Z"
+    with TestClient(create_app(world.services)) as client:
+        answer = client.post(
+            f"/webhooks/zendesk/{world.source_id}",
+            content=body,
+            headers={
+                "X-Zendesk-Webhook-Signature": sign(SECRET, stamp, body),
+                "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+            },
+        )
+    assert answer.status_code == 202, answer.text
+    [job_id] = answer.json()["jobs"]
+    world.services.runner.run_inline(job_id)
+    with world.services.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        assert len(job.input["changes"]) == 3  # the ticket, its reply and its note
+        titles = sorted(session.scalars(select(Document.title).where(Document.parent_doc_id.is_not(None))))
+    renamed = [t for t in titles if t.endswith("Widget zero spins backwards")]
+    assert sorted(renamed) == [
+        "Comment on ticket #1: Widget zero spins backwards",
+        "Internal note on ticket #1: Widget zero spins backwards",
+    ]

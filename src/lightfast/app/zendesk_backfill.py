@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -146,6 +147,15 @@ class ZendeskSources:
             for kind in COMMENT_KINDS:
                 for comment in entities_repo.follow_parent(session, source_id, kind, entity, removed=removed):
                     changes[docs.path_for(kind, comment)] = "remove" if removed else "upsert"
+        before = (stored.payload or {}).get("ticket") if stored is not None else None
+        renamed = isinstance(before, dict) and before.get("subject") != fields.get("subject")
+        if state == "applied" and not removed and renamed and isinstance(before, dict):
+            # Each comment's heading names its ticket's subject: those the ticket lists are indexed
+            # again (the others at the next full sync).
+            for comment in fields.get("comment_ids") or before.get("comment_ids") or []:
+                row = entities_repo.find_entity(session, source_id, str(comment))
+                if row is not None and not row.deleted and self.indexes(row.kind, source_id, session):
+                    changes.setdefault(docs.path_for(row.kind, row.entity_id), "upsert")
         return changes
 
     def apply_comment(
@@ -416,9 +426,24 @@ class ZendeskSnapshots(DatabaseSnapshots):
 
     def read(self, entity_ids: list[str]) -> dict[str, Snapshot]:
         found = super().read(entity_ids)
-        if self.private_comments:
-            return found
-        return {k: v for k, v in found.items() if v.kind != "private_comment"}
+        if not self.private_comments:
+            found = {k: v for k, v in found.items() if v.kind != "private_comment"}
+        # A comment is rendered with its ticket's subject as it is now, not as it was when stored.
+        parents = {parent_of(v) for v in found.values() if v.kind in COMMENT_KINDS} - {None}
+        tickets = super().read(sorted(p for p in parents if p)) if parents else {}
+        for key, snapshot in found.items():
+            parent = parent_of(snapshot)
+            ticket = tickets[parent].payload.get("ticket") if parent in tickets else None
+            if snapshot.kind in COMMENT_KINDS and isinstance(ticket, dict) and ticket.get("subject"):
+                found[key] = replace(snapshot, payload={**snapshot.payload, "subject": ticket["subject"]})
+        return found
+
+
+def parent_of(snapshot: Snapshot) -> str | None:
+    """A comment snapshot's ticket entity id."""
+    data = snapshot.payload.get("data")
+    parent = data.get("issueId") if isinstance(data, dict) else None
+    return parent if isinstance(parent, str) else None
 
 
 def render(snapshot: Snapshot, url: str) -> Rendered | None:
