@@ -482,8 +482,16 @@ def test_alerts_and_installations_are_recorded_with_their_issue_not_indexed(worl
     world.deliver(metric_alert, resource="metric_alert")
     world.deliver({"action": "deleted", "data": {"installation": {"uuid": "x"}}}, resource="installation")
     assert world.documents() == {}
+    assert "uninstalled" in (world.client.get("/v1/sources").json()["items"][0].get("configMessage") or "")
+    world.deliver({"action": "created", "data": {"installation": {"uuid": "x"}}}, resource="installation")
+    assert world.client.get("/v1/sources").json()["items"][0].get("configMessage") is None
     recorded = {e.event_type: e.event_metadata for e in world.events()}
-    assert set(recorded) == {"event_alert.triggered", "metric_alert.critical", "installation.deleted"}
+    assert set(recorded) == {
+        "event_alert.triggered",
+        "metric_alert.critical",
+        "installation.deleted",
+        "installation.created",
+    }
     assert recorded["event_alert.triggered"]["issueId"] == "1170820242"
     assert recorded["event_alert.triggered"]["alertRule"] == "Send a notification for new issues"
     assert recorded["metric_alert.critical"]["alertRule"] == "p95 latency"

@@ -50,6 +50,10 @@ from lightfast.sources.snapshots import canonical_version
 log = logging.getLogger("lightfast.webhooks")
 API_FAILED = "Sentry's API could not be read; the delivery's own fields were indexed"
 INDEXED = frozenset({"issue", "error", "comment"})
+UNINSTALLED = (
+    "Sentry reports the integration was uninstalled: no deliveries arrive until it is installed again "
+    "(a token still backfills)"
+)
 
 
 class SentryWebhookHandler:
@@ -195,11 +199,19 @@ class SentryWebhookHandler:
         )
 
     def _learn(self, session: Session, source_id: str, delivery: SentryDelivery) -> None:
-        """The installation's uuid (seed 004's ``webhookId``), from the first delivery that says it."""
+        """The installation's uuid (seed 004's ``webhookId``), from the first delivery that says it; and
+        the connection's notice when Sentry says the integration was uninstalled (deliveries stop) or
+        installed again."""
+        source = sources_repo.find_source(session, source_id)
+        if source is None:
+            return
+        if delivery.resource == "installation" and delivery.action in ("deleted", "created"):
+            removed = delivery.action == "deleted"
+            if removed or source.config_message == UNINSTALLED:
+                source.config_message = UNINSTALLED if removed else None
         if not delivery.installation or not delivery.installation.isprintable():
             return
-        source = sources_repo.find_source(session, source_id)
-        if source is not None and not (source.source_metadata or {}).get("installationUuid"):
+        if not (source.source_metadata or {}).get("installationUuid"):
             source.source_metadata = {
                 **(source.source_metadata or {}),
                 "installationUuid": delivery.installation,
