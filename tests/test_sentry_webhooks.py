@@ -384,6 +384,7 @@ def test_comments_are_children_of_their_issue_and_go_when_deleted(world: World) 
     assert child.source_metadata["issueId"] == "1170820242"
     assert child.source_metadata["shortId"] == "FRONT-END-9"
     assert "Comment on FRONT-END-9" in (child.content or "")
+    assert child.source_metadata["author"] == "colleen"  # the delivery's actor
     assert child.relationships is not None
     assert {"FRONT-END-3", "FRONT-END-7"} <= set(child.relationships["mentions"]["sentry"])
     world.deliver(

@@ -388,6 +388,8 @@ def parse_delivery(resource: str | None, payload: dict[str, Any]) -> SentryDeliv
         comment = comment_fields(data)
         if comment is None:
             raise InvalidInput("data must carry comment_id and issue_id", field="data.comment_id")
+        if actor and "author" not in comment:  # the delivery's actor is who wrote (or changed) it
+            comment = {**comment, "author": actor}
         return SentryDelivery(resource, action, installation, actor, comment=comment)
     if resource == "event_alert":
         event = event_fields(_obj(data.get("event")))
