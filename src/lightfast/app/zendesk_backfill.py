@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.credentials import TOKEN, CredentialService
 from lightfast.app.linear_backfill import finish_listing, load_checkpoint, save_checkpoint
 from lightfast.app.vendor_snapshots import DatabaseSnapshots
-from lightfast.app.vendor_sources import VendorKind
+from lightfast.app.vendor_sources import VendorKind, VendorOption
 from lightfast.db import sources as sources_repo
 from lightfast.db import vendor_entities as entities_repo
 from lightfast.db.models import ConnectedSource
@@ -33,7 +33,7 @@ from lightfast.sources.base import Source
 from lightfast.sources.snapshots import Backfill, Rendered, Snapshot, SnapshotSource, canonical_version
 from lightfast.sources.zendesk import documents as docs
 from lightfast.sources.zendesk.client import ZendeskClient
-from lightfast.sources.zendesk.metadata import connection_metadata
+from lightfast.sources.zendesk.metadata import EMAIL, SUBDOMAIN, connection_metadata
 from lightfast.sources.zendesk.webhooks import as_id, comment_fields, ticket_fields
 
 log = logging.getLogger("lightfast.zendesk")
@@ -63,7 +63,35 @@ def base_url(settings: Settings, subdomain: str) -> str:
 
 
 # The signing secret is Zendesk's (shown on the webhook's page), so it is given, never generated.
-ZENDESK = VendorKind("zendesk", "Zendesk", connection_metadata)
+ZENDESK = VendorKind(
+    "zendesk",
+    "Zendesk",
+    connection_metadata,
+    options=(
+        VendorOption(
+            "subdomain",
+            "Zendesk subdomain",
+            required=True,
+            pattern=SUBDOMAIN.pattern.strip("^$"),
+            help="acme for acme.zendesk.com: lower-case letters, digits and dashes",
+            max_length=63,
+        ),
+        VendorOption(
+            "email",
+            "agent email",
+            pattern=EMAIL.pattern.strip("^$"),
+            help="the agent the API token belongs to; leave empty for an OAuth token",
+            max_length=254,
+        ),
+        VendorOption(
+            "privateComments",
+            "index internal notes",
+            pattern="true|false",
+            help="true (the default) or false",
+            max_length=5,
+        ),
+    ),
+)
 
 
 def _meta(connection: ConnectedSource) -> dict[str, Any]:
