@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="An OpenAI-compatible server's input window in tokens (default 512).",
     )
+    embedding_prices: dict[str, float] = Field(
+        default_factory=dict,
+        description="Price in US dollars per million tokens of hosted embedding models, keyed "
+        '"provider/model" (JSON: {"cohere/embed-english-v3.0": 0.1}): a switch\'s estimate shows the cost.',
+    )
     # Hosted and self-hosted model providers (lightfast.embed.http, lightfast.rerank).
     cohere_api_key: SecretStr | None = Field(default=None, description="Cohere API key (embed and rerank).")
     cohere_base_url: str = Field(default="https://api.cohere.com", description="Cohere API base URL.")
@@ -286,6 +291,19 @@ class Settings(BaseSettings):
     sentry_base_url: str = Field(
         default="https://sentry.io",
         description="Sentry's address (its API under /api/0/): https://sentry.io, or a self-hosted Sentry.",
+    )
+    vercel_base_url: str = Field(
+        default="https://api.vercel.com", description="Vercel's REST API (a stand-in in tests)."
+    )
+    vercel_max_deployments: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="A Vercel backfill reads the newest N deployments of each project (older ones rarely "
+        "matter, and a reconciliation drops documents of deployments older than that).",
+    )
+    vercel_max_error_lines: int = Field(
+        default=50, ge=0, le=1000, description="Error lines of a failed Vercel build kept in its document."
     )
 
     public_url: str | None = Field(

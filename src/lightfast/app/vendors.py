@@ -19,6 +19,8 @@ from lightfast.app.sentry_webhooks import SentryWebhookHandler
 from lightfast.app.vendor_snapshots import VendorOpeners
 from lightfast.app.vendor_sources import VendorSourceService
 from lightfast.app.vendor_webhooks import VendorWebhooks
+from lightfast.app.vercel_backfill import VERCEL, VercelSources
+from lightfast.app.vercel_webhooks import VercelWebhookHandler
 from lightfast.app.zendesk_backfill import ZENDESK, ZendeskSources
 from lightfast.app.zendesk_webhooks import ZendeskWebhookHandler
 from lightfast.settings import Settings
@@ -35,6 +37,7 @@ class Vendors:
     lookup: DocumentLookup  # GET /v1/documents?sourceType=&sourceId=, /v1/documents/{id}/children
     zendesk: ZendeskSources | None = None  # tests point its transport at the stand-in
     sentry: SentrySources | None = None  # tests point its transport at the stand-in
+    vercel: VercelSources | None = None  # tests point its transport at the stand-in
 
 
 def build_vendors(
@@ -61,6 +64,10 @@ def build_vendors(
     connections.kinds[SENTRY.source_type] = SENTRY
     opener.register("sentry", lambda connection: sentry.open(connection))
     webhooks.handlers["sentry"] = SentryWebhookHandler(webhooks, sentry)
+    vercel = VercelSources(settings, sessions, credentials)
+    connections.kinds[VERCEL.source_type] = VERCEL
+    opener.register("vercel", lambda connection: vercel.open(connection))
+    webhooks.handlers["vercel"] = VercelWebhookHandler(webhooks, vercel)
     return Vendors(
         credentials=credentials,
         connections=connections,
@@ -70,4 +77,5 @@ def build_vendors(
         lookup=DocumentLookup(sessions),
         zendesk=zendesk,
         sentry=sentry,
+        vercel=vercel,
     )

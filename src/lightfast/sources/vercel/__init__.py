@@ -1,0 +1,1 @@
+"""Vercel: deployments as documents, from signed webhook deliveries and the REST API."""
