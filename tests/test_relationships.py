@@ -335,8 +335,22 @@ def test_metadata_edges_and_the_seed_json() -> None:
         "mentions": {"github": ["acme/api#42"], "linear": ["ENG-3", "ENG-9"], "zendesk": ["#7890"]},
         "graph": {"fixedBy": ["acme/api#42"], "blockedBy": ["ENG-3"]},
     }
-    deployment = document_links("vercel", "d", "d.md", "", {"deploymentId": "dpl_x", "commitSha": "abc1234"})
-    assert deployment.relationships == {"temporal": {"commitSha": "abc1234"}}
+    deployment = document_links(
+        "vercel",
+        "d",
+        "d.md",
+        "",
+        {"deploymentId": "dpl_x", "commitSha": "abc1234"},
+        {"mentions": {"vercel": ["dpl_x"]}, "temporal": {"deploymentId": "dpl_x", "commitSha": "abc1234"}},
+    )
+    assert deployment.relationships == {
+        "mentions": {"vercel": ["dpl_x"]},
+        "temporal": {"deploymentId": "dpl_x", "commitSha": "abc1234"},
+    }
+    # The Sentry source's commitSha (its latest event's release named by a commit) is a release edge.
+    assert [(e.kind, e.target.key) for e in metadata_edges("sentry", {"commitSha": "ABC1234F"})] == [
+        ("in_release", "abc1234f")
+    ]
     assert [(e.kind, e.target.key) for e in deployment.edges] == [("deploys", "abc1234")]
 
 

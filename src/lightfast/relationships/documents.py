@@ -167,6 +167,12 @@ def metadata_edges(source_type: str, metadata: Mapping[str, Any]) -> list[Edge]:
             sha = release_commit(name)
             if sha:
                 edges.append(Edge(IN_RELEASE, Target(GITHUB_COMMIT, sha), f"seen in release {name[:100]}"))
+        # The commit the Sentry source read off the latest event's release, when it names one.
+        sha = commit_sha(_text(metadata, "commitSha"))
+        if sha:
+            edges.append(
+                Edge(IN_RELEASE, Target(GITHUB_COMMIT, sha), f"latest event's release: commit {sha}")
+            )
     return list({(e.kind, e.target): e for e in edges}.values())
 
 
@@ -208,13 +214,23 @@ def relationships_json(
             listed = graph.setdefault(_GRAPH_KEYS[edge.kind], [])
             if edge.target.key not in listed:
                 listed.append(edge.target.key)
-    temporal: dict[str, str] = {}
+    temporal: dict[str, Any] = {}
     for edge in metadata_edges_:
         temporal.setdefault("commitSha", edge.target.key)
     for name, values in ((given or {}).get("mentions") or {}).items():
         if isinstance(values, list):
             bucket = mentions.setdefault(str(name), [])
             bucket.extend(str(v) for v in values if str(v) not in bucket)
+    # What the source said itself (a deployment's id, an issue's commit) stays; the extracted adds to it.
+    given_temporal = (given or {}).get("temporal")
+    if isinstance(given_temporal, dict):
+        temporal = {**{str(k): v for k, v in given_temporal.items()}, **temporal}
+    given_graph = (given or {}).get("graph")
+    if isinstance(given_graph, dict):
+        for name, values in given_graph.items():
+            if isinstance(values, list):
+                listed = graph.setdefault(str(name), [])
+                listed.extend(str(v) for v in values if str(v) not in listed)
     if mentions:
         out["mentions"] = mentions
     if graph:
