@@ -121,20 +121,16 @@ OTHER_MODEL = ModelSpec(
 )
 
 
-def test_a_worker_with_another_model_fails_the_job_and_says_why(
+def test_a_worker_with_another_default_model_embeds_the_store_with_the_stores_own(
     server: Services, repo: Path, tmp_path: Path, database_url: str
 ) -> None:
+    """Issue 15: the worker asks its pool for the store's recorded model, whatever its own default."""
     server.runner.run_inline(queue(server, repo))
     other = worker(make_settings(tmp_path, database_url), embedder=FakeEmbedder(OTHER_MODEL))
     try:
-        job_id = queue(server, repo)
-        with pytest.raises(Exception, match="fake-other-384"):
-            other.runner.run_inline(job_id)
-        job = job_row(other, job_id)
-        assert job.status == "failed"
-        assert job.error_message is not None
-        assert FAKE_SPEC.name in job.error_message
-        assert "fake-other-384" in job.error_message
+        (repo / "a.md").write_text("# A\n\nchanged words\n")
+        summary = other.runner.run_inline(queue(server, repo))
+        assert summary.documents_updated == 1
         assert the_store(other).embedding_model == FAKE_SPEC.name  # the store was not touched
 
         # Asked for explicitly, the worker's model takes the store over, and the job says so.
@@ -148,15 +144,17 @@ def test_a_worker_with_another_model_fails_the_job_and_says_why(
         other.close()
 
 
-def test_a_job_asking_for_a_model_its_worker_lacks_fails(server: Services, repo: Path) -> None:
-    job_id = queue(server, repo, embeddingProvider="local", embeddingModel="all-MiniLM-L6-v2")
-    with pytest.raises(Exception, match="all-MiniLM-L6-v2"):
+def test_a_job_asking_for_a_provider_no_process_can_build_fails_naming_it(
+    server: Services, repo: Path
+) -> None:
+    job_id = queue(server, repo, embeddingProvider="nosuch", embeddingModel="some-model")
+    with pytest.raises(Exception, match="nosuch"):
         server.runner.run_inline(job_id)
     job = job_row(server, job_id)
     assert job.status == "failed"
     assert job.error_message is not None
-    assert "all-MiniLM-L6-v2" in job.error_message
-    assert FAKE_SPEC.name in job.error_message
+    assert "nosuch" in job.error_message
+    assert "some-model" in job.error_message
 
 
 def test_lightfast_yml_sets_the_stores_chunking_over_a_request(server: Services, repo: Path) -> None:

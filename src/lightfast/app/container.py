@@ -34,6 +34,7 @@ from lightfast.app.workspaces import WorkspaceService
 from lightfast.db.engine import make_engine, make_session_factory, migrate
 from lightfast.embed import Embedder, Tokenizer, make_embedder, make_tokenizer
 from lightfast.embed.http import ProviderUsage
+from lightfast.embed.registry import EmbedderPool
 from lightfast.index import SearchIndex, make_index
 from lightfast.rerank import make_rerank_stage
 from lightfast.settings import Settings
@@ -74,11 +75,13 @@ class Services:
     vendors: Vendors  # Linear and Notion: credentials, connections, webhooks
     provider_usage: ProviderUsage  # requests and tokens of hosted model providers, for /metrics
     relationships: RelationshipService  # the graph between documents of every source (issue 14)
+    embedders: EmbedderPool  # each store's own embedding model (issue 15); ``embedder`` is the default
 
     def close(self) -> None:
         if self.search.reranker is not None:
             self.search.reranker.close()
         self.embedder.close()
+        self.embedders.close()
         self.live.close()
         self.notifications.close()
         self.jobs.close()
@@ -102,6 +105,7 @@ def build_services(
     sessions = make_session_factory(engine)
     provider_usage = ProviderUsage()
     embedder = embedder or make_embedder(settings, provider_usage)
+    embedders = EmbedderPool(settings, embedder, usage=provider_usage)
     tokenizer = tokenizer or make_tokenizer(settings)
     index = make_index(engine)
     pipeline = Pipeline(
@@ -110,6 +114,7 @@ def build_services(
         tokenizer,
         max_file_bytes=settings.max_file_bytes,
         batch_documents=settings.ingest_batch_documents,
+        embedders=embedders,
     )
     opener = opener or SourceOpener(settings)
     runner = SyncRunner(settings, sessions, pipeline, opener)
@@ -135,7 +140,13 @@ def build_services(
         documents=DocumentService(sessions, index),
         workspaces=WorkspaceService(settings, sessions, embedder.spec, jobs),
         api_keys=ApiKeyService(sessions),
-        search=SearchService(sessions, embedder, index, reranker=make_rerank_stage(settings, provider_usage)),
+        search=SearchService(
+            sessions,
+            embedder,
+            index,
+            reranker=make_rerank_stage(settings, provider_usage),
+            embedders=embedders,
+        ),
         index_maintenance=IndexMaintenance(engine, sessions, index),
         github_webhooks=GitHubWebhooks(sessions, jobs, relationships),
         idempotency=IdempotencyService(sessions),
@@ -151,4 +162,5 @@ def build_services(
         vendors=build_vendors(settings, sessions, jobs, opener, clock),
         provider_usage=provider_usage,
         relationships=relationships,
+        embedders=embedders,
     )

@@ -24,11 +24,13 @@ from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.relationships import write_links
+from lightfast.app.store_settings import store_choice
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
 from lightfast.db.statuses import JobStatus
 from lightfast.db.tenancy import bump_generation
 from lightfast.embed.base import Embedder, Tokenizer
+from lightfast.embed.registry import EmbedderPool
 from lightfast.errors import DocumentRejected, NotFound
 from lightfast.ingest.chunking import chunk_markdown
 from lightfast.ingest.files import Rejection, decode_text
@@ -181,10 +183,14 @@ class Pipeline:
         *,
         max_file_bytes: int,
         batch_documents: int = 32,
+        embedders: EmbedderPool | None = None,
     ) -> None:
         self.sessions = sessions
         self.embedder = embedder
         self.tokenizer = tokenizer
+        # A store is embedded with its own model (issue 15): the pool builds it; without a pool (tests
+        # that wire a pipeline by hand) every store is embedded with ``embedder``.
+        self.embedders = embedders
         self.max_file_bytes = max_file_bytes
         self.batch_documents = batch_documents
 
@@ -254,7 +260,7 @@ class Pipeline:
             old_hashes = {
                 p.doc_id: docs_repo.chunk_hashes(session, p.doc_id) for p in prepared if not p.is_new
             }
-        vectors = self._embed_missing(prepared, reusable, summary, should_stop)
+        vectors = self._embed_missing(self.embedder_for(store), prepared, reusable, summary, should_stop)
         if vectors is None:
             return SyncSummary()
 
@@ -354,7 +360,7 @@ class Pipeline:
         except DocumentRejected as exc:  # front matter past its limits: this document only is skipped
             return Failure(file.source_id, file.path, exc.reason, exc.message)
         store_chunks = chunk_markdown(
-            parsed.body, store.chunk_max_tokens, store.chunk_overlap, self.tokenizer.count
+            parsed.body, store.chunk_max_tokens, store.chunk_overlap, self._tokenizer(store).count
         )
         return _Prepared(
             file=file,
@@ -368,8 +374,21 @@ class Pipeline:
             is_new=state is None,
         )
 
+    def embedder_for(self, store: Store) -> Embedder:
+        """The embedder of the store's recorded model, so its documents and its queries share one model."""
+        if self.embedders is None:
+            return self.embedder
+        return self.embedders.get(store_choice(store))
+
+    def _tokenizer(self, store: Store) -> Tokenizer:
+        # The process default's tokenizer may be injected (tests): it counts for the default's provider.
+        if self.embedders is None or store.embedding_provider == self.embedder.spec.provider:
+            return self.tokenizer
+        return self.embedders.tokenizer(store_choice(store))
+
     def _embed_missing(
         self,
+        embedder: Embedder,
         prepared: list[_Prepared],
         reusable: dict[tuple[str, str], np.ndarray],
         summary: SyncSummary,
@@ -393,13 +412,13 @@ class Pipeline:
         if texts:
             digests = list(texts)
             parts: list[np.ndarray] = []
-            step = self.embedder.batch_size
+            step = embedder.batch_size
             for start in range(0, len(digests), step):
                 # Checked between model batches so a cancel takes effect within about one batch.
                 if should_stop is not None and should_stop():
                     return None
                 began = time.perf_counter()
-                parts.append(self.embedder.embed([texts[d][0] for d in digests[start : start + step]]))
+                parts.append(embedder.embed([texts[d][0] for d in digests[start : start + step]]))
                 summary.embedding_seconds += time.perf_counter() - began
             embedded = np.concatenate(parts)
             for row, digest in enumerate(digests):

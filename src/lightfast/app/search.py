@@ -11,12 +11,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
+
+from lightfast.app.store_settings import store_choice
 
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
 from lightfast.db.tenancy import list_stores
 from lightfast.embed.base import Embedder
+from lightfast.embed.registry import EmbedderPool, EmbeddingChoice
 from lightfast.errors import InvalidInput, ModelMismatch, NotFound
 from lightfast.index.base import Hit, SearchFilters, SearchIndex
 from lightfast.rerank.stage import RerankOutcome, RerankStage
@@ -144,9 +148,11 @@ class SearchService:
         index: SearchIndex,
         fusion: FusionConfig | None = None,
         reranker: RerankStage | None = None,
+        embedders: EmbedderPool | None = None,
     ) -> None:
         self.sessions = sessions
         self.embedder = embedder
+        self.embedders = embedders
         self.index = index
         self.fusion = fusion or FusionConfig()
         self.reranker = reranker
@@ -175,14 +181,14 @@ class SearchService:
             embedding_ms = 0.0
             vector_hits: list[Hit] = []
             lexical_hits: list[Hit] = []
+            vectors: list[tuple[list[str], np.ndarray]] = []
             if request.mode in EMBEDS_QUERY:
-                self._check_models(stores)
                 t0 = time.perf_counter()
-                vector = self.embedder.embed_query(request.query)
+                vectors = self._query_vectors(stores, request.query)
                 embedding_ms = (time.perf_counter() - t0) * 1000
             t1 = time.perf_counter()
-            if request.mode in EMBEDS_QUERY:
-                vector_hits = self.index.vector_search(session, store_ids, vector, k, filters)
+            if vectors:
+                vector_hits = self._vector_hits(session, vectors, k, filters)
             if request.mode in LEXICAL:
                 lexical_hits = self.index.lexical_search(session, store_ids, request.query, k, filters)
             retrieval_ms = (time.perf_counter() - t1) * 1000
@@ -259,15 +265,41 @@ class SearchService:
             )
         return stores
 
-    def _check_models(self, stores: list[Store]) -> None:
-        spec = self.embedder.spec
+    def _query_vectors(self, stores: list[Store], query: str) -> list[tuple[list[str], np.ndarray]]:
+        """The query embedded once per model among ``stores``, each with the stores it searches: every
+        store's query vector comes from the model its own row names, so a store and its queries cannot
+        disagree on the model (issue 15). Without a pool (a service wired by hand) the one embedder
+        serves, and a store it does not match is refused."""
+        by_choice: dict[EmbeddingChoice, list[str]] = {}
         for store in stores:
-            if (store.embedding_model, store.embedding_dim) != (spec.name, spec.dimension):
-                raise ModelMismatch(
-                    f"store {store.name!r} was indexed with {store.embedding_model} "
-                    f"({store.embedding_dim}-d) but this server embeds queries with {spec.name}; "
-                    "re-ingest the store or search it in fast mode"
-                )
+            by_choice.setdefault(store_choice(store), []).append(store.id)
+        out: list[tuple[list[str], np.ndarray]] = []
+        for choice, ids in by_choice.items():
+            if self.embedders is not None:
+                embedder = self.embedders.get(choice)
+            else:
+                embedder = self.embedder
+                spec = embedder.spec
+                if (choice.model, choice.dimensions) != (spec.name, spec.dimension):
+                    raise ModelMismatch(
+                        f"a store is indexed with {choice.model} ({choice.dimensions}-d) but this "
+                        f"search service embeds queries with {spec.name} only"
+                    )
+            out.append((ids, embedder.embed_query(query)))
+        return out
+
+    def _vector_hits(
+        self, session: Session, vectors: list[tuple[list[str], np.ndarray]], k: int, filters: SearchFilters
+    ) -> list[Hit]:
+        if len(vectors) == 1:
+            ids, vector = vectors[0]
+            return self.index.vector_search(session, ids, vector, k, filters)
+        # Stores of several models: cosine similarities of normalised vectors, merged by score (each
+        # model's scale differs a little; rank fusion with the lexical list absorbs most of that).
+        hits = [
+            h for ids, vector in vectors for h in self.index.vector_search(session, ids, vector, k, filters)
+        ]
+        return sorted(hits, key=lambda h: -h.score)[:k]
 
     def _fuse(self, vector_hits: list[Hit], lexical_hits: list[Hit]) -> list[tuple[int, float]]:
         if not lexical_hits:

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from lightfast.db import activities, tenancy
 from lightfast.db.models import Job, Store
 from lightfast.embed.base import ModelSpec
-from lightfast.embed.registry import model_spec
-from lightfast.errors import ModelMismatch
+from lightfast.embed.registry import EmbeddingChoice, model_spec
 from lightfast.ingest.config import SourceConfig
 from lightfast.settings import Settings
 
@@ -33,6 +32,12 @@ def store_request(settings: Settings) -> dict[str, Any]:
         spec = model_spec(settings)
         request["embeddingProvider"], request["embeddingModel"] = spec.provider, spec.name
     return request
+
+
+def store_choice(store: Store) -> EmbeddingChoice:
+    """The model a store's vectors are in: what embeds its documents and, so they always match, its
+    queries (issue 15)."""
+    return EmbeddingChoice(store.embedding_provider, store.embedding_model, store.embedding_dim)
 
 
 def store_input(request: dict[str, Any] | None) -> dict[str, Any]:
@@ -63,13 +68,9 @@ def store_for(session: Session, job: Job, config: SourceConfig, spec: ModelSpec)
     nothing asked keeps the store's recorded settings. The worker's own settings play no part."""
     request = dict(job.input.get("storeSettings") or {})
     warnings: list[str] = []
-    asked_model = request.get("embeddingModel")
-    if asked_model and (request.get("embeddingProvider"), asked_model) != (spec.provider, spec.name):
-        raise ModelMismatch(
-            f"this job asks for the embedding model {asked_model} ({request.get('embeddingProvider')}) "
-            f"but the worker that ran it embeds with {spec.name} ({spec.provider}); run it on a worker "
-            f"whose LIGHTFAST_EMBEDDING_MODEL is {asked_model}"
-        )
+    # ``spec``: what lightfast.yml or the request asks for, built by the worker's pool (SyncRunner.job_spec).
+    # A model lightfast.yml names makes new stores only: an existing store is switched by a switch job.
+    asked_model = None if config.embedding is not None else request.get("embeddingModel")
     size, overlap = _asked_chunking(config, request, warnings)
     store = tenancy.find_store_by_name(session, job.workspace_id, config.store)
     if store is None:
@@ -101,16 +102,18 @@ def store_for(session: Session, job: Job, config: SourceConfig, spec: ModelSpec)
         )
         return store, warnings
     current: tuple[int, int] | None = (store.chunk_max_tokens, store.chunk_overlap)
+    named = config.embedding
+    recorded_model = (store.embedding_provider, store.embedding_model)
+    if named is not None and (named.provider, named.model) != recorded_model:
+        # A store's model changes only by a switch (a new generation built while the old one serves).
+        warnings.append(
+            f"{config.path or 'lightfast.yml'} names the embedding model {named.model} ({named.provider}) "
+            f"but store {store.name!r} is embedded with {store.embedding_model}; switch it with "
+            f"`lightfast stores embedding {store.name} --provider {named.provider} --model {named.model}`"
+        )
     recorded = (store.embedding_provider, store.embedding_model, store.embedding_dim)
-    if recorded != (spec.provider, spec.name, spec.dimension):
-        if not asked_model:
-            raise ModelMismatch(
-                f"store {store.name!r} is embedded with {store.embedding_model} "
-                f"({store.embedding_dim}-d) but the worker that ran this job embeds with {spec.name} "
-                f"({spec.dimension}-d); run it on a worker with that model, or ask for {spec.name} "
-                f"explicitly (LIGHTFAST_EMBEDDING_MODEL={spec.name} lightfast ingest) to re-embed the "
-                "store with it"
-            )
+    # Nothing asked: the store keeps its own model, whatever the worker's default (its pool builds it).
+    if asked_model and recorded != (spec.provider, spec.name, spec.dimension):
         warnings.append(
             f"store {store.name!r}: embedding model {store.embedding_model} -> {spec.name} as asked; "
             "every document is embedded again"

@@ -37,9 +37,10 @@ from lightfast.db.models import ConnectedSource, Store
 from lightfast.db.statuses import TERMINAL, JobStatus
 from lightfast.db.types import utcnow
 from lightfast.embed.base import ModelSpec
+from lightfast.embed.registry import EmbeddingChoice
 from lightfast.errors import ConfigError, Conflict, NotFound
 from lightfast.ingest.changes import split_changes
-from lightfast.ingest.config import CONFIG_FILENAMES, path_matches
+from lightfast.ingest.config import CONFIG_FILENAMES, SourceConfig, path_matches
 from lightfast.settings import Settings
 from lightfast.sources.base import Source, Unlisted
 from lightfast.sources.registry import SourceOpener
@@ -67,6 +68,20 @@ class SyncRunner:
     @property
     def spec(self) -> ModelSpec:
         return self.pipeline.embedder.spec
+
+    def job_spec(self, job_input: dict[str, Any], config: SourceConfig) -> ModelSpec:
+        """The model a sync asks for: lightfast.yml's ``embedding``, else the job's request (the queuing
+        process's explicit LIGHTFAST_EMBEDDING_*), else the process default. Built by the pool, so any
+        provider this process can serve will do; SettingsError names the one it cannot."""
+        pool = self.pipeline.embedders
+        request = job_input.get("storeSettings") or {}
+        asked = config.embedding
+        choice = EmbeddingChoice(asked.provider, asked.model, asked.dimensions) if asked else None
+        if choice is None and request.get("embeddingModel"):
+            choice = EmbeddingChoice(str(request.get("embeddingProvider")), str(request["embeddingModel"]))
+        if pool is None or choice is None:
+            return self.spec
+        return pool.get(choice).spec
 
     def steps(self, job_id: str, on_batch: Callable[[int, int, int], None] | None = None) -> RunnerSteps:
         return RunnerSteps(self, job_id, on_batch)
@@ -120,7 +135,7 @@ class SyncRunner:
             report = source.inspect_config(revision)
             sources_repo.record_config(session, connection, report, at=utcnow())
             config = report.require()  # ConfigError: recorded on the source by plan()
-            store, warnings = store_for(session, job, config, self.spec)
+            store, warnings = store_for(session, job, config, self.job_spec(job.input, config))
             sources_repo.link_store(session, store.id, connection.id)
             job.store_id = store.id
             existing = docs_repo.source_documents(session, store.id, connection.id)

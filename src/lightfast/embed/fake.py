@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,6 +19,19 @@ FAKE_SPEC = ModelSpec(
     default_chunk_tokens=200,
     default_chunk_overlap=32,
 )
+# The fake serves any of these sizes as "fake-hash-<size>", so tests can switch a store between models.
+FAKE_DIMENSIONS = (64, 128, 256, 384, 512, 768, 1024)
+
+
+def fake_spec(model: str) -> ModelSpec | None:
+    """The fake model called ``model`` (fake-hash-384, fake-hash-256, ...), None if there is none."""
+    prefix = "fake-hash-"
+    size = model[len(prefix) :] if model.startswith(prefix) else ""
+    if not size.isdigit() or int(size) not in FAKE_DIMENSIONS:
+        return None
+    return replace(FAKE_SPEC, name=model, dimension=int(size))
+
+
 _WORD = re.compile(r"[^\W_]+")
 
 

@@ -73,9 +73,10 @@ def spec_for(choice: EmbeddingChoice, settings: Settings) -> ModelSpec:
 
         return openai_spec(choice.model, choice.dimensions, settings.embedding_max_input_tokens)
     if choice.provider == "fake":
-        from lightfast.embed.fake import FAKE_SPEC
+        from lightfast.embed.fake import FAKE_SPEC, fake_spec
 
-        spec = FAKE_SPEC
+        # Part B (issue 15): the fake serves several sizes so tests can switch a store's model.
+        spec = fake_spec(choice.model) or FAKE_SPEC
     elif choice.provider == "local":
         from lightfast.embed.local import MINILM_SPEC
 

@@ -91,6 +91,59 @@ class ConfigProblem:
 
 
 @dataclass(frozen=True)
+class EmbeddingConfig:
+    """``embedding: {provider, model, dimensions}`` of lightfast.yml: shape-checked here; whether a
+    provider serves the model is the embedding registry's to say when the store is made."""
+
+    provider: str
+    model: str
+    dimensions: int | None = None
+
+
+EMBEDDING_PROVIDER_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+EMBEDDING_MODEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,190}")
+EMBEDDING_DIMENSIONS = (1, 8192)
+
+
+def _embedding(node: Node, problems: list[ConfigProblem]) -> EmbeddingConfig | None:
+    """The ``embedding`` mapping, or None with a problem naming the key at fault."""
+    if not isinstance(node, MappingNode):
+        problems.append(_problem("embedding", "must be a mapping with provider, model and dimensions", node))
+        return None
+    values: dict[str, object] = {}
+    for key_node, value in node.value:
+        key = key_node.value if isinstance(key_node, ScalarNode) else None
+        field_name = f"embedding.{key}"
+        if key in values:
+            problems.append(_problem(field_name, "duplicate key", key_node))
+        elif key in ("provider", "model"):
+            pattern = EMBEDDING_PROVIDER_PATTERN if key == "provider" else EMBEDDING_MODEL_PATTERN
+            if isinstance(value, ScalarNode) and value.tag == _STR_TAG and pattern.fullmatch(value.value):
+                values[key] = value.value
+            else:
+                shape = "1-32 characters of a-z, 0-9 and '-'" if key == "provider" else "a model name"
+                problems.append(_problem(field_name, f"must be {shape}", value))
+        elif key == "dimensions":
+            low, high = EMBEDDING_DIMENSIONS
+            number = _yaml_int(value) if isinstance(value, ScalarNode) and value.tag == _INT_TAG else None
+            if isinstance(number, int) and low <= number <= high:
+                values[key] = number
+            else:
+                problems.append(_problem(field_name, f"must be a whole number from {low} to {high}", value))
+        else:
+            problems.append(_problem("embedding", f"unknown key {str(key)[:40]!r}", key_node))
+    for key in ("provider", "model"):
+        if key not in values:
+            problems.append(_problem(f"embedding.{key}", "is required", node))
+    if "provider" not in values or "model" not in values:
+        return None
+    dimensions = values.get("dimensions")
+    return EmbeddingConfig(
+        str(values["provider"]), str(values["model"]), dimensions if isinstance(dimensions, int) else None
+    )
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     """A validated source configuration."""
 
@@ -103,6 +156,9 @@ class SourceConfig:
     # settings never decide it). Bounded again by the model's window when applied.
     chunk_size: int | None = None
     chunk_overlap: int | None = None
+    # The store's embedding model, when the repository names it (issue 15): a new store is made with
+    # it; an existing store of another model is switched by ``lightfast stores embedding``.
+    embedding: EmbeddingConfig | None = None
 
     @property
     def is_default(self) -> bool:
@@ -184,6 +240,7 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
     include: list[_Glob] = []
     exclude: list[_Glob] = []
     chunking: dict[str, int] = {}
+    embedding: EmbeddingConfig | None = None
     for key_node, value in root.value:
         if not isinstance(key_node, ScalarNode):
             problems.append(_problem("(file)", "keys must be plain strings", key_node))
@@ -210,6 +267,8 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
             include = _globs(key, value, problems, allow_empty=False)
         elif key == "exclude":
             exclude = _globs(key, value, problems, allow_empty=True)
+        elif key == "embedding":
+            embedding = _embedding(value, problems)
         elif key in CHUNKING_BOUNDS:
             low, high = CHUNKING_BOUNDS[key]
             number = _yaml_int(value) if isinstance(value, ScalarNode) and value.tag == _INT_TAG else None
@@ -240,6 +299,7 @@ def _parse(text: str, filename: str) -> tuple[SourceConfig | None, list[ConfigPr
         path=filename,
         chunk_size=chunking.get("chunk_size"),
         chunk_overlap=chunking.get("chunk_overlap"),
+        embedding=embedding,
     )
     return config, [], include
 
