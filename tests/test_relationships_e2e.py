@@ -279,3 +279,26 @@ def test_search_results_carry_their_related_documents_when_asked(scenario: Scena
     refused = client.post("/v1/search", json={**body, "related": "yes"}, headers=headers)
     assert refused.status_code == 400
     assert "related" in refused.json()["message"]
+
+
+def test_through_the_sdk(scenario: Scenario) -> None:
+    from lightfast.sdk import Lightfast, NotFoundError
+
+    http = TestClient(create_app(scenario.services))
+    with Lightfast(scenario.key, "http://testserver", http_client=http) as client:
+        page = client.related(scenario.sentry)
+        assert {(i.direction, i.kind, i.document.id) for i in page.items} == expected(scenario)[
+            scenario.sentry
+        ]
+        assert {i.target.key for i in page.items} == {"abc1234"}
+        only = client.related(scenario.deployment, direction="in", source_type="linear")
+        assert [(i.kind, i.document.id) for i in only.items] == [("fixed_by", scenario.linear)]
+        found = client.search("sessions expire", mode="fast", limit=20, related=True)
+        linear = next(hit for hit in found.data if hit.document_id == scenario.linear)
+        assert {r.document.id for r in linear.related} == {
+            d for _, _, d in expected(scenario)[scenario.linear]
+        }
+        with pytest.raises(ValueError, match="direction"):
+            client.related(scenario.linear, direction="sideways")
+        with pytest.raises(NotFoundError):
+            client.related("doc_nope")
