@@ -109,6 +109,7 @@ async def search(
                 mode=body.mode,
                 request_id=request.state.request_id,
                 rerank=body.rerank,
+                metadata=body.filters.metadata,
             )
         )
         svc.usage.record_search(who.workspace_id, response.latency.total, response.mode)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,7 @@ from lightfast.index.base import Hit, SearchFilters, SearchIndex
 from lightfast.rerank.stage import RerankOutcome, RerankStage
 from lightfast.search.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from lightfast.search.highlight import make_snippet
+from lightfast.search.metadata_filter import parse_metadata_filter
 from lightfast.search.text import query_terms
 
 
@@ -73,6 +74,8 @@ class SearchRequest:
     mode: SearchMode = SearchMode.BALANCED
     request_id: str | None = None
     rerank: bool = False  # reorder the top fused candidates with the reranker (mode rerank implies it)
+    # Conditions on the documents' source metadata ({"state": "In Progress"}), checked by the service.
+    metadata: Mapping[str, Any] | None = None
 
     @property
     def reranks(self) -> bool:
@@ -171,7 +174,11 @@ class SearchService:
         started = time.perf_counter()
         request_id = request.request_id or f"req_{uuid.uuid4().hex[:20]}"
         filters = SearchFilters(
-            request.source_types, request.path_prefix or None, request.updated_from, request.updated_to
+            request.source_types,
+            request.path_prefix or None,
+            request.updated_from,
+            request.updated_to,
+            parse_metadata_filter(request.metadata),
         )
         k = max(self.fusion.candidates, 3 * (request.offset + request.limit))
 

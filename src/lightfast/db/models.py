@@ -35,7 +35,9 @@ NAMING = {
 }
 
 # Search structures created by the migrations with raw DDL; the migration test ignores them.
-DIALECT_OBJECTS = frozenset({"ix_vector_entries_hnsw_384", "ix_vector_entries_tsv", "tsv"})
+DIALECT_OBJECTS = frozenset(
+    {"ix_vector_entries_hnsw_384", "ix_vector_entries_tsv", "tsv", "ix_documents_source_metadata"}
+)
 
 
 def is_dialect_object(name: str) -> bool:

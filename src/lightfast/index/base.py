@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy.orm import Session
 
+from lightfast.search.metadata_filter import MetadataCondition
+
 
 @dataclass(frozen=True)
 class SearchFilters:
@@ -21,6 +23,7 @@ class SearchFilters:
     path_prefix: str | None = None
     updated_from: datetime | None = None  # documents updated at or after
     updated_to: datetime | None = None  # documents updated at or before
+    metadata: tuple[MetadataCondition, ...] = ()  # every condition holds (search.metadata_filter)
 
 
 @dataclass(frozen=True)

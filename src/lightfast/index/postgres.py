@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -24,6 +26,18 @@ def _filters_sql(filters: SearchFilters, params: dict[str, object]) -> str:
     if filters.updated_to is not None:
         params["updated_to"] = filters.updated_to
         clauses += " AND d.updated_at <= :updated_to"
+    for i, condition in enumerate(filters.metadata):
+        # jsonb containment, answered by the GIN index on documents.source_metadata (migration 0017):
+        # the key equals the value, or is an array holding it (containment of a one-element array).
+        alternatives = []
+        for j, value in enumerate(condition.values):
+            params[f"meta{i}_{j}"] = json.dumps({condition.key: value})
+            params[f"meta{i}_{j}_in"] = json.dumps({condition.key: [value]})
+            alternatives.append(
+                f"d.source_metadata @> CAST(:meta{i}_{j} AS jsonb) "
+                f"OR d.source_metadata @> CAST(:meta{i}_{j}_in AS jsonb)"
+            )
+        clauses += " AND (" + " OR ".join(alternatives) + ")"
     return clauses
 
 

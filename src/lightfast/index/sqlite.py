@@ -76,9 +76,14 @@ class SqliteIndex:
             return []
         head = session.execute(text(_LOG_HEAD)).one()
         hits: list[Hit] = []
+        # The in-memory tables hold no metadata: the documents the metadata filter keeps are read once.
+        kept = _metadata_documents(session, store_ids, filters) if filters.metadata else None
         for store_id in store_ids:
             snapshot = self.snapshot(session, store_id, int(vector.shape[0]), head.first, head.last or 0)
             mask = _filter_mask(snapshot, filters)
+            if kept is not None:
+                by_metadata = np.isin(snapshot.document_ids, kept)
+                mask = by_metadata if mask is None else mask & by_metadata
             hits.extend(Hit(seq, document, score) for seq, document, score in snapshot.top(vector, k, mask))
         hits.sort(key=lambda h: (-h.score, h.seq))
         return hits[:k]
@@ -166,7 +171,7 @@ class SqliteIndex:
         # is the same. A path or date filter usually keeps a small part of a store, so those go to the
         # old plan directly rather than rank twice.
         rows: Sequence[Row[Any]] = ()
-        if not (filters.path_prefix or filters.updated_from or filters.updated_to):
+        if not (filters.path_prefix or filters.updated_from or filters.updated_to or filters.metadata):
             rows = session.execute(text(_LEXICAL_TOP.format(where=where)), params).all()
         if len(rows) < k:
             rows = session.execute(text(_LEXICAL_ALL.format(where=where)), params).all()
@@ -206,7 +211,39 @@ def _where(store_ids: list[str], filters: SearchFilters, params: dict[str, objec
     if filters.updated_to is not None:
         params["updated_to"] = filters.updated_to.astimezone(UTC).replace(tzinfo=None)
         where.append("d.updated_at <= :updated_to")
+    where.extend(_metadata_where(filters, params))
     return " AND ".join(where)
+
+
+def _metadata_where(filters: SearchFilters, params: dict[str, object]) -> list[str]:
+    """JSON1 clauses of the metadata conditions, with the semantics of search.metadata_filter.matches:
+    json_each yields the key's value itself, or each element when it is an array (an object's members
+    are excluded: they are not values of the key)."""
+    clauses = []
+    for i, condition in enumerate(filters.metadata):
+        params[f"meta_path{i}"] = condition.json_path
+        tests = []
+        for j, value in enumerate(condition.values):
+            if isinstance(value, bool):
+                tests.append(f"je.type = '{'true' if value else 'false'}'")
+                continue
+            params[f"meta{i}_{j}"] = value
+            kinds = "'text'" if isinstance(value, str) else "'integer', 'real'"
+            tests.append(f"(je.type IN ({kinds}) AND je.value = :meta{i}_{j})")
+        clauses.append(
+            f"json_type(d.source_metadata, :meta_path{i}) NOT IN ('object', 'null') AND EXISTS ("
+            f"SELECT 1 FROM json_each(d.source_metadata, :meta_path{i}) AS je WHERE {' OR '.join(tests)})"
+        )
+    return clauses
+
+
+def _metadata_documents(session: Session, store_ids: list[str], filters: SearchFilters) -> np.ndarray:
+    params: dict[str, object] = {}
+    stores = ", ".join(f":store{i}" for i in range(len(store_ids)))
+    params.update({f"store{i}": s for i, s in enumerate(store_ids)})
+    where = " AND ".join([f"d.store_id IN ({stores})", *_metadata_where(filters, params)])
+    ids = session.execute(text(f"SELECT d.id FROM documents d WHERE {where}"), params).scalars()
+    return np.array(list(ids), dtype=object)
 
 
 def _filter_mask(vectors: Snapshot, filters: SearchFilters) -> np.ndarray | None:

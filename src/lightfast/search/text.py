@@ -21,6 +21,8 @@ __all__ = [
 WORD_RE = re.compile(r"[^\W_]+")
 
 _TSQUERY_DROP_RE = re.compile(r"[^a-z0-9]+")
+# An issue key (ENG-7, LIN-123): ASCII letters, a dash, digits, standing alone as the parser sees it.
+_IDENTIFIER_RE = re.compile(r"(?<![a-z0-9_.-])([a-z]{1,32})-([0-9]{1,18})(?![a-z0-9_.-])")
 
 _STOPWORD_TEXT = """
     a about above after again against all am an and any are as at
@@ -76,6 +78,11 @@ def tsquery_expression(query: str) -> str | None:
     """
     cleaned = (_TSQUERY_DROP_RE.sub("", term) for term in query_terms(query))
     terms = list(dict.fromkeys(term for term in cleaned if term))
+    # PostgreSQL's parser reads an issue key such as ENG-7 as the word "eng" and the signed integer
+    # "-7", so the terms above ("eng", "7") never meet the "-7" in the index: an identifier also becomes
+    # the phrase of the lexemes the parser made of it, which only that issue's key matches.
+    phrases = (f"({word} <-> -{number})" for word, number in _IDENTIFIER_RE.findall(query.lower()))
+    terms.extend(dict.fromkeys(phrases))
     if not terms:
         return None
     return " | ".join(terms)

@@ -11,6 +11,10 @@ from pydantic import (
     BeforeValidator,
     Field,
     SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     WithJsonSchema,
     model_serializer,
 )
@@ -64,6 +68,11 @@ RequestedMode = Annotated[
 # -- requests --------------------------------------------------------------------------------------
 
 
+# Strict: a JSON 1 stays an int (not true), "2" stays a string; the service bounds them further.
+MetadataScalar = StrictStr | StrictBool | StrictInt | StrictFloat
+MetadataValue = MetadataScalar | Annotated[list[MetadataScalar], Field(min_length=1, max_length=20)]
+
+
 class DateRange(Body):
     from_: datetime | None = Field(default=None, alias="from")
     to: datetime | None = None
@@ -74,6 +83,13 @@ class Filters(Body):
     source_types: list[str] = Field(default_factory=list, alias="sourceTypes", max_length=10)
     path_prefix: str | None = Field(default=None, alias="pathPrefix", max_length=1024)
     date_range: DateRange | None = Field(default=None, alias="dateRange")
+    metadata: dict[str, MetadataValue] | None = Field(
+        default=None,
+        max_length=8,
+        description="Conditions on the documents' source metadata, all of which must hold: a key (e.g. "
+        "state, teamKey, labels) and a value, or a list of values any of which will do; a key whose "
+        "value is a list matches when the list holds the value. Values are typed (\"2\" is not 2).",
+    )
 
 
 class SearchBody(Body):
