@@ -3,6 +3,7 @@ named in the error, the webhook URL printed, the token read from the environment
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lightfast.app.secrets import encode_key
@@ -38,7 +39,8 @@ def test_add_sentry(tmp_path: Path) -> None:
     assert (added["mode"], bool(added["jobId"])) == ("api", True)
     assert added["credentials"] == {"token": "••••cdef", "webhook_secret": "••••6789"}
     assert "webhookSecret" not in added  # Sentry's own client secret: never generated, never echoed
-    assert "Sentry acme" in ok(env, "source", "list").stdout
+    listed = json.loads(ok(env, "source", "list", "--json").stdout)  # a table may wrap a narrow terminal
+    assert "Sentry acme" in json.dumps(listed)
     bad = invoke(env, "source", "add", "sentry", "--organization", "Not An Org")
     assert bad.exit_code != 0
     assert "organization" in bad.stderr

@@ -243,3 +243,29 @@ def test_only_the_issue_document_is_known_by_the_issues_short_id() -> None:
     comment_doc = docs.render_comment(comment, issue, organization="o", web_url=WEB)
     assert {t.key for t in identities("sentry", issue_doc.entity_id, issue_doc.metadata)} >= {"FRONT-END-9"}
     assert identities("sentry", comment_doc.entity_id, comment_doc.metadata) == []
+
+
+def test_the_connection_fields_are_declared_for_every_shell() -> None:
+    """The console's connect form and connect()'s checks read them (VendorKind.options)."""
+    import time
+
+    from lightfast.app.sentry_backfill import SENTRY
+
+    organization, projects = SENTRY.options
+    assert (organization.name, organization.required) == ("organization", True)
+    assert projects.name == "projects"
+    assert not projects.required
+    assert organization.check(" acme ") == "acme"
+    assert projects.check("web, api  mobile") == "web, api  mobile"
+    assert projects.check("") is None
+    for bad in ("Web", "web,,../x", "a" * 51):
+        with pytest.raises(InvalidInput) as refused:
+            projects.check(bad)
+        assert refused.value.field == "projects"
+    began = time.perf_counter()
+    with pytest.raises(InvalidInput):
+        projects.check("a," * 2000 + "!")  # no catastrophic backtracking
+    assert time.perf_counter() - began < 0.5
+    with pytest.raises(InvalidInput) as missing:
+        organization.check(None)
+    assert missing.value.field == "organization"

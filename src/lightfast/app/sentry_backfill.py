@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.credentials import TOKEN, CredentialService
 from lightfast.app.linear_backfill import finish_listing, load_checkpoint, save_checkpoint
 from lightfast.app.vendor_snapshots import DatabaseSnapshots
-from lightfast.app.vendor_sources import VendorKind
+from lightfast.app.vendor_sources import VendorKind, VendorOption
 from lightfast.db import vendor_entities as entities_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.db.types import utcnow
@@ -47,6 +47,8 @@ MAX_COMMENTS = 200  # per issue listed; an issue's discussion beyond it is rarel
 # The few issue fields a comment's document shows (its title says which issue it is about).
 _COMMENT_ISSUE_FIELDS = ("short_id", "title", "project", "permalink")
 _SPLIT = re.compile(r"[,\s]+")
+# One slug, then more after commas or spaces (each separator run before a slug: no backtracking).
+_PROJECT_LIST = r"[a-z0-9][a-z0-9_-]{0,49}(?:[,\s]+[a-z0-9][a-z0-9_-]{0,49})*"
 
 
 def connection_metadata(
@@ -79,7 +81,28 @@ def connection_metadata(
 
 
 # The client secret is Sentry's (shown on the integration's page), so it is given, never generated.
-SENTRY = VendorKind("sentry", "Sentry", connection_metadata)
+SENTRY = VendorKind(
+    "sentry",
+    "Sentry",
+    connection_metadata,
+    options=(
+        VendorOption(
+            "organization",
+            "Sentry organization slug",
+            required=True,
+            pattern=SLUG.pattern.strip("^$"),
+            help="acme for sentry.io/organizations/acme: lower-case letters, digits, dashes, underscores",
+            max_length=50,
+        ),
+        VendorOption(
+            "projects",
+            "project slugs",
+            pattern=_PROJECT_LIST,
+            help="project slugs separated by commas; empty for every project of the organization",
+            max_length=MAX_PROJECTS * 51,
+        ),
+    ),
+)
 
 
 def _meta(connection: ConnectedSource) -> dict[str, Any]:
