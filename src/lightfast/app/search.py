@@ -15,7 +15,6 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.store_settings import store_choice
-
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
 from lightfast.db.tenancy import list_stores

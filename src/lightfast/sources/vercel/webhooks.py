@@ -235,7 +235,8 @@ def parse_delivery(body: dict[str, Any]) -> VercelDelivery:
             )
         if "target" in payload:  # the webhook says the target beside the deployment, not in it
             deployment["target"] = text(payload.get("target"), 60)
-    name = text(project.get("name"), 100) or text(payload.get("name"), 100)
+    # A deployment's name is its project's: a connection naming projects by name recognises it so.
+    name = text(project.get("name"), 100) or text(payload.get("name"), 100) or (deployment or {}).get("name")
     return VercelDelivery(kind, delivery_id, created, deployment, project_id, name, team_id)
 
 
@@ -251,7 +252,8 @@ def error_lines(events: Any, max_lines: int, max_line: int) -> list[str]:
         if not isinstance(event, dict):
             continue
         kind = event.get("type")
-        body = text(_obj(event.get("payload")).get("text"), 20_000) or text(event.get("text"), 20_000)
+        given = _obj(event.get("payload")).get("text", event.get("text"))
+        body = given[:20_000] if isinstance(given, str) else None  # raw: its escape codes go below
         if body is None or kind not in ("stderr", "stdout", "command", "fatal"):
             continue
         for raw in body.splitlines()[:200]:
@@ -261,7 +263,7 @@ def error_lines(events: Any, max_lines: int, max_line: int) -> list[str]:
     return found[-max_lines:] if max_lines > 0 else []
 
 
-_ERROR_WORDS = re.compile(r"\b(error|err!|failed|failure|fatal|exception|cannot|unable)\b", re.IGNORECASE)
+_ERROR_WORDS = re.compile(r"\b(?:error|failed|failure|fatal|exception|cannot|unable)\b|\bERR!", re.IGNORECASE)
 
 
 def _says_error(line: str) -> bool:
