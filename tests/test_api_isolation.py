@@ -784,6 +784,9 @@ CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
         by_id("GET", "/v1/stores/{id}"), own_reads("/v1/stores/{id}", ("store", "extra_store"))
     ),
     ("PATCH", "/v1/stores/{id}"): rename_store_check,
+    ("PUT", "/v1/stores/{id}/embedding"): by_id(
+        "PUT", "/v1/stores/{id}/embedding", {"provider": "fake", "model": "fake-hash-256", "dryRun": True}
+    ),
     ("GET", "/v1/sources"): listing("/v1/sources"),
     ("POST", "/v1/sources"): connect_source_check,
     ("POST", "/v1/sources/{id}/sync"): sync_check,

@@ -12,6 +12,7 @@ from lightfast import __version__, console
 from lightfast.api import activity, errors, events, insights, metrics, middleware, notifications
 from lightfast.api.relationships import router as relationships_router
 from lightfast.api.routes import router
+from lightfast.api.store_embedding import router as store_embedding_router
 from lightfast.api.vendor_webhooks import router as vendor_webhooks_router
 from lightfast.api.webhooks import router as webhooks_router
 from lightfast.app import schemas
@@ -33,6 +34,7 @@ def create_app(services: Services) -> FastAPI:
     metrics.install(app, services)
     app.include_router(router)
     app.include_router(relationships_router)
+    app.include_router(store_embedding_router)
     app.include_router(insights.router)
     app.include_router(notifications.router)
     app.include_router(events.router)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.activity_log import ActivityLog
 from lightfast.app.clock import Clock, SystemClock
 from lightfast.app.disconnect import DisconnectRunner
+from lightfast.app.embedding_switch import EmbeddingSwitches
 from lightfast.app.github_webhooks import GitHubWebhooks
 from lightfast.app.idempotency import IdempotencyService
 from lightfast.app.index_maintenance import IndexMaintenance
@@ -76,6 +77,7 @@ class Services:
     provider_usage: ProviderUsage  # requests and tokens of hosted model providers, for /metrics
     relationships: RelationshipService  # the graph between documents of every source (issue 14)
     embedders: EmbedderPool  # each store's own embedding model (issue 15); ``embedder`` is the default
+    embedding_switches: EmbeddingSwitches  # a store's switch to another model, without downtime
 
     def close(self) -> None:
         if self.search.reranker is not None:
@@ -163,4 +165,5 @@ def build_services(
         provider_usage=provider_usage,
         relationships=relationships,
         embedders=embedders,
+        embedding_switches=EmbeddingSwitches(settings, sessions, embedders),
     )

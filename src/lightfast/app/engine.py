@@ -33,7 +33,8 @@ from lightfast import __version__
 from lightfast.app import runtime, schedule
 from lightfast.app.container import Services
 from lightfast.app.disconnect import DISCONNECT
-from lightfast.app.workflows import disconnect_workflow, sync_workflow
+from lightfast.app.embedding_switch import EMBEDDING_SWITCH
+from lightfast.app.workflows import disconnect_workflow, embedding_switch_workflow, sync_workflow
 from lightfast.db import jobs as jobs_repo
 
 log = logging.getLogger("lightfast.worker")
@@ -256,6 +257,8 @@ class JobEngine:
                 handle = DBOS.fork_workflow(resume["from"], int(resume["step"]))
             elif kind == DISCONNECT:
                 handle = DBOS.start_workflow(disconnect_workflow)
+            elif kind == EMBEDDING_SWITCH:
+                handle = DBOS.start_workflow(embedding_switch_workflow)
             else:
                 handle = DBOS.start_workflow(sync_workflow)
         self._running[job_id] = handle

@@ -34,6 +34,8 @@ FINISH_STEPS = (
     "lightfast.fail",
     "lightfast.disconnect.finish",
     "lightfast.disconnect.fail",
+    "lightfast.embedding_switch.finish",
+    "lightfast.embedding_switch.fail",
 )
 
 

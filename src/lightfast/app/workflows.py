@@ -118,3 +118,55 @@ def disconnect_workflow() -> dict[str, Any]:
     except Exception as exc:
         disconnect_fail_step(str(exc) or type(exc).__name__)
         raise
+
+
+EMBEDDING_SWITCH_WORKFLOW_NAME = "lightfast.embedding_switch"
+
+
+@DBOS.step(name="lightfast.embedding_switch.begin")
+def switch_begin_step() -> int:
+    return runtime.current().embedding_switches.begin(_job_id())
+
+
+@DBOS.step(name="lightfast.embedding_switch.embed_batch")
+def switch_batch_step() -> int:
+    return runtime.current().embedding_switches.embed_batch(_job_id())
+
+
+@DBOS.step(name="lightfast.embedding_switch.flip")
+def switch_flip_step() -> bool:
+    return runtime.current().embedding_switches.flip(_job_id())
+
+
+@DBOS.step(name="lightfast.embedding_switch.drop_staged")
+def switch_drop_step() -> int:
+    return runtime.current().embedding_switches.drop_staged(_job_id())
+
+
+@DBOS.step(name="lightfast.embedding_switch.finish")
+def switch_finish_step() -> str:
+    return runtime.current().embedding_switches.finish(_job_id())
+
+
+@DBOS.step(name="lightfast.embedding_switch.fail")
+def switch_fail_step(message: str) -> None:
+    runtime.current().embedding_switches.fail(_job_id(), message)
+
+
+@DBOS.workflow(name=EMBEDDING_SWITCH_WORKFLOW_NAME, max_recovery_attempts=10)
+def embedding_switch_workflow() -> dict[str, Any]:
+    """Build a store's vectors with its new model while the old ones serve, flip, drop the staging."""
+    try:
+        texts = switch_begin_step()
+        while True:
+            staged = switch_batch_step()
+            if staged < 0:  # cancelled: the store keeps its old model
+                return {"status": "cancelled"}
+            if staged == 0 and switch_flip_step():
+                break
+        while switch_drop_step():
+            pass
+        return {"status": switch_finish_step(), "texts": texts}
+    except Exception as exc:
+        switch_fail_step(str(exc) or type(exc).__name__)
+        raise

@@ -15,6 +15,7 @@ from lightfast.cli import (  # noqa: F401 - registers the commands
     secrets,
     server,
     sources,
+    stores_embedding,
     users,
     vendor_sources,
     workspaces,

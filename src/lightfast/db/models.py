@@ -482,6 +482,7 @@ class LoginAttempt(Base):
 # The activity log (issue 12): its own module, like the vendors' tables.
 # The relationship graph (issue 14): edges, the keys documents are known by, commits' changed paths.
 from lightfast.db.activity_models import Activity as Activity  # noqa: E402
+from lightfast.db.generation_models import EmbeddingGeneration, GenerationVector  # noqa: E402, F401
 from lightfast.db.relationship_models import CommitChange, DocumentEdge, DocumentKey  # noqa: E402, F401
 from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402, F401
 

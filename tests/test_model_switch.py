@@ -1,0 +1,220 @@
+"""Switching a store's embedding model without downtime (issue 15): a job builds the new generation of
+its vectors while the old one answers searches, flips atomically, and a cancel leaves the old model
+serving. Both databases (the ``database_url`` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from lightfast.app import embedding_switch
+from lightfast.app.container import Services, build_services
+from lightfast.app.embedding_switch import describe_estimate, estimated_cost
+from lightfast.app.search import SearchMode, SearchRequest
+from lightfast.db.generation_models import EmbeddingGeneration, GenerationVector
+from lightfast.db.models import Store, VectorEntry
+from lightfast.embed.registry import EmbeddingChoice
+from lightfast.errors import Conflict, InvalidInput
+from tests.conftest import make_settings, write
+
+NEW = EmbeddingChoice("fake", "fake-hash-256", 256)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    files = {f"doc{i}.md": f"# Doc {i}\n\nalpha{i} shared words about topic{i % 3}\n" for i in range(12)}
+    return write(tmp_path / "repo", files)
+
+
+@pytest.fixture
+def services(tmp_path: Path, database_url: str, repo: Path) -> Iterator[Services]:
+    built = build_services(make_settings(tmp_path, database_url))
+    registered = built.ingest.register_local(repo)
+    built.runner.run_inline(built.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id)
+    yield built
+    built.close()
+
+
+def store_row(services: Services) -> Store:
+    with services.sessions() as session:
+        return session.scalars(select(Store)).one()
+
+
+def widths(services: Services) -> set[int]:
+    with services.sessions() as session:
+        return {int(np.asarray(v).shape[0]) for v in session.scalars(select(VectorEntry.embedding))}
+
+
+def dense(services: Services, query: str) -> list[str]:
+    store = store_row(services)
+    response = services.search.search(
+        SearchRequest(workspace_id=store.workspace_id, query=query, mode=SearchMode.DENSE, limit=3)
+    )
+    return [result.path for result in response.results]
+
+
+def test_search_keeps_the_old_generation_until_the_flip_then_the_new_one(
+    services: Services, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedding_switch, "TEXTS_PER_STEP", 4)
+    store = store_row(services)
+    switches = services.embedding_switches
+    estimate = switches.estimate(store.workspace_id, store.name, NEW)
+    assert (estimate.chunks, estimate.texts, estimate.requests) == (12, 12, 0)
+    assert estimate.tokens > 0
+    assert estimate.current_dimensions == 384
+    job_id, _ = switches.start(store.workspace_id, store.name, NEW)
+    with pytest.raises(Conflict):  # one switch of a store at a time
+        switches.start(store.workspace_id, store.name, EmbeddingChoice("fake", "fake-hash-128", 128))
+
+    switches.begin(job_id)
+    assert switches.embed_batch(job_id) == 4
+    # Half built: the store and every search still use the old model.
+    before = dense(services, "alpha3")
+    assert before[:1] == ["doc3.md"]
+    assert store_row(services).embedding_dim == 384
+    assert widths(services) == {384}
+
+    # An ingest during the switch adds a document with the old model: the switch catches it up.
+    (repo / "late.md").write_text("# Late\n\nlatecomer words\n")
+    registered = services.ingest.register_local(repo)
+    services.runner.run_inline(
+        services.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id
+    )
+    while (staged := switches.embed_batch(job_id)) > 0:
+        assert store_row(services).embedding_dim == 384
+    assert staged == 0
+    assert switches.flip(job_id)
+    while switches.drop_staged(job_id):
+        pass
+    assert switches.finish(job_id) == "completed"
+
+    after = store_row(services)
+    assert (after.embedding_model, after.embedding_dim) == ("fake-hash-256", 256)
+    assert widths(services) == {256}  # every chunk, the late one included
+    assert dense(services, "alpha3")[0] == "doc3.md"
+    assert dense(services, "latecomer")[0] == "late.md"
+    with services.sessions() as session:
+        assert session.scalars(select(GenerationVector)).first() is None  # the staging is gone
+        generation = session.scalars(select(EmbeddingGeneration)).one()
+        assert (generation.status, generation.previous_model) == ("active", "fake-hash-384")
+
+    # The next sync embeds nothing again: the documents' configuration hash moved with the flip.
+    summary = services.runner.run_inline(
+        services.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id
+    )
+    assert summary.chunks_embedded == 0
+
+
+def test_a_cancelled_switch_leaves_the_old_model_serving(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedding_switch, "TEXTS_PER_STEP", 4)
+    store = store_row(services)
+    switches = services.embedding_switches
+    job_id, _ = switches.start(store.workspace_id, store.name, NEW)
+    switches.begin(job_id)
+    switches.embed_batch(job_id)
+    services.jobs.cancel(store.workspace_id, job_id)
+    assert switches.embed_batch(job_id) == -1 or switches.run_inline(job_id) == "cancelled"
+    after = store_row(services)
+    assert (after.embedding_model, after.embedding_dim) == ("fake-hash-384", 384)
+    assert widths(services) == {384}
+    assert dense(services, "alpha5")[0] == "doc5.md"
+    # A new switch supersedes the cancelled one and completes.
+    job_id, _ = switches.start(store.workspace_id, store.name, NEW)
+    assert switches.run_inline(job_id) == "completed"
+    assert store_row(services).embedding_dim == 256
+
+
+def test_a_switch_to_the_same_or_an_unknown_model_is_refused_naming_it(services: Services) -> None:
+    store = store_row(services)
+    switches = services.embedding_switches
+    with pytest.raises(InvalidInput, match="already"):
+        switches.estimate(store.workspace_id, store.name, EmbeddingChoice("fake", "fake-hash-384", 384))
+    with pytest.raises(InvalidInput, match="nosuch"):
+        switches.estimate(store.workspace_id, store.name, EmbeddingChoice("nosuch", "m"))
+
+
+@given(tokens=st.integers(0, 10**10), price=st.floats(0, 1000, allow_nan=False))
+def test_an_estimated_cost_never_promises_less_than_the_bill(tokens: int, price: float) -> None:
+    cost = estimated_cost(tokens, price)
+    assert cost is not None
+    assert cost + 1e-6 >= tokens * price / 1_000_000
+    assert cost - 0.01 <= tokens * price / 1_000_000 + 1e-6  # and at most a cent more
+    assert estimated_cost(tokens, None) is None
+
+
+def test_the_estimate_reads_as_lines(services: Services) -> None:
+    store = store_row(services)
+    lines = describe_estimate(services.embedding_switches.estimate(store.workspace_id, store.name, NEW))
+    assert lines[0].startswith(f"store {store.name}: fake/fake-hash-384 (384-d) -> fake/fake-hash-256")
+
+
+def test_the_cli_prints_the_estimate_and_starts_only_when_told(tmp_path: Path, repo: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lightfast.cli import app
+    from tests.test_cli import cli_env
+
+    env = cli_env(tmp_path)
+    runner = CliRunner()
+    (repo / "lightfast.yml").write_text("version: 1\nstore: docs\ninclude: ['*.md']\n")
+    assert runner.invoke(app, ["ingest", str(repo)], env=env).exit_code == 0
+    store = "docs"
+    args = ["stores", "embedding", store, "--provider", "fake", "--model", "fake-hash-256"]
+    dry = runner.invoke(app, [*args, "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "fake/fake-hash-384 (384-d) -> fake/fake-hash-256 (256-d)" in dry.output
+    assert "chunks: 12 (12 distinct texts to embed)" in dry.output
+    declined = runner.invoke(app, args, env=env, input="n\n")
+    assert declined.exit_code == 1
+    started = runner.invoke(app, [*args, "--yes", "--json"], env=env)
+    assert started.exit_code == 0, started.output
+    assert '"jobId": "job_' in started.output
+    unknown = runner.invoke(
+        app, ["stores", "embedding", store, "--provider", "nosuch", "--model", "m"], env=env
+    )
+    assert unknown.exit_code != 0
+    assert "nosuch" in unknown.output
+
+
+def test_the_api_answers_the_estimate_and_starts_the_switch(services: Services) -> None:
+    from fastapi.testclient import TestClient
+
+    from lightfast.api.app import create_app
+
+    store = store_row(services)
+    secret = services.api_keys.create(store.workspace_id, "switch").secret
+    client = TestClient(create_app(services))
+    headers = {"Authorization": f"Bearer {secret}"}
+    url = f"/v1/stores/{store.id}/embedding"
+    body = {"provider": "fake", "model": "fake-hash-256", "dimensions": 256}
+    dry = client.put(url, json={**body, "dryRun": True}, headers=headers)
+    assert dry.status_code == 202, dry.text
+    assert dry.json()["jobId"] is None
+    assert dry.json()["estimate"]["target"] == {
+        "provider": "fake",
+        "model": "fake-hash-256",
+        "dimensions": 256,
+    }
+    assert dry.json()["estimate"]["texts"] == 12
+    assert store_row(services).embedding_dim == 384  # a dry run changes nothing
+    bad = client.put(url, json={**body, "model": "fake-hash-7"}, headers=headers)
+    assert bad.status_code == 400
+    assert "fake-hash-7" in bad.text
+    hostile = client.put(url, json={**body, "provider": "x" * 500}, headers=headers)
+    assert hostile.status_code in (400, 422)
+    assert "provider" in hostile.text
+    started = client.put(url, json=body, headers=headers)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["jobId"]
+    assert services.embedding_switches.run_inline(job_id) == "completed"
+    assert store_row(services).embedding_dim == 256
+    assert client.put(url, json={**body, "dryRun": True}, headers=headers).status_code == 400  # already
