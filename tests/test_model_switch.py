@@ -4,7 +4,7 @@ serving. Both databases (the ``database_url`` fixture)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from lightfast.app.container import Services, build_services
 from lightfast.app.embedding_switch import describe_estimate, estimated_cost
 from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.db.generation_models import EmbeddingGeneration, GenerationVector
-from lightfast.db.models import Store, VectorEntry
+from lightfast.db.models import Job, Store, VectorEntry
 from lightfast.embed.registry import EmbeddingChoice
 from lightfast.errors import Conflict, InvalidInput
 from tests.conftest import make_settings, write
@@ -218,3 +218,88 @@ def test_the_api_answers_the_estimate_and_starts_the_switch(services: Services) 
     assert services.embedding_switches.run_inline(job_id) == "completed"
     assert store_row(services).embedding_dim == 256
     assert client.put(url, json={**body, "dryRun": True}, headers=headers).status_code == 400  # already
+
+
+@pytest.mark.slow
+def test_a_switch_whose_worker_is_killed_resumes_and_completes(
+    tmp_path: Path, database_url: str, repo: Path
+) -> None:
+    """The real workflow on a worker process: searches answer from the old generation while it runs; a
+    SIGKILL mid-switch leaves the store on its old model, and the next worker finishes the same job."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    for i in range(12, 40):
+        (repo / f"more{i}.md").write_text(f"# More {i}\n\nbeta{i} words of note {i}\n")
+    settings = make_settings(tmp_path, database_url, worker_id="switch-crash")
+    svc = build_services(settings)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        root = Path(__file__).resolve().parents[1]
+        env = {
+            **os.environ,
+            "LIGHTFAST_HOME": str(settings.home_dir),
+            "LIGHTFAST_DATABASE_URL": settings.resolved_database_url,
+            "LIGHTFAST_EMBEDDING_PROVIDER": "fake",
+            "LIGHTFAST_WORKER_ID": "switch-crash",
+            "LIGHTFAST_DISPATCH_INTERVAL": "0.05",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "src"), os.environ.get("PYTHONPATH")])),
+        }
+        log = (tmp_path / f"worker{len(procs)}.log").open("wb")
+        script = Path(__file__).with_name("switch_crash_worker.py")
+        proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        procs.append(proc)
+        return proc
+
+    def job_state(job_id: str) -> tuple[str, int]:
+        with svc.sessions() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            return str(job.status), int(job.progress_processed or 0)
+
+    def wait(predicate: Callable[[], bool], what: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert procs[-1].poll() is None, (tmp_path / f"worker{len(procs) - 1}.log").read_text()
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.02)
+
+    try:
+        registered = svc.ingest.register_local(repo)
+        svc.runner.run_inline(svc.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id)
+        store = store_row(svc)
+        job_id, estimate = svc.embedding_switches.start(store.workspace_id, store.name, NEW)
+        assert estimate.texts == 40
+        first = start_worker()
+        wait(lambda: job_state(job_id)[1] >= 12, "a third of the texts")
+        assert dense(svc, "beta20")[0] == "more20.md"  # searched while the switch runs: old generation
+        assert store_row(svc).embedding_dim == 384
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        status, done = job_state(job_id)
+        assert status == "running"
+        assert done < 40
+        assert store_row(svc).embedding_dim == 384  # the kill left the old model serving
+        assert widths(svc) == {384}
+
+        start_worker()
+        wait(lambda: job_state(job_id)[0] not in ("queued", "running"), "the resumed job to end")
+        assert job_state(job_id) == ("completed", 40)
+        assert store_row(svc).embedding_dim == 256
+        assert widths(svc) == {256}
+        assert dense(svc, "beta20")[0] == "more20.md"
+        names = Counter(step.name for step in svc.jobs.steps(job_id))
+        assert names["lightfast.embedding_switch.begin"] == 1  # resumed, not started over
+        assert names["lightfast.embedding_switch.flip"] == 1
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+        svc.close()
