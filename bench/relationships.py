@@ -8,6 +8,7 @@ A mention counts once per document and target (the graph stores one edge per kin
 scored on the mentions found: the share whose kind is the labelled one.
 
     python bench/relationships.py            # writes bench/results/relationships.md
+    python bench/relationships.py --ingest 0 # without the ingestion cost
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -195,11 +197,85 @@ def report(documents: list[dict[str, Any]], result: dict[str, Any], heldout: dic
     return "\n".join(lines)
 
 
+def ingest_cost(count: int) -> dict[str, float]:
+    """What the graph adds to ingestion: ``count`` documents of the labelled set's texts (cycled) through
+    the real pipeline on SQLite with the fake embedder, timing extraction (outside the write transaction)
+    and the edge and key writes (inside it) against the whole run."""
+    from lightfast.app import pipeline as pipeline_module
+    from lightfast.app.container import build_services
+    from lightfast.app.pipeline import SyncTarget
+    from lightfast.db import sources as sources_repo
+    from lightfast.db import tenancy
+    from lightfast.settings import Settings
+    from lightfast.sources.base import SourceFile
+
+    texts = [d["text"] for d in load() if d["origin"] == "synthetic"]
+    spent = {"extract": 0.0, "write": 0.0}
+    extract, write = pipeline_module.document_links, pipeline_module.write_links
+
+    def timed(name: str, function: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - began
+
+        return run
+
+    def body(n: int) -> bytes:
+        return f"# Doc {n}\n\n{texts[n % len(texts)]}\n".encode()
+
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(
+            home=Path(home), database_url=f"sqlite:///{home}/bench.db", embedding_provider="fake"
+        )
+        services = build_services(settings)
+        try:
+            workspace = services.workspaces.ensure_workspace_id()
+            store_id = services.workspaces.create_store(workspace, "bench").store.id
+            with services.sessions.begin() as session:
+                store = tenancy.find_store(session, store_id)
+                assert store is not None
+                session.expunge(store)
+                source = sources_repo.ensure_source(
+                    session,
+                    organization_id=tenancy.organization_of(session, workspace).id,
+                    workspace_id=workspace,
+                    source_type="linear",
+                    external_key="bench",
+                    display_name="bench",
+                    metadata={},
+                ).id
+            files = [
+                SourceFile(
+                    source_id=f"doc-{n}",
+                    path=f"issues/doc-{n}.md",
+                    read=lambda n=n: body(n),  # type: ignore[misc]
+                    metadata={"type": "linear", "kind": "issue", "identifier": f"BENCH-{n + 1}"},
+                )
+                for n in range(count)
+            ]
+            pipeline_module.document_links = timed("extract", extract)  # type: ignore[assignment]
+            pipeline_module.write_links = timed("write", write)  # type: ignore[assignment]
+            target = SyncTarget(store, source, "linear")
+            began = time.perf_counter()
+            for start in range(0, count, 32):
+                services.pipeline.process_batch(target, files[start : start + 32])
+            total = time.perf_counter() - began
+        finally:
+            pipeline_module.document_links = extract  # type: ignore[assignment]
+            pipeline_module.write_links = write  # type: ignore[assignment]
+            services.close()
+    return {"total": total, **spent}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--ingest", type=int, default=2000, help="documents for the ingestion cost (0: skip)")
     args = parser.parse_args()
     documents = load()
     result = evaluate([d for d in documents if d["origin"] != "heldout"])
@@ -207,6 +283,18 @@ def main() -> None:
     result["chars"] += heldout["chars"]
     result["seconds"] += heldout["seconds"]
     text = report(documents, result, heldout)
+    if args.ingest:
+        cost = ingest_cost(args.ingest)
+        text += (
+            "\n## What the graph adds to ingestion\n\n"
+            f"`python bench/relationships.py --ingest {args.ingest}`: "
+            f"{args.ingest:,} Linear-shaped documents of the set's texts through the pipeline (SQLite, fake "
+            f"embedder, batches of 32) in {cost['total']:.2f} s; extraction took "
+            f"{cost['extract'] * 1000:.0f} ms ({cost['extract'] / cost['total']:.1%}, outside the write "
+            f"transaction), writing the edges and keys {cost['write'] * 1000:.0f} ms "
+            f"({cost['write'] / cost['total']:.1%}, inside it: {cost['write'] / args.ingest * 1000:.2f} ms a "
+            "document)."
+        )
     args.out.write_text(text + "\n")
     print(text)
 

@@ -32,7 +32,14 @@ _PR_IN_MESSAGE = re.compile(r"\(#(\d{1,9})\)\s*$|^Merge pull request #(\d{1,9})\
 
 
 def write_links(
-    session: Session, store: Store, document_id: str, source_type: str, file: SourceFile, links: DocumentLinks
+    session: Session,
+    store: Store,
+    document_id: str,
+    source_type: str,
+    file: SourceFile,
+    links: DocumentLinks,
+    *,
+    new: bool = False,
 ) -> None:
     """Inside the document's write transaction: its keys (with, for a GitHub file, the commits pushes
     recorded for its path) and its outgoing edges, replacing the previous version's."""
@@ -48,6 +55,7 @@ def write_links(
         document_id=document_id,
         identities=keys,
         edges=links.edges,
+        new=new,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import Table, and_, delete, insert, select
 from sqlalchemy.orm import Session
 
 from lightfast.db.models import Document, Store
@@ -35,6 +35,12 @@ class UnresolvedRow:
     evidence: str
 
 
+def _table(model: type[DocumentEdge] | type[DocumentKey]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _clip(value: str) -> str:
     return value[:_VALUE]
 
@@ -47,33 +53,44 @@ def replace_document(
     document_id: str,
     identities: Sequence[Target],
     edges: Sequence[Edge],
+    new: bool = False,
 ) -> None:
-    """A document's keys and outgoing edges, replacing those of its previous version (re-ingest)."""
-    session.execute(delete(DocumentEdge).where(DocumentEdge.from_document_id == document_id))
-    session.execute(delete(DocumentKey).where(DocumentKey.document_id == document_id))
-    session.add_all(
-        DocumentKey(
-            workspace_id=workspace_id,
-            document_id=document_id,
-            key_type=key.type,
-            key=_clip(key.match_key),
-            value=_clip(key.key),
-        )
+    """A document's keys and outgoing edges, replacing those of its previous version (re-ingest); a
+    ``new`` document has none to delete. Core statements on the session's connection, one executemany
+    each, without the ORM's per-statement work: this runs inside the batch's write transaction, which
+    holds SQLite's lock (bench/relationships.py measures it)."""
+    connection = session.connection()
+    edge_table, key_table = _table(DocumentEdge), _table(DocumentKey)
+    if not new:
+        connection.execute(delete(edge_table).where(edge_table.c.from_document_id == document_id))
+        connection.execute(delete(key_table).where(key_table.c.document_id == document_id))
+    keys = [
+        {
+            "workspace_id": workspace_id,
+            "document_id": document_id,
+            "key_type": key.type,
+            "key": _clip(key.match_key),
+            "value": _clip(key.key),
+        }
         for key in dict.fromkeys(identities)
-    )
-    session.add_all(
-        DocumentEdge(
-            workspace_id=workspace_id,
-            store_id=store_id,
-            from_document_id=document_id,
-            kind=edge.kind,
-            target_type=edge.target.type,
-            target_key=_clip(edge.target.match_key),
-            target_value=_clip(edge.target.key),
-            evidence=edge.evidence[:200],
-        )
+    ]
+    if keys:
+        connection.execute(insert(key_table), keys)
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "store_id": store_id,
+            "from_document_id": document_id,
+            "kind": edge.kind,
+            "target_type": edge.target.type,
+            "target_key": _clip(edge.target.match_key),
+            "target_value": _clip(edge.target.key),
+            "evidence": edge.evidence[:200],
+        }
         for edge in edges
-    )
+    ]
+    if rows:
+        connection.execute(insert(edge_table), rows)
 
 
 def commit_keys(session: Session, workspace_id: str, repository: str, path: str) -> list[Target]:
