@@ -33,7 +33,14 @@ from lightfast.db.engine import make_engine
 from lightfast.mcp.server import http_app
 from tests.conftest import make_settings, write
 
-TOOLS = {"lightfast_search", "lightfast_contents", "lightfast_find_similar", "lightfast_related"}
+TOOLS = {
+    "lightfast_search",
+    "lightfast_contents",
+    "lightfast_find_similar",
+    "lightfast_related",
+    "lightfast_document",
+    "lightfast_children",
+}
 TIMEOUT = 60.0
 INITIALIZE = {
     "jsonrpc": "2.0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from lightfast.cli import (  # noqa: F401 - registers the commands
+    documents,
     index,
     jobs,
     keys,

@@ -23,6 +23,7 @@ from lightfast.cli.common import (
     services,
 )
 from lightfast.ingest.config import DEFAULT_INCLUDE, find_config_file, validate_config
+from lightfast.search.metadata_filter import parse_where
 
 
 @app.command()
@@ -54,11 +55,21 @@ def search(
             "within LIGHTFAST_RERANK_BUDGET_MS.",
         ),
     ] = False,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            help="Only documents whose source metadata has this value: KEY=VALUE (a string), KEY:=JSON "
+            "(priority:=2); a key given twice takes either value.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Search a workspace.
 
     Example: lightfast search "rotate an API key" --limit 5 --rerank
+
+    Example: lightfast search "login" --where state="In Progress" --where teamKey=ENG
     """
     with services() as svc:
 
@@ -73,6 +84,7 @@ def search(
                 path_prefix=path_prefix,
                 mode=search_mode(mode),
                 rerank=rerank,
+                metadata=parse_where(where) if where else None,
             )
             return svc.search.search(request)
 

@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 from starlette.applications import Starlette
 
 from lightfast import __version__
+from lightfast.mcp import documents
 from lightfast.sdk import (
     DEFAULT_BASE_URL,
     APIConnectionError,
@@ -266,6 +267,14 @@ def build_server(
                 "(slower; only when the server has one configured, else the call fails)."
             ),
         ] = False,
+        metadata: Annotated[
+            dict[str, str | int | float | bool | list[str | int | float | bool]] | None,
+            Field(
+                max_length=8,
+                description="Only documents whose source metadata has these values, e.g. "
+                '{"state": "In Progress", "teamKey": "ENG"}; a list takes any of its values.',
+            ),
+        ] = None,
     ) -> SearchResults:
         """Search the team's indexed documents (docs, code, notes) of this workspace and return the best
         matches, most relevant first, each with its title, path, url, documentId, a snippet (matched
@@ -273,7 +282,9 @@ def build_server(
         then read promising hits in full with lightfast_contents."""
         response = await call(
             ctx,
-            lambda lf: lf.search(query, limit=limit, mode=mode, path_prefix=path_prefix, rerank=rerank),
+            lambda lf: lf.search(
+                query, limit=limit, mode=mode, path_prefix=path_prefix, rerank=rerank, metadata=metadata
+            ),
         )
         return SearchResults(
             query=query,
@@ -404,6 +415,7 @@ def build_server(
             unresolved=[f"{u.target.type}:{u.target.key}" for u in response.unresolved],
         )
 
+    documents.register(server, call, READ_ONLY)
     return server
 
 

@@ -5,7 +5,7 @@ argument checks, the request it sends and what it returns from the answer. ``Lig
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -16,6 +16,8 @@ from lightfast.sdk.models import (
     ConnectedSource,
     ContentsResponse,
     DetectConfigResult,
+    DocumentList,
+    DocumentRef,
     Job,
     JobDetail,
     JobList,
@@ -38,6 +40,8 @@ from lightfast.sdk.models import (
 
 M = TypeVar("M", bound=LightfastModel)
 R = TypeVar("R")
+MetadataScalar = str | int | float | bool
+MetadataValue = MetadataScalar | Sequence[MetadataScalar]
 
 MAX_SEARCH_LIMIT = 100
 MAX_CONTENT_IDS = 50
@@ -65,6 +69,10 @@ class Call(Generic[M, R]):
 
 def _whole(answer: M) -> M:
     return answer
+
+
+def _document_items(answer: DocumentList) -> list[DocumentRef]:
+    return list(answer.items)
 
 
 def _job_items(answer: JobList) -> list[Job]:
@@ -148,10 +156,13 @@ def search(
     include_highlights: bool = False,
     rerank: bool = False,
     related: bool = False,
+    metadata: Mapping[str, MetadataValue] | None = None,
 ) -> Call[SearchResponse, SearchResponse]:
     """Search the indexed documents (``POST /v1/search``). ``rerank``: reorder the top candidates with
     the server's reranker (the answer's ``rerank`` says whether it did, within the server's budget).
-    ``related``: each result with a few of its related documents (``result.related``)."""
+    ``related``: each result with a few of its related documents (``result.related``). ``metadata``:
+    only documents whose source metadata has these values (``{"state": "In Progress", "teamKey":
+    ["ENG", "OPS"]}``: a list takes any of its values)."""
     _text("query", query)
     _int_in("limit", limit, 1, MAX_SEARCH_LIMIT)
     _int_in("offset", offset, 0)
@@ -163,6 +174,8 @@ def search(
         filters["sourceTypes"] = type_list
     if path_prefix is not None:
         filters["pathPrefix"] = _text("path_prefix", path_prefix)
+    if metadata is not None:
+        filters["metadata"] = _metadata(metadata)
     start, end = _iso("date_from", date_from), _iso("date_to", date_to)
     if start is not None or end is not None:
         if isinstance(date_from, datetime | date) and isinstance(date_to, datetime | date):
@@ -181,6 +194,17 @@ def search(
     if related:
         body["related"] = True
     return Call("POST", "/v1/search", SearchResponse, _whole, json=body)
+
+
+def _metadata(metadata: Mapping[str, MetadataValue]) -> dict[str, Any]:
+    """The filter as JSON; the server checks its bounds (and names the field it refuses)."""
+    if not isinstance(metadata, Mapping):
+        raise ValueError("metadata must be a mapping of key to value (or list of values)")
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        _text("every metadata key", key)
+        out[key] = list(value) if isinstance(value, list | tuple) else value
+    return out
 
 
 def contents(ids: Sequence[str]) -> Call[ContentsResponse, ContentsResponse]:
@@ -228,6 +252,21 @@ def related(
     if source_type is not None:
         params["sourceType"] = _text("source_type", source_type)
     return Call("GET", f"/v1/documents/{_segment('id', id)}/related", RelatedResponse, _whole, params=params)
+
+
+def find_documents(source_type: str, source_id: str) -> Call[DocumentList, list[DocumentRef]]:
+    """Documents by their source's own id (``GET /v1/documents?sourceType=&sourceId=``): a Linear issue
+    by its identifier (``ENG-7``) or id, a Notion page by its id; empty when none is indexed."""
+    params: dict[str, str | int] = {
+        "sourceType": _text("source_type", source_type),
+        "sourceId": _text("source_id", source_id),
+    }
+    return Call("GET", "/v1/documents", DocumentList, _document_items, params=params)
+
+
+def document_children(id: str) -> Call[DocumentList, list[DocumentRef]]:
+    """A document's children, oldest first (``GET /v1/documents/{id}/children``): an issue's comments."""
+    return Call("GET", f"/v1/documents/{_segment('id', id)}/children", DocumentList, _document_items)
 
 
 # -- client.jobs -----------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ class Lightfast(ClientCore):
     contents = sync_method(_calls.contents)
     find_similar = sync_method(_calls.find_similar)
     related = sync_method(_calls.related)
+    find_documents = sync_method(_calls.find_documents)
+    children = sync_method(_calls.document_children)
     statistics = sync_method(_calls.workspace_statistics)
     timeseries = sync_method(_calls.workspace_timeseries)
     health = sync_method(_calls.workspace_health)

@@ -415,6 +415,10 @@ class DocumentRef(LightfastModel):
     updated_at: datetime | None = None
 
 
+class DocumentList(LightfastModel):
+    items: Items[DocumentRef] = []
+
+
 class EdgeTarget(LightfastModel):
     type: str
     key: str
