@@ -33,6 +33,7 @@ NOT_RUN = {
     ("mcp",),
     ("source", "add", "github"),
     ("source", "add", "zendesk"),
+    ("source", "add", "sentry"),
     ("related",),
 }
 DOCS = {
