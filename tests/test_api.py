@@ -644,7 +644,7 @@ def test_connect_source(api: Api) -> None:
         assert assert_error(response, 400, "invalid_input")["message"].startswith("path"), bad
     wrong_type = api.call("POST", "/v1/sources", json={"type": "svn", "path": "o/r"})
     assert assert_error(wrong_type, 400, "invalid_input")["message"] == (
-        "type: must be one of 'local', 'git', 'github', 'linear', 'notion', 'zendesk', 'sentry'"
+        "type: must be one of 'local', 'git', 'github', 'linear', 'notion', 'zendesk', 'sentry', 'vercel'"
     )
     no_type = api.call("POST", "/v1/sources", json={"path": "o/r"})
     assert assert_error(no_type, 400, "invalid_input")["message"] == "type: is required"

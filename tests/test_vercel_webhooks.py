@@ -24,7 +24,7 @@ from lightfast.api.app import create_app
 from lightfast.app.container import Services, build_services
 from lightfast.app.search import SearchMode, SearchRequest
 from lightfast.db.engine import make_engine
-from lightfast.db.models import Activity, Document, IngestionEvent
+from lightfast.db.models import Activity, ConnectedSource, Document, IngestionEvent
 from lightfast.db.vendor_models import VendorEntity
 from lightfast.errors import InvalidInput
 from lightfast.sources.vercel.webhooks import is_fresh, parse_delivery, sign, verify_signature
@@ -338,3 +338,46 @@ def test_forged_unsigned_stale_oversize_and_malformed_deliveries_are_refused(wor
     assert world.count(IngestionEvent) == 0
     assert world.count(VendorEntity) == 0
     assert world.post(body, source_id="no-such-source").status_code == 401
+
+
+def test_post_v1_sources_connects_vercel_and_names_bad_fields(world: World) -> None:
+    made = world.client.post(
+        "/v1/sources",
+        json={
+            "type": "vercel",
+            "projects": ["web", PROJECT],
+            "team": "team_kTDbLdHFZ0x7HU66LRgZCfpd",
+            "webhookSecret": SECRET,
+        },
+    )
+    assert made.status_code == 201, made.text
+    shape = made.json()
+    assert shape["webhookUrl"].endswith(f"/webhooks/vercel/{shape['id']}")
+    assert (shape["name"], shape["mode"]) == ("Vercel web", "webhook-only")
+    with world.services.sessions() as session:
+        source = session.get(ConnectedSource, shape["id"])
+        assert source is not None
+        assert source.source_metadata["vercelProjects"] == [PROJECT, "web"]
+        assert source.source_metadata["vercelTeamId"] == "team_kTDbLdHFZ0x7HU66LRgZCfpd"
+    assert {s["type"] for s in world.client.get("/v1/sources").json()["items"]} == {"vercel"}
+    for body, field in [
+        ({"type": "vercel"}, "projects"),
+        ({"type": "vercel", "projects": []}, "projects"),
+        ({"type": "vercel", "projects": ["../x"]}, "projects"),
+        ({"type": "vercel", "projects": ["web"], "team": "acme"}, "team"),
+    ]:
+        bad = world.client.post("/v1/sources", json=body)
+        assert bad.status_code == 400, body
+        assert field in bad.json()["message"]
+
+
+def test_the_connection_shows_on_the_console_and_in_the_api_with_its_documents(world: World) -> None:
+    world.deliver(raw())
+    page = world.client.get("/sources")
+    assert page.status_code == 200, page.text
+    assert "Vercel rick-team" in page.text
+    [listed] = world.client.get("/v1/sources").json()["items"]
+    assert (listed["type"], listed["name"]) == ("vercel", "Vercel rick-team")
+    found = world.client.get("/v1/documents", params={"sourceType": "vercel", "sourceId": DEPLOYMENT})
+    assert found.status_code == 200, found.text
+    assert [d["sourceId"] for d in found.json()["items"]] == [DEPLOYMENT]

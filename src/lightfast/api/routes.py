@@ -333,6 +333,24 @@ def connect_source(
             mode=sentry.mode,
             notice=sentry.notice,
         )
+    if isinstance(body, schemas.ConnectVercelBody):
+        vercel = svc.vendors.connections.connect(
+            who.workspace_id,
+            "vercel",
+            name=body.name or body.projects[0][:100],
+            webhook_secret=body.webhook_secret,
+            token=body.token,
+            triggered_by=who.key_id,
+            options=body.options(),
+        )
+        return schemas.ConnectedSourceOut.from_row(
+            vercel.source,
+            job_id=vercel.job_id,
+            webhook_url=vercel.webhook_url,
+            credentials=vercel.credentials,
+            mode=vercel.mode,
+            notice=vercel.notice,
+        )
     if isinstance(body, schemas.ConnectZendeskBody):
         zendesk = svc.vendors.connections.connect(
             who.workspace_id,

@@ -188,3 +188,35 @@ def add_sentry(
     if projects:
         options["projects"] = ",".join(projects)
     _connect("sentry", workspace, name or organization, webhook_secret, token_env, as_json, options)
+
+
+@add_app.command("vercel")
+def add_vercel(
+    projects: Annotated[
+        list[str], typer.Option("--project", help="A project's id (prj_...) or name (repeat it).")
+    ],
+    team: Annotated[
+        str | None, typer.Option("--team", help="The team's id (team_...), for a team's projects.")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    name: NameOption = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook-secret",
+            help="The webhook's secret (Vercel: Account or Team Settings > Webhooks, shown once when the "
+            "webhook is created). Without it every delivery is refused.",
+        ),
+    ] = None,
+    token_env: TokenEnvOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect Vercel projects: one document per deployment (its state, commit, branch and, for a failed
+    build, its error lines), indexed from signed webhook deliveries; with an access token, each project's
+    newest deployments backfilled and reconciled through the API.
+
+    Example: lightfast source add vercel --project web --team team_abc --webhook-secret ...
+    --token-env VERCEL_TOKEN
+    """
+    options = {"projects": ",".join(projects)} | ({"team": team} if team else {})
+    _connect("vercel", workspace, name or projects[0][:100], webhook_secret, token_env, as_json, options)

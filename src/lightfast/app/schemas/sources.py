@@ -100,6 +100,30 @@ class ConnectSentryBody(Body):
         return found | ({"projects": ",".join(p[:60] for p in self.projects)} if self.projects else {})
 
 
+class ConnectVercelBody(Body):
+    """Vercel projects (``projects``: ids ``prj_...`` or names) of an account or a team (``team``: its id
+    ``team_...``); deliveries of the webhook arrive at ``webhookUrl``, signed with its ``webhookSecret``
+    (Vercel shows it once, when the webhook is created; an integration's client secret for an
+    integration's webhooks). A ``token`` (an access token scoped to the team) turns on the backfill of
+    each project's newest deployments and the error lines of failed builds."""
+
+    type: Literal["vercel"]
+    projects: list[
+        Annotated[
+            str, Field(min_length=1, max_length=100, pattern=r"^(?:prj_[A-Za-z0-9]+|[a-z0-9][a-z0-9._-]*)$")
+        ]
+    ] = Field(min_length=1, max_length=50)
+    team: str | None = Field(default=None, min_length=6, max_length=70, pattern=r"^team_[A-Za-z0-9]+$")
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
+    token: str | None = Field(default=None, min_length=8, max_length=4096)
+
+    def options(self) -> dict[str, str]:
+        """The connection options ``VendorKind.metadata`` reads (and checks again, naming the field)."""
+        found = {"projects": ",".join(p[:110] for p in self.projects)}
+        return found | ({"team": self.team} if self.team else {})
+
+
 ConnectSourceBody = Annotated[
     ConnectLocalBody
     | ConnectGitBody
@@ -107,7 +131,8 @@ ConnectSourceBody = Annotated[
     | ConnectLinearBody
     | ConnectNotionBody
     | ConnectZendeskBody
-    | ConnectSentryBody,
+    | ConnectSentryBody
+    | ConnectVercelBody,
     Field(discriminator="type"),
 ]
 
