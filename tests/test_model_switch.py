@@ -303,3 +303,26 @@ def test_a_switch_whose_worker_is_killed_resumes_and_completes(
                 proc.kill()
             proc.wait(timeout=10)
         svc.close()
+
+
+def test_the_flip_waits_for_a_sync_of_the_store_that_runs_with_the_old_model(
+    services: Services, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lightfast.db import jobs as jobs_repo
+
+    monkeypatch.setattr(embedding_switch, "FLIP_RETRY_SECONDS", 0)
+    store = store_row(services)
+    switches = services.embedding_switches
+    job_id, _ = switches.start(store.workspace_id, store.name, NEW)
+    switches.begin(job_id)
+    while switches.embed_batch(job_id) > 0:
+        pass
+    registered = services.ingest.register_local(repo)
+    sync_id = services.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id
+    with services.sessions.begin() as session:
+        jobs_repo.start_job(session, sync_id, store.id)  # planned with the old model, writing
+    assert not switches.flip(job_id)
+    assert store_row(services).embedding_dim == 384
+    services.runner.run_inline(sync_id)  # the sync ends...
+    assert switches.flip(job_id)  # ...and the flip goes ahead
+    assert store_row(services).embedding_dim == 256

@@ -104,3 +104,50 @@ def test_fake_spec_names_only_its_sizes(model: str) -> None:
     if spec is not None:
         assert spec.name == model
         assert model == f"fake-hash-{spec.dimension}"
+
+
+def test_the_console_shows_the_estimate_before_a_confirm_button_that_starts_the_switch(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from lightfast.api.app import create_app
+    from lightfast.app.container import build_services
+    from lightfast.db.engine import make_engine
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'lf.db'}", host="127.0.0.1")
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    try:
+        ingest(services, tmp_path / "repo", "docs", {"a.md": "# A\n\nalpha words\n", "b.md": "# B\n\nbeta\n"})
+        with TestClient(create_app(services), follow_redirects=False) as client:
+            page = client.get("/stores/docs/embedding")
+            assert page.status_code == 200, page.text
+            assert "fake/fake-hash-384" in page.text
+            assert '<label for="embedding-model">' in page.text
+            found = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text)
+            assert found
+            token = found.group(1)
+            form = {"provider": "fake", "model": "fake-hash-256", "dimensions": "", "csrf_token": token}
+            assert client.post("/stores/docs/embedding", data={**form, "csrf_token": "x"}).status_code == 403
+            estimate = client.post("/stores/docs/embedding", data=form)
+            assert estimate.status_code == 200, estimate.text
+            assert "chunks: 2 (2 distinct texts to embed)" in estimate.text
+            assert 'id="confirm-switch"' in estimate.text
+            assert stores(services)["docs"][1] == 384  # an estimate starts nothing
+            bad = client.post("/stores/docs/embedding", data={**form, "model": "m" * 400})
+            assert bad.status_code == 400
+            assert "model is too long" in bad.text
+            started = client.post("/stores/docs/embedding", data={**form, "confirm": "yes"})
+            assert started.status_code == 303
+            job_id = started.headers["location"].removeprefix("/jobs/")
+            assert services.embedding_switches.run_inline(job_id) == "completed"
+            assert stores(services)["docs"][1] == 256
+            history = client.get("/stores/docs/embedding").text
+            assert "fake/fake-hash-256 (256)" in history
+            assert "active" in history
+            assert client.get("/stores/nope/embedding").status_code == 404
+    finally:
+        services.close()

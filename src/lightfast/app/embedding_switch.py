@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ from lightfast.settings import Settings
 EMBEDDING_SWITCH = "embedding_switch"  # Job.input["kind"]
 TEXTS_PER_STEP = 512  # chunk texts embedded per workflow step: what a crash may have to embed again
 DROP_PER_STEP = 5000
+FLIP_RETRY_SECONDS = 1.0  # a flip blocked by a running sync waits this long before the next try
 HOSTED = ("cohere", "openai")  # providers called over HTTP: the estimate counts their requests
 
 
@@ -283,6 +285,11 @@ class EmbeddingSwitches:
             if store is None:
                 raise NotFound(f"the store of job {job_id} is gone")
             if gen_repo.missing_texts(session, generation, 1):
+                return False
+            if gen_repo.running_jobs_of_store(session, store.id, job_id):
+                # A sync running now embeds with the old model until it ends: flipping under it would
+                # leave its chunks in the wrong model. Wait a little and let the workflow try again.
+                time.sleep(FLIP_RETRY_SECONDS)
                 return False
             gen_repo.ensure_dimension_index(session, generation.dimensions)
             old_hash = _store_hash(

@@ -26,12 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.relationships import write_links
 from lightfast.app.store_settings import store_choice
 from lightfast.db import documents as docs_repo
+from lightfast.db import generations
 from lightfast.db.models import Store
 from lightfast.db.statuses import JobStatus
 from lightfast.db.tenancy import bump_generation
 from lightfast.embed.base import Embedder, Tokenizer
 from lightfast.embed.registry import EmbedderPool
-from lightfast.errors import DocumentRejected, NotFound
+from lightfast.errors import Conflict, DocumentRejected, NotFound
 from lightfast.ingest.chunking import chunk_markdown
 from lightfast.ingest.files import Rejection, decode_text
 from lightfast.ingest.hashing import chunk_hash, config_hash, content_hash, document_id
@@ -265,6 +266,14 @@ class Pipeline:
             return SyncSummary()
 
         with self.sessions.begin() as session:
+            # The store switched models since this sync planned (issue 15): its vectors must not land.
+            current = generations.store_model(session, store.id)
+            recorded = (store.embedding_provider, store.embedding_model, store.embedding_dim)
+            if current is not None and current != recorded:
+                raise Conflict(
+                    f"store {store.name!r} switched to the embedding model {current[1]} during this sync; "
+                    "retry the job to index with it"
+                )
             written = 0
             for item in prepared:
                 entries = [

@@ -17,6 +17,7 @@ from lightfast.console.document_page import router as document_router
 from lightfast.console.notifications_page import router as notifications_router
 from lightfast.console.settings_page import router as settings_router
 from lightfast.console.sources_page import router as sources_router
+from lightfast.console.store_embedding_page import router as store_embedding_router
 from lightfast.console.viewer import CsrfRejected, LoginRequired
 
 
@@ -41,3 +42,4 @@ def install(app: FastAPI) -> None:
     app.include_router(auth_router)
     app.include_router(notifications_router)
     app.include_router(settings_router)
+    app.include_router(store_embedding_router)

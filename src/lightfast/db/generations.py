@@ -10,7 +10,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from lightfast.db.generation_models import EmbeddingGeneration, GenerationVector
-from lightfast.db.models import Document, Store, VectorEntry
+from lightfast.db.models import Document, Job, Store, VectorEntry
+from lightfast.db.statuses import JobStatus
 
 BUILDING = "building"
 ACTIVE = "active"
@@ -190,3 +191,26 @@ def distinct_token_counts(session: Session, store_id: str) -> list[int]:
         .group_by(VectorEntry.content_hash)
     )
     return [int(n) for n in rows]
+
+
+def store_model(session: Session, store_id: str) -> tuple[str, str, int] | None:
+    """The store's recorded (provider, model, dimensions), read under a share lock on PostgreSQL: an
+    ingest's write and a flip (which locks the row for update) cannot interleave."""
+    row = session.execute(
+        select(Store.embedding_provider, Store.embedding_model, Store.embedding_dim)
+        .where(Store.id == store_id)
+        .with_for_update(read=True)
+    ).first()
+    return (row[0], row[1], int(row[2])) if row else None
+
+
+def running_jobs_of_store(session: Session, store_id: str, except_job: str) -> list[str]:
+    """Running jobs of the store other than ``except_job``: a sync among them planned with the store's
+    current model and writes with it, so the flip waits for it to end."""
+    return list(
+        session.scalars(
+            select(Job.id).where(
+                Job.store_id == store_id, Job.status == JobStatus.RUNNING, Job.id != except_job
+            )
+        )
+    )
