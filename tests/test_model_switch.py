@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -326,3 +327,99 @@ def test_the_flip_waits_for_a_sync_of_the_store_that_runs_with_the_old_model(
     services.runner.run_inline(sync_id)  # the sync ends...
     assert switches.flip(job_id)  # ...and the flip goes ahead
     assert store_row(services).embedding_dim == 256
+
+
+COHERE_YML = (
+    "version: 1\nstore: docs\ninclude: ['*.md']\n"
+    "embedding:\n  provider: cohere\n  model: embed-english-v3.0\n  dimensions: 1024\n"
+)
+
+
+def cohere_store(tmp_path: Path, database_url: str, repo: Path, standin: Any) -> Services:
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        cohere_base_url=standin.url,
+        cohere_api_key=standin.api_key,
+        embedding_prices={"cohere/embed-english-v3.0": 0.1},
+    )
+    services = build_services(settings)
+    (repo / "lightfast.yml").write_text(COHERE_YML)
+    registered = services.ingest.register_local(repo)
+    services.runner.run_inline(
+        services.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id
+    )
+    return services
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        EmbeddingChoice("fake", "fake-hash-384", 384),
+        pytest.param(EmbeddingChoice("local", "all-MiniLM-L6-v2", 384), marks=pytest.mark.slow),
+    ],
+    ids=["fake", "local"],
+)
+def test_done_when_a_cohere_store_is_switched_to_the_local_model(
+    tmp_path: Path, database_url: str, repo: Path, target: EmbeddingChoice
+) -> None:
+    """Issue 15's scenario: a store on Cohere (the stand-in) switched to a model run in this process; its
+    queries go to Cohere until the flip and never after."""
+    from lightfast.testing.cohere import CohereStandIn
+
+    with CohereStandIn() as standin:
+        services = cohere_store(tmp_path, database_url, repo, standin)
+        try:
+            store = store_row(services)
+            assert (store.embedding_provider, store.embedding_dim) == ("cohere", 1024)
+            switches = services.embedding_switches
+            job_id, estimate = switches.start(store.workspace_id, store.name, target)
+            assert estimate.requests == 0  # runs in this process
+            assert estimate.cost_usd is None
+            switches.begin(job_id)
+            queries_before = len(standin.embed_calls("search_query"))
+            assert dense(services, "alpha4")  # during the switch: Cohere embeds the query
+            assert len(standin.embed_calls("search_query")) == queries_before + 1
+            assert switches.run_inline(job_id) == "completed"
+            after = store_row(services)
+            assert (after.embedding_provider, after.embedding_model) == (target.provider, target.model)
+            assert widths(services) == {384}
+            calls = len(standin.calls)
+            assert dense(services, "alpha4")[0] == "doc4.md"
+            assert len(standin.calls) == calls  # after the flip, Cohere is never asked again
+        finally:
+            services.close()
+
+
+def test_a_hosted_target_is_estimated_in_requests_and_cost(
+    tmp_path: Path, database_url: str, repo: Path
+) -> None:
+    from lightfast.testing.cohere import CohereStandIn
+
+    with CohereStandIn() as standin:
+        services = build_services(
+            make_settings(
+                tmp_path,
+                database_url,
+                cohere_base_url=standin.url,
+                cohere_api_key=standin.api_key,
+                embedding_prices={"cohere/embed-english-v3.0": 0.1},
+            )
+        )
+        try:
+            registered = services.ingest.register_local(repo)
+            services.runner.run_inline(
+                services.jobs.enqueue_sync(registered.workspace_id, registered.connection_id).job_id
+            )
+            store = store_row(services)
+            choice = EmbeddingChoice("cohere", "embed-english-v3.0", 1024)
+            estimate = services.embedding_switches.estimate(store.workspace_id, store.name, choice)
+            assert estimate.requests == 1  # 12 texts: one call of at most 96
+            assert estimate.cost_usd == 0.01  # a few dozen tokens at $0.10 a million: rounded up to a cent
+            assert len(standin.calls) == 0  # an estimate calls nobody
+            job_id, _ = services.embedding_switches.start(store.workspace_id, store.name, choice)
+            assert services.embedding_switches.run_inline(job_id) == "completed"
+            assert len(standin.embed_calls("search_document")) == 1
+            assert widths(services) == {1024}
+        finally:
+            services.close()
