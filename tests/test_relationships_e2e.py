@@ -242,6 +242,11 @@ def test_through_the_cli(scenario: Scenario) -> None:
     missing = CliRunner().invoke(cli_app, ["related", "doc_nope"], env=env)
     assert missing.exit_code != 0
     assert "does not exist" in missing.stderr
+    relinked = CliRunner().invoke(cli_app, ["relink"], env=env)
+    assert relinked.exit_code == 0, relinked.stderr
+    assert "Linked 6 documents again." in relinked.stdout
+    after = CliRunner().invoke(cli_app, ["related", scenario.linear, "--json"], env=env)
+    assert edges(json.loads(after.stdout)["items"]) == expected(scenario)[scenario.linear]
 
 
 def test_through_mcp(scenario: Scenario, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ workspace."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from lightfast.app.container import Services
 from lightfast.app.relationships import push_commits
@@ -276,3 +276,39 @@ def test_push_commits_reads_the_public_push_fixture() -> None:
     assert push_commits(
         {"commits": [{"id": "not-a-sha"}, "junk", {"id": SHA, "added": [1, "", "b.md"]}]}
     ) == [(SHA, None, ["b.md"])]
+
+
+def test_relink_builds_the_graph_of_documents_indexed_before_it(services: Services) -> None:
+    store = store_of(services)
+    ws = store.workspace_id
+    issue = ingest(
+        services, store, "linear", "ENG-7", "Fixed by acme/api#42.", {"kind": "issue", "identifier": "ENG-7"}
+    )
+    deployment = ingest(
+        services,
+        store,
+        "vercel",
+        "dpl_x",
+        "",
+        {"deploymentId": "dpl_x", "repo": "acme/api", "commitMessage": "Fix (#42)"},
+    )
+    # What a database upgraded to 0016 holds: documents, no edges or keys, no relationships JSON.
+    with services.sessions.begin() as session:
+        session.execute(delete(DocumentEdge))
+        session.execute(delete(DocumentKey))
+        session.execute(update(Document).values(relationships=None))
+    assert services.relationships.related(ws, issue).items == []
+    assert services.relationships.relink(ws, batch=1) == 2
+    assert related_titles(services, ws, issue) == {("out", "fixed_by", "dpl_x")}
+    assert related_titles(services, ws, deployment) == {("in", "fixed_by", "ENG-7")}
+    with services.sessions() as session:
+        stored = session.get(Document, issue)
+        assert stored is not None
+        assert stored.relationships == {
+            "mentions": {"github": ["acme/api#42"]},
+            "graph": {"fixedBy": ["acme/api#42"]},
+        }
+    # Again: the same graph, nothing doubled.
+    assert services.relationships.relink(None) == 2
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DocumentEdge)) == 1

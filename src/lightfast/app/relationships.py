@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.db import relationships as repo
 from lightfast.db.models import SOURCE_TYPES, Document, Store
 from lightfast.errors import InvalidInput, NotFound
-from lightfast.relationships import EDGE_KINDS, DocumentLinks
+from lightfast.relationships import EDGE_KINDS, DocumentLinks, document_links
 from lightfast.relationships.documents import commit_sha, repository_of
 from lightfast.relationships.model import GITHUB
 from lightfast.sources.base import SourceFile
@@ -25,6 +25,7 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
 # Search results carry a few related documents each: enough to follow, bounded for a page of results.
 SEARCH_RELATED_PER_RESULT = 5
+RELINK_BATCH = 200  # documents a transaction when links are extracted again
 # A push lists at most 20 commits (GitHub's payload limit), each with at most a few thousand paths.
 MAX_PUSH_COMMITS = 20
 MAX_PATHS_PER_COMMIT = 3000
@@ -174,6 +175,35 @@ class RelationshipService:
             items,
             [Unresolved(p.kind, p.target.type, p.target.key, p.evidence) for p in pending],
         )
+
+    def relink(self, workspace_id: str | None = None, batch: int = RELINK_BATCH) -> int:
+        """Extract every stored document's links again from its stored text and metadata, a batch of
+        documents a transaction: for documents indexed before the graph existed (migration 0016), whose
+        unchanged content the next sync skips, or after the patterns change. Returns the documents read."""
+        done, after = 0, ""
+        while True:
+            with self.sessions.begin() as session:
+                documents = repo.document_page(session, workspace_id, after, batch)
+                for document in documents:
+                    metadata = dict(document.source_metadata or {})
+                    file = SourceFile(document.source_id, document.path, lambda: b"", metadata=metadata)
+                    links = document_links(
+                        document.source_type,
+                        document.source_id,
+                        document.path,
+                        document.content or "",
+                        metadata,
+                        document.relationships,
+                    )
+                    store = session.get(Store, document.store_id)
+                    if store is None:  # pragma: no cover - the foreign key keeps it
+                        continue
+                    write_links(session, store, document.id, document.source_type, file, links)
+                    document.relationships = links.relationships or None
+            if not documents:
+                return done
+            done += len(documents)
+            after = documents[-1].id
 
     def related_many(
         self, workspace_id: str, document_ids: Sequence[str], per_document: int = SEARCH_RELATED_PER_RESULT

@@ -68,3 +68,25 @@ def related(
             Text(f"  -> {edge.kind:<10} {edge.target_type}:{edge.target_key} (not indexed)", style="dim"),
             soft_wrap=True,
         )
+
+
+@app.command()
+def relink(
+    workspace: WorkspaceOption = None,
+    every_workspace: Annotated[
+        bool, typer.Option("--all", help="Every workspace of the database, not one.")
+    ] = False,
+) -> None:
+    """Extract the relationships of every stored document again, from its stored text and metadata: after
+    upgrading to a version with the relationship graph (documents indexed before it have no links until
+    their content changes), or after the patterns change.
+
+    Example: lightfast relink --all
+    """
+    with services() as svc:
+        count = guarded(
+            lambda: svc.relationships.relink(
+                None if every_workspace else svc.workspaces.workspace_id(workspace)
+            )
+        )
+    console.print(f"Linked {count:,} documents again.")

@@ -302,3 +302,11 @@ def keys_of(session: Session, document_ids: Iterable[str]) -> dict[str, list[Tar
     for row in session.scalars(select(DocumentKey).where(DocumentKey.document_id.in_(ids))):
         out[row.document_id].append(Target(row.key_type, row.value))
     return out
+
+
+def document_page(session: Session, workspace_id: str | None, after: str, size: int) -> list[Document]:
+    """Documents by id after ``after`` (keyset pagination), of one workspace or of all: a relink's batch."""
+    query = select(Document).where(Document.id > after).order_by(Document.id).limit(size)
+    if workspace_id is not None:
+        query = query.join(Store, Store.id == Document.store_id).where(Store.workspace_id == workspace_id)
+    return list(session.scalars(query))
