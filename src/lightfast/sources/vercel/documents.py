@@ -134,7 +134,7 @@ def render_deployment(
         author=deployment.get("author"),
         error_count=len(lines) if state == "ERROR" else None,
         error_summary=summary,
-        created_at=deployment.get("created_at") or deployment.get("building_at") or "",
+        created_at=deployment.get("created_at") or deployment.get("building_at"),
         ready_at=deployment.get("ready_at"),
         url=url,
         github_commit_sha=sha if repo and deployment.get("repo_owner") else None,

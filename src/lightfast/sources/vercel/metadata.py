@@ -37,7 +37,9 @@ class VercelDocMetadata(_Meta):
     author: str | None = None
     error_count: int | None = None
     error_summary: str | None = None
-    created_at: str
+    # Seed 004 requires it; a deployment known only from a delivery later than deployment.created has
+    # none until a listing reads it, and an absent time is truer than an invented one.
+    created_at: str | None = None
     ready_at: str | None = None
     url: str  # the deployment's page on vercel.com (inspector), else its https address
     # Vercel's own meta names, which a generic relationship extractor also reads.
