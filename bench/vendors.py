@@ -35,6 +35,7 @@ from lightfast.testing.linear import LinearStandIn
 from lightfast.testing.notion import NotionStandIn
 from lightfast.testing.notion.server import block
 from lightfast.testing.sentry import SentryStandIn
+from lightfast.testing.vercel import VercelStandIn
 from lightfast.testing.zendesk import ZendeskStandIn
 
 LINEAR_KEY = "lin_api_bench_key_0123456789"
@@ -115,6 +116,42 @@ def sentry_backfill(services: Services, workspace: str, issues: int) -> dict[str
     }
 
 
+def vercel_backfill(services: Services, workspace: str, deployments: int) -> dict[str, object]:
+    """Two Vercel projects of ``deployments`` deployments in all (every 20th failed, its log read), listed
+    by one full sync; then a reconciliation of the unchanged projects (listing pages only)."""
+    standin = VercelStandIn("vercel_bench_token_0123456789")
+    projects = [standin.add_project("web")["id"], standin.add_project("api")["id"]]
+    for n in range(deployments):
+        failed = n % 20 == 0
+        standin.add_deployment(
+            projects[n % 2],
+            message=f"change {n} to part{n}",
+            state="ERROR" if failed else "READY",
+            log=[f"Error: part{n} does not build"] * 3 if failed else [],
+        )
+    assert services.vendors.vercel is not None
+    services.vendors.vercel.transport = standin.transport()
+    connected = services.vendors.connections.connect(
+        workspace, "vercel", token=standin.token, options={"projects": "web,api"}
+    )
+    assert connected.job_id is not None
+    began = time.perf_counter()
+    documents = services.runner.run_inline(connected.job_id).documents_added
+    seconds = time.perf_counter() - began
+    listed = len(standin.requests)
+    again = services.jobs.enqueue_sync(workspace, connected.source.id, mode="full").job_id
+    began = time.perf_counter()
+    services.runner.run_inline(again)
+    return {
+        "documents": documents,
+        "seconds": round(seconds, 2),
+        "documents_per_second": round(documents / seconds, 1),
+        "requests_per_document": round(listed / max(documents, 1), 3),
+        "reconciliation_requests": len(standin.requests) - listed,
+        "reconciliation_seconds": round(time.perf_counter() - began, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", choices=["fake", "local"], default="fake")
@@ -123,6 +160,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=100)
     parser.add_argument("--tickets", type=int, default=1000)
     parser.add_argument("--sentry-issues", type=int, default=1000)
+    parser.add_argument("--vercel-deployments", type=int, default=1000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lightfast-vendors-"))
     settings = Settings(
@@ -180,6 +218,7 @@ def main() -> None:
 
         results["zendesk_backfill"] = zendesk_backfill(services, workspace, args.tickets)
         results["sentry_backfill"] = sentry_backfill(services, workspace, args.sentry_issues)
+        results["vercel_backfill"] = vercel_backfill(services, workspace, args.vercel_deployments)
 
         webhook = services.vendors.connections.connect(
             workspace, "linear", name="hooks", webhook_secret=SECRET
