@@ -6,13 +6,16 @@ workspace."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
-from lightfast.app.container import Services
+from lightfast.app.container import Services, build_services
 from lightfast.app.relationships import push_commits
 from lightfast.db.models import Document
 from lightfast.db.relationship_models import DocumentEdge, DocumentKey
 from lightfast.errors import InvalidInput, NotFound
+from tests.conftest import make_settings
 from tests.relationship_kit import SHA, ingest, push_payload, remove, store_of
 
 
@@ -312,3 +315,52 @@ def test_relink_builds_the_graph_of_documents_indexed_before_it(services: Servic
     assert services.relationships.relink(None) == 2
     with services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(DocumentEdge)) == 1
+
+
+GRAPH_DOCUMENTS: list[tuple[str, str, str, dict[str, object]]] = [
+    ("linear", "ENG-7", "Fixed by acme/api#42. Blocked by ENG-8.", {"kind": "issue", "identifier": "ENG-7"}),
+    ("linear", "ENG-8", "Blocks ENG-7.", {"kind": "issue", "identifier": "ENG-8"}),
+    (
+        "vercel",
+        "dpl_a",
+        "",
+        {"deploymentId": "dpl_a", "commitSha": SHA, "repo": "acme/api", "githubPrId": "42"},
+    ),
+    (
+        "sentry",
+        "1",
+        "Seen by ticket readers.",
+        {"kind": "issue", "shortId": "API-1A", "releases": ["abc1234"]},
+    ),
+    ("zendesk", "t-9", "Zendesk ticket about Sentry API-1A", {"kind": "ticket", "ticketId": 9}),
+]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(order=st.permutations(range(len(GRAPH_DOCUMENTS))), data=st.data())
+def test_the_graph_does_not_depend_on_the_order_documents_arrive(
+    tmp_path_factory: pytest.TempPathFactory, order: list[int], data: st.DataObject
+) -> None:
+    """Any arrival order, with any document indexed twice, gives the graph of one in-order ingest."""
+    again = data.draw(st.sets(st.sampled_from(range(len(GRAPH_DOCUMENTS))), max_size=2))
+    home = tmp_path_factory.mktemp("order")
+    built = build_services(make_settings(home, f"sqlite:///{home / 'db.sqlite'}"))
+    try:
+        store = store_of(built)
+        ids = {}
+        for index in [*order, *sorted(again)]:
+            source_type, source_id, text, metadata = GRAPH_DOCUMENTS[index]
+            ids[source_id] = ingest(built, store, source_type, source_id, text, dict(metadata))
+        graph = {
+            source_id: related_titles(built, store.workspace_id, document)
+            for source_id, document in ids.items()
+        }
+    finally:
+        built.close()
+    assert graph == {
+        "ENG-7": {("out", "fixed_by", "dpl_a"), ("out", "blocked_by", "ENG-8"), ("in", "blocks", "ENG-8")},
+        "ENG-8": {("out", "blocks", "ENG-7"), ("in", "blocked_by", "ENG-7")},
+        "dpl_a": {("in", "fixed_by", "ENG-7"), ("in", "in_release", "1")},
+        "1": {("out", "in_release", "dpl_a"), ("in", "mentions", "t-9")},
+        "t-9": {("out", "mentions", "1")},
+    }
