@@ -61,7 +61,12 @@ class World:
     def documents(self) -> dict[str, tuple[str, str, str | None]]:
         with self.services.sessions() as session:
             rows = session.scalars(select(Document).where(Document.source_type == "linear"))
-            return {row.source_id: (row.content_hash, row.title, row.parent_doc_id) for row in rows}
+            # Keyed by the Linear id: the source id also names the connection ("<connection>:<id>").
+            prefix = f"{self.source_id}:"
+            return {
+                row.source_id.removeprefix(prefix): (row.content_hash, row.title, row.parent_doc_id)
+                for row in rows
+            }
 
     def metadata(self) -> dict[str, Any]:
         with self.services.sessions() as session:

@@ -88,7 +88,8 @@ class World:
     def documents(self) -> dict[str, Document]:
         with self.services.sessions() as session:
             rows = session.scalars(select(Document).where(Document.source_type == "linear"))
-            return {row.source_id: row for row in rows}
+            # Keyed by the Linear id: the source id also names the connection ("<connection>:<id>").
+            return {row.source_id.removeprefix(f"{self.source_id}:"): row for row in rows}
 
 
 @pytest.fixture
@@ -356,7 +357,7 @@ def test_lookup_by_identifier_and_children(world: World) -> None:
     by_identifier = world.client.get("/v1/documents", params={"sourceType": "linear", "sourceId": "KOR-12"})
     assert by_identifier.status_code == 200, by_identifier.text
     [found] = by_identifier.json()["items"]
-    assert found["sourceId"] == issue["data"]["id"]
+    assert found["sourceId"] == f"{world.source_id}:{issue['data']['id']}"
     assert found["sourceMetadata"]["identifier"] == "KOR-12"
     by_uuid = world.client.get(
         "/v1/documents", params={"sourceType": "linear", "sourceId": issue["data"]["id"]}
@@ -365,7 +366,9 @@ def test_lookup_by_identifier_and_children(world: World) -> None:
     nothing = world.client.get("/v1/documents", params={"sourceType": "linear", "sourceId": "KOR-1%"})
     assert nothing.json()["items"] == []
     children = world.client.get(f"/v1/documents/{found['id']}/children").json()["items"]
-    assert [c["sourceId"] for c in children] == [fixture("comment.create.json")["data"]["id"]]
+    assert [c["sourceId"] for c in children] == [
+        f"{world.source_id}:{fixture('comment.create.json')['data']['id']}"
+    ]
     assert children[0]["parentDocId"] == found["id"]
     bad = world.client.get("/v1/documents", params={"sourceType": "jira", "sourceId": "X-1"})
     assert bad.status_code == 400
@@ -391,3 +394,32 @@ def test_removing_an_issue_removes_its_comments_and_restoring_it_brings_them_bac
     documents = world.documents()
     assert comment_id in documents
     assert documents[comment_id].parent_doc_id == documents[issue["data"]["id"]].id
+
+
+def test_two_connections_of_one_linear_workspace_keep_documents_of_their_own(world: World) -> None:
+    """Both index the same issue into the workspace's store: each gets its own document (its source id
+    names the connection), so removing it through one leaves the other's, and the lookup finds both."""
+    second = world.services.vendors.connections.connect(
+        world.workspace_id, "linear", name="korosuke613-eng", webhook_secret=SECRET
+    )
+    issue = fixture("issue.create.json")
+    world.deliver(issue)
+    other = World(world.services, world.client, world.clock, world.workspace_id, second.source.id)
+    other.deliver(issue)
+    with world.services.sessions() as session:
+        rows = list(session.scalars(select(Document).where(Document.source_type == "linear")))
+    assert sorted(r.connection_id or "" for r in rows) == sorted([world.source_id, second.source.id])
+    assert len({r.id for r in rows}) == 2
+    found = world.client.get("/v1/documents", params={"sourceType": "linear", "sourceId": "KOR-11"}).json()
+    assert len(found["items"]) == 2
+    by_id = world.client.get(
+        "/v1/documents", params={"sourceType": "linear", "sourceId": issue["data"]["id"]}
+    )
+    assert len(by_id.json()["items"]) == 2
+    removed = copy.deepcopy(issue)
+    removed["action"] = "remove"
+    removed["data"]["updatedAt"] = "2021-01-30T12:00:00.000Z"
+    other.deliver(removed)
+    assert issue["data"]["id"] in world.documents()
+    assert issue["data"]["id"] not in other.documents()
+    assert [r.title for r in world.search("webhook test")] == ["KOR-11: webhook test"]

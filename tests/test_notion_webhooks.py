@@ -164,9 +164,9 @@ def api_world(tmp_path: Path, database_url: str) -> Iterator[tuple[World, Notion
 
 def notion_documents(world: World) -> dict[str, Document]:
     with world.services.sessions() as session:
-        return {
-            d.source_id: d for d in session.scalars(select(Document).where(Document.source_type == "notion"))
-        }
+        # Keyed by the page id: the source id also names the connection ("<connection>:<page id>").
+        rows = session.scalars(select(Document).where(Document.source_type == "notion"))
+        return {d.source_id.removeprefix(f"{world.source_id}:"): d for d in rows}
 
 
 def test_with_a_token_pages_are_fetched_rendered_and_reconciled(

@@ -94,6 +94,7 @@ class NotionPages:
             render=(lambda snapshot: self.render(token, snapshot)) if token else (lambda _snapshot: None),
             entity_of_path=page_of_path,
             backfill=backfill if token else None,
+            id_prefix=connection.id,
         )
 
     def render(self, token: str, snapshot: Snapshot) -> Rendered | None:

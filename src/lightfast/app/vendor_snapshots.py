@@ -80,4 +80,5 @@ class VendorOpeners:
             render=render_linear,
             entity_of_path=linear_entity_of_path,
             backfill=self.linear_backfill(connection) if self.linear_backfill else None,
+            id_prefix=connection.id,
         )

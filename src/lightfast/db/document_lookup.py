@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lightfast.db.models import Document, Store
+from lightfast.db.models import ConnectedSource, Document, Store
 
 MAX_FOUND = 100
 
@@ -19,7 +19,15 @@ def by_source_id(session: Session, workspace_id: str, source_type: str, source_i
         .join(Store, Store.id == Document.store_id)
         .where(Store.workspace_id == workspace_id, Document.source_type == source_type)
     )
-    found = list(session.scalars(in_workspace.where(Document.source_id == source_id).limit(MAX_FOUND)))
+    # A vendor connection keys its documents "<connection id>:<entity id>" (sources.snapshots): the
+    # caller knows the entity id, so each of the workspace's connections of the type is asked for.
+    connections = session.scalars(
+        select(ConnectedSource.id).where(
+            ConnectedSource.workspace_id == workspace_id, ConnectedSource.source_type == source_type
+        )
+    )
+    keys = [source_id, *(f"{connection}:{source_id}" for connection in connections)]
+    found = list(session.scalars(in_workspace.where(Document.source_id.in_(keys)).limit(MAX_FOUND)))
     if found:
         return found
     prefix = source_id.replace("\\", "").replace("%", "").replace("_", "")

@@ -71,8 +71,14 @@ class SnapshotSource:
         render: Renderer,
         entity_of_path: PathToId,
         backfill: Backfill | None = None,
+        id_prefix: str | None = None,
     ) -> None:
         self._type, self._key, self._name = source_type, external_key, name
+        # Documents' source ids are "<prefix>:<entity id>" when given (the connection's id): two
+        # connections of one vendor workspace into one store then keep documents of their own, as two
+        # GitHub repositories do by their repository ids, instead of overwriting (and, on disconnect,
+        # deleting) each other's. The lookup by source id accepts the bare entity id.
+        self.id_prefix = id_prefix
         self.reader, self.render, self.entity_of_path, self.backfill = (
             reader,
             render,
@@ -114,31 +120,34 @@ class SnapshotSource:
         return {}
 
     def source_id(self, path: str) -> str:
-        return self.entity_of_path(path) or path
+        return self._keyed(self.entity_of_path(path) or path)
+
+    def _keyed(self, entity_id: str) -> str:
+        return f"{self.id_prefix}:{entity_id}" if self.id_prefix else entity_id
 
     def changes(self, base: str, revision: str) -> dict[str, str] | None:
         return None
 
     def files(self, paths: list[str], revision: str | None) -> list[SourceFile]:
-        ids = {path: self.source_id(path) for path in paths}
+        ids = {path: self.entity_of_path(path) or path for path in paths}
         found = self.reader.read(sorted(set(ids.values())))
         files: list[SourceFile] = []
         for path, entity_id in ids.items():
             snapshot = found.get(entity_id)
             rendered = self.render(snapshot) if snapshot is not None else None
             if rendered is None:
-                files.append(SourceFile(entity_id, path, _gone(path)))
+                files.append(SourceFile(self._keyed(entity_id), path, _gone(path)))
                 continue
             data = rendered.markdown.encode("utf-8")
             files.append(
                 SourceFile(
-                    source_id=entity_id,
+                    source_id=self._keyed(entity_id),
                     path=path,
                     read=_constant(data),
                     url=rendered.url,
                     metadata=rendered.metadata,
                     size=len(data),
-                    parent_source_id=rendered.parent_id,
+                    parent_source_id=self._keyed(rendered.parent_id) if rendered.parent_id else None,
                     relationships=rendered.relationships,
                 )
             )
