@@ -25,7 +25,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from sqlalchemy import select
 
-from lightfast.api import activity, insights, notifications, relationships
+from lightfast.api import activity, insights, notifications, relationships, store_embedding
 from lightfast.api.app import create_app
 from lightfast.api.routes import router
 from lightfast.app.container import Services, build_services
@@ -49,6 +49,7 @@ OPERATIONS = sorted(
         *notifications.router.routes,
         *activity.router.routes,
         *relationships.router.routes,
+        *store_embedding.router.routes,
     ]
     for method in getattr(route, "methods", ())
     if method != "HEAD"
@@ -126,13 +127,18 @@ def target(tmp_path: Path, github: tuple[GitHubStandIn, str]) -> Iterator[Target
             "operations": [
                 # Schema-valid yet refused with 400, by design: a cursor is an opaque token only the
                 # server issues, and a local path must lie under LIGHTFAST_LOCAL_SOURCE_ROOTS (server
-                # configuration). Everything else of these operations must still be accepted.
+                # configuration), and a store's embedding model must be one a provider serves (the
+                # registry's, not the schema's, to say). Everything else must still be accepted.
                 {
                     "include-path": path,
                     "include-method": method,
                     "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
                 }
-                for method, path in (("GET", "/v1/jobs"), ("POST", "/v1/sources"))
+                for method, path in (
+                    ("GET", "/v1/jobs"),
+                    ("POST", "/v1/sources"),
+                    ("PUT", "/v1/stores/{id}/embedding"),
+                )
             ],
         }
     )
@@ -173,6 +179,12 @@ def strategies_for(target: Target, method: str, path: str) -> list[tuple[Any, in
     if (method, path) == ("POST", "/v1/notifications/targets"):
         body = {"kind": "generic", "url": "https://hooks.example.com/fuzzed"}
         found.append((operation.as_strategy(generation_mode=GenerationMode.POSITIVE, body=body), 5))
+    if (method, path) == ("PUT", "/v1/stores/{id}/embedding"):
+        body = {"provider": "fake", "model": "fake-hash-256", "dryRun": True}
+        found += [
+            (operation.as_strategy(path_parameters={"id": store}, body=body), 2)
+            for store in target.ids["stores"]
+        ]
     if path in ("/v1/contents", "/v1/findsimilar"):
         documents = st.sampled_from(target.ids["documents"])
         bodies = (

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool, StrictInt
+from typing import Any
+
+from pydantic import Field, StrictBool, field_validator
 
 from lightfast.app.embedding_switch import SwitchEstimate
 from lightfast.app.schemas.common import Body, Out
@@ -13,8 +15,19 @@ from lightfast.ingest.config import EMBEDDING_DIMENSIONS, EMBEDDING_MODEL_PATTER
 class StoreEmbeddingBody(Body):
     provider: str = Field(min_length=1, max_length=32, pattern=f"^{EMBEDDING_PROVIDER_PATTERN.pattern}$")
     model: str = Field(min_length=1, max_length=191, pattern=f"^{EMBEDDING_MODEL_PATTERN.pattern}$")
-    dimensions: StrictInt | None = Field(default=None, ge=EMBEDDING_DIMENSIONS[0], le=EMBEDDING_DIMENSIONS[1])
+    dimensions: int | None = Field(default=None, ge=EMBEDDING_DIMENSIONS[0], le=EMBEDDING_DIMENSIONS[1])
     dry_run: StrictBool = Field(default=False, alias="dryRun", description="Answer the estimate only.")
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """A JSON number that is whole (1024 or 1024.0, as JSON Schema's integer allows); not a string
+        nor a boolean, which lax parsing would take."""
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError("must be a whole number")
 
 
 class EmbeddingModelOut(Out):
