@@ -423,3 +423,41 @@ def test_a_hosted_target_is_estimated_in_requests_and_cost(
             assert widths(services) == {1024}
         finally:
             services.close()
+
+
+def test_a_failed_switch_keeps_the_old_model_and_its_retry_reuses_what_was_staged(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lightfast.embed.fake import FakeEmbedder
+
+    monkeypatch.setattr(embedding_switch, "TEXTS_PER_STEP", 4)
+    store = store_row(services)
+    switches = services.embedding_switches
+    target = services.embedders.get(NEW)
+    assert isinstance(target, FakeEmbedder)
+    embedded: list[int] = []
+    real = FakeEmbedder.embed_batch
+
+    def flaky(texts: list[str]) -> np.ndarray:
+        if len(embedded) == 2:
+            raise RuntimeError("provider unavailable")
+        embedded.append(len(texts))
+        return real(target, texts)
+
+    monkeypatch.setattr(target, "embed_batch", flaky)
+    job_id, _ = switches.start(store.workspace_id, store.name, NEW)
+    with pytest.raises(RuntimeError, match="provider unavailable"):
+        switches.run_inline(job_id)
+    with services.sessions() as session:
+        failed = session.get(Job, job_id)
+        assert failed is not None
+        assert (failed.status, failed.error_message) == ("failed", "provider unavailable")
+    assert store_row(services).embedding_dim == 384
+    assert dense(services, "alpha7")[0] == "doc7.md"  # the old generation still answers
+
+    monkeypatch.setattr(target, "embed_batch", lambda texts: real(target, texts))
+    retry = services.jobs.retry(store.workspace_id, job_id)
+    assert retry.input["generationId"] == failed.input["generationId"]
+    assert switches.run_inline(retry.id) == "completed"
+    assert store_row(services).embedding_dim == 256
+    assert sum(embedded) == 8  # staged before the failure, not embedded again
