@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lightfast.app.credentials import TOKEN, CredentialService
 from lightfast.app.linear_backfill import finish_listing, load_checkpoint, save_checkpoint
 from lightfast.app.vendor_snapshots import DatabaseSnapshots
-from lightfast.app.vendor_sources import VendorKind
+from lightfast.app.vendor_sources import VendorKind, VendorOption
 from lightfast.db import vendor_entities as entities_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.db.types import utcnow
@@ -47,6 +47,9 @@ QUICK_TIMEOUT = httpx.Timeout(4.0, connect=2.0)
 # A project id (prj_...) or name (Vercel: lower-case letters, digits, '.', '_', '-', at most 100).
 PROJECT = re.compile(r"^(?:prj_[A-Za-z0-9]{1,60}|[a-z0-9][a-z0-9._-]{0,99})$")
 _SPLIT = re.compile(r"[,\s]+")
+# One project, then more after commas or spaces (each separator run before a project: no backtracking).
+_ONE = r"(?:prj_[A-Za-z0-9]{1,60}|[a-z0-9][a-z0-9._-]{0,99})"
+_PROJECT_LIST = rf"{_ONE}(?:[,\s]+{_ONE})*"
 
 
 def connection_metadata(
@@ -74,7 +77,28 @@ def connection_metadata(
 
 
 # The webhook's secret is Vercel's (shown when the webhook is created), so it is given, never generated.
-VERCEL = VendorKind("vercel", "Vercel", connection_metadata)
+VERCEL = VendorKind(
+    "vercel",
+    "Vercel",
+    connection_metadata,
+    options=(
+        VendorOption(
+            "projects",
+            "Vercel projects",
+            required=True,
+            pattern=_PROJECT_LIST,
+            help="project ids (prj_...) or names separated by commas",
+            max_length=MAX_PROJECTS * 101,
+        ),
+        VendorOption(
+            "team",
+            "Vercel team id",
+            pattern=TEAM_ID.pattern,
+            help="team_... (Team Settings > General > Team ID); empty for a personal account's projects",
+            max_length=70,
+        ),
+    ),
+)
 
 
 def projects_of(connection: ConnectedSource) -> list[str]:
