@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.db import relationships as repo
+from lightfast.db import tenancy
 from lightfast.db.models import SOURCE_TYPES, Document, Store
 from lightfast.errors import InvalidInput, NotFound
 from lightfast.relationships import EDGE_KINDS, DocumentLinks, document_links
@@ -195,7 +196,7 @@ class RelationshipService:
                         metadata,
                         document.relationships,
                     )
-                    store = session.get(Store, document.store_id)
+                    store = tenancy.find_store(session, document.store_id)
                     if store is None:  # pragma: no cover - the foreign key keeps it
                         continue
                     write_links(session, store, document.id, document.source_type, file, links)
