@@ -141,6 +141,9 @@ def test_a_switch_to_the_same_or_an_unknown_model_is_refused_naming_it(services:
         switches.estimate(store.workspace_id, store.name, EmbeddingChoice("fake", "fake-hash-384", 384))
     with pytest.raises(InvalidInput, match="nosuch"):
         switches.estimate(store.workspace_id, store.name, EmbeddingChoice("nosuch", "m"))
+    with pytest.raises(InvalidInput, match="LIGHTFAST_COHERE_API_KEY") as caught:
+        switches.estimate(store.workspace_id, store.name, EmbeddingChoice("cohere", "embed-english-v3.0"))
+    assert caught.value.field == "provider"
 
 
 @given(tokens=st.integers(0, 10**10), price=st.floats(0, 1000, allow_nan=False))

@@ -136,6 +136,11 @@ class EmbeddingSwitches:
             spec = spec_for(choice, self.settings)
         except SettingsError as exc:
             raise InvalidInput(exc.message, field="model") from None
+        if missing := _missing_key(spec.provider, self.settings):
+            raise InvalidInput(
+                f"{spec.provider}/{spec.name} needs an API key this server does not have: set {missing}",
+                field="provider",
+            )
         if not spec.dimension:
             raise InvalidInput(
                 f"{choice.provider}/{choice.model}: name the model's dimensions", field="dimensions"
@@ -360,3 +365,14 @@ class EmbeddingSwitches:
 
 def _store_hash(provider: str, model: str, dimensions: int, store: Store) -> str:
     return config_hash(provider, model, dimensions, store.chunk_max_tokens, store.chunk_overlap)
+
+
+def _missing_key(provider: str, settings: Settings) -> str | None:
+    """The setting a hosted provider's key comes from, when it is unset: refused before a switch starts
+    rather than failing at its first batch. An OpenAI-compatible server of one's own may need no key."""
+    if provider == "cohere" and settings.cohere_api_key is None:
+        return "LIGHTFAST_COHERE_API_KEY"
+    hosted_openai = "api.openai.com" in settings.openai_base_url
+    if provider == "openai" and hosted_openai and settings.openai_api_key is None:
+        return "LIGHTFAST_OPENAI_API_KEY"
+    return None
