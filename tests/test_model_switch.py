@@ -464,3 +464,27 @@ def test_a_failed_switch_keeps_the_old_model_and_its_retry_reuses_what_was_stage
     assert switches.run_inline(retry.id) == "completed"
     assert store_row(services).embedding_dim == 256
     assert sum(embedded) == 8  # staged before the failure, not embedded again
+
+
+def test_the_sdk_switches_a_store(services: Services) -> None:
+    from fastapi.testclient import TestClient
+
+    from lightfast import Lightfast
+    from lightfast.api.app import create_app
+    from lightfast.sdk.errors import BadRequestError
+
+    store = store_row(services)
+    secret = services.api_keys.create(store.workspace_id, "sdk").secret
+    with TestClient(create_app(services)) as http:
+        client = Lightfast(secret, base_url="http://testserver", http_client=http)
+        dry = client.switch_embedding(store.id, "fake", "fake-hash-256", dry_run=True)
+        assert dry.job_id is None
+        assert (dry.estimate.target.dimensions, dry.estimate.texts) == (256, 12)
+        with pytest.raises(BadRequestError, match="nosuch"):
+            client.switch_embedding(store.id, "nosuch", "m")
+        with pytest.raises(ValueError, match="dimensions"):
+            client.switch_embedding(store.id, "fake", "fake-hash-256", dimensions=0)
+        started = client.switch_embedding(store.id, "fake", "fake-hash-256", dimensions=256)
+        assert started.job_id is not None
+    assert services.embedding_switches.run_inline(started.job_id) == "completed"
+    assert store_row(services).embedding_dim == 256

@@ -106,6 +106,7 @@ class AsyncLightfast(ClientCore):
     contents = async_method(_calls.contents)
     find_similar = async_method(_calls.find_similar)
     related = async_method(_calls.related)
+    switch_embedding = async_method(_calls.switch_embedding)
     find_documents = async_method(_calls.find_documents)
     children = async_method(_calls.document_children)
     statistics = async_method(_calls.workspace_statistics)

@@ -105,6 +105,7 @@ class Lightfast(ClientCore):
     contents = sync_method(_calls.contents)
     find_similar = sync_method(_calls.find_similar)
     related = sync_method(_calls.related)
+    switch_embedding = sync_method(_calls.switch_embedding)
     find_documents = sync_method(_calls.find_documents)
     children = sync_method(_calls.document_children)
     statistics = sync_method(_calls.workspace_statistics)

@@ -442,3 +442,29 @@ class RelatedResponse(LightfastModel):
     document: DocumentRef
     items: Items[RelatedDocument] = []
     unresolved: Items[UnresolvedEdge] = []
+
+
+class EmbeddingModel(LightfastModel):
+    provider: str
+    model: str
+    dimensions: int
+
+
+class EmbeddingEstimate(LightfastModel):
+    """What switching a store's embedding model embeds and costs (issue 15)."""
+
+    store: str
+    current: EmbeddingModel
+    target: EmbeddingModel
+    chunks: int
+    texts: int
+    tokens: int
+    requests: int
+    cost_usd: float | None = None
+
+
+class EmbeddingSwitch(LightfastModel):
+    """The estimate, and the switch job unless it was a dry run (``job_id`` None then)."""
+
+    estimate: EmbeddingEstimate
+    job_id: str | None = None
