@@ -256,3 +256,49 @@ def test_with_a_public_url_the_webhook_is_registered_at_linear(tmp_path: Path, d
         assert connected.notice is None
     finally:
         services.close()
+
+
+@pytest.mark.slow  # about 25 s on a shared machine
+def test_a_workspace_of_1000_issues_and_200_notion_pages_is_indexed_whole(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Issue 13's scale: one Linear workspace of 1,000 issues (and a comment on every tenth) and one
+    Notion workspace of 200 pages, backfilled through the stand-ins into one Lightfast workspace; every
+    entity becomes one document, found by search and by its identifier."""
+    from lightfast.testing.notion import NotionStandIn
+    from lightfast.testing.notion.server import block
+
+    settings = make_settings(tmp_path, database_url)
+    services = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    linear = LinearStandIn(KEY)
+    populate(linear, issues=1000)  # 1 project, 1,000 issues, 334 comments
+    notion = NotionStandIn("secret_scale_token")
+    for n in range(200):
+        notion.add_page(f"Runbook {n}", [block("heading_2", f"Step {n}"), block("paragraph", f"Do thing{n}")])
+    try:
+        workspace_id = services.workspaces.ensure_workspace_id()
+        linear_connection = services.vendors.connections.connect(
+            workspace_id, "linear", name="acme", token=KEY
+        )
+        world = World(services, linear, workspace_id, linear_connection.source.id, linear_connection.job_id)
+        world.use(linear.transport())
+        services.vendors.notion.transport = notion.transport()
+        notion_connection = services.vendors.connections.connect(
+            workspace_id, "notion", name="acme", token="secret_scale_token"
+        )
+        for job_id in (linear_connection.job_id, notion_connection.job_id):
+            assert job_id is not None
+            assert world.run(job_id).status == "completed"
+        with services.sessions() as session:
+            rows = session.execute(select(Document.source_type, Document.title))
+            counted: dict[str, int] = {}
+            for row in rows:
+                counted[row.source_type] = counted.get(row.source_type, 0) + 1
+        assert counted == {"linear": 1 + 1000 + 334, "notion": 200}
+        found = services.search.search(SearchRequest(workspace_id, "topic777", mode=SearchMode.FAST)).results
+        assert found[0].title.endswith("Issue number 777 about topic777")
+        assert len(services.vendors.lookup.by_source(workspace_id, "linear", "ENG-778")) == 1
+        page = services.search.search(SearchRequest(workspace_id, "thing123", mode=SearchMode.FAST)).results
+        assert page[0].title == "Runbook 123"
+    finally:
+        services.close()
