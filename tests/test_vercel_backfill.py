@@ -65,7 +65,8 @@ class World:
     def documents(self) -> dict[str, Document]:
         with self.services.sessions() as session:
             rows = session.scalars(select(Document).where(Document.source_type == "vercel"))
-            return {row.source_id: row for row in rows}
+            # Keyed "<connection id>:<entity id>": the entity id is what a test knows.
+            return {row.source_id.partition(":")[2]: row for row in rows}
 
     def metadata(self) -> dict[str, Any]:
         with self.services.sessions() as session:

@@ -71,7 +71,8 @@ def index(services: Services) -> Counter[tuple[str, str, str]]:
                 Document.source_type == "vercel"
             )
         )
-        return Counter((r.source_id, r.path, r.content_hash) for r in rows)
+        # Without the connection's id, which differs between the two databases.
+        return Counter((r.source_id.partition(":")[2], r.path, r.content_hash) for r in rows)
 
 
 def checkpoint(services: Services, source_id: str) -> dict[str, Any]:

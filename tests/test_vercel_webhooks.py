@@ -90,7 +90,8 @@ class World:
     def documents(self) -> dict[str, Document]:
         with self.services.sessions() as session:
             rows = session.scalars(select(Document).where(Document.source_type == "vercel"))
-            return {row.source_id: row for row in rows}
+            # Keyed "<connection id>:<entity id>": the entity id is what a test knows.
+            return {row.source_id.partition(":")[2]: row for row in rows}
 
     def refusals(self) -> list[str]:
         with self.services.sessions() as session:
@@ -226,7 +227,7 @@ def test_signed_deliveries_are_indexed_and_searchable(world: World) -> None:
     assert answer.json()["result"] == "indexing_enqueued"
     [document] = world.documents().values()
     assert document.path == "deployments/dpl_12yAAMp54JKe1XxonMYqW4oWtK5K.md"
-    assert document.source_id == DEPLOYMENT
+    assert document.source_id == f"{world.source_id}:{DEPLOYMENT}"  # keyed per connection
     metadata = document.source_metadata
     assert (metadata["status"], metadata["environment"], metadata["project"]) == (
         "BUILDING",
@@ -380,4 +381,27 @@ def test_the_connection_shows_on_the_console_and_in_the_api_with_its_documents(w
     assert (listed["type"], listed["name"]) == ("vercel", "Vercel rick-team")
     found = world.client.get("/v1/documents", params={"sourceType": "vercel", "sourceId": DEPLOYMENT})
     assert found.status_code == 200, found.text
-    assert [d["sourceId"] for d in found.json()["items"]] == [DEPLOYMENT]
+    assert [d["sourceId"] for d in found.json()["items"]] == [f"{world.source_id}:{DEPLOYMENT}"]
+
+
+def test_two_connections_of_one_project_keep_documents_of_their_own(world: World) -> None:
+    other = world.services.vendors.connections.connect(
+        world.workspace_id, "vercel", name="other", webhook_secret=SECRET, options={"projects": PROJECT}
+    ).source.id
+    world.deliver(raw())
+    answer = world.post(raw(), source_id=other)
+    for job_id in answer.json()["jobs"]:
+        world.services.runner.run_inline(job_id)
+    with world.services.sessions() as session:
+        keys = set(session.scalars(select(Document.source_id).where(Document.source_type == "vercel")))
+    assert keys == {f"{world.source_id}:{DEPLOYMENT}", f"{other}:{DEPLOYMENT}"}
+    removed = {
+        "type": "project.removed",
+        "id": "rm-one",
+        "createdAt": 1698397700000,
+        "payload": {"project": {"id": PROJECT}},
+    }
+    world.deliver(removed)  # through the first connection only
+    with world.services.sessions() as session:
+        keys = set(session.scalars(select(Document.source_id).where(Document.source_type == "vercel")))
+    assert keys == {f"{other}:{DEPLOYMENT}"}

@@ -335,6 +335,8 @@ class VercelSources:
             render=render,
             entity_of_path=docs.entity_of_path,
             backfill=self.for_connection(connection),
+            # Two connections naming one project into one store keep documents of their own.
+            id_prefix=connection.id,
         )
 
 
