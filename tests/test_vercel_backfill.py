@@ -368,3 +368,12 @@ def test_with_a_token_a_failure_delivery_brings_its_error_lines(services: Servic
         )
         assert row is not None
         assert row.payload["errors"] == ["Error: out of memory"]
+
+
+def test_an_oversized_answer_is_refused_unread() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"[" + b'{"type": "stdout"},' * 600_000 + b"{}]")
+
+    client = VercelClient("https://api.vercel.com", TOKEN, transport=httpx.MockTransport(answer))
+    with pytest.raises(UpstreamError, match="larger than"):
+        client.events("dpl_abc")

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 PAGE_SIZE = 100  # Vercel's largest page of deployments
 MAX_PAGE_ITEMS = 1000
 MAX_EVENTS = 2000  # of a build log, read backwards from its end
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 def reset_wait(headers: httpx.Headers, now: float) -> float | None:
@@ -100,15 +102,14 @@ class VercelClient:
         for attempt in range(self.max_retries + 1):
             self.requests += 1
             try:
-                answer = self._http.get(self.base_url + path, params=query)
+                status, headers, body = self._fetch(path, query)
             except httpx.HTTPError as exc:
                 if attempt == self.max_retries:
                     raise UpstreamError(f"Vercel could not be reached: {type(exc).__name__}") from exc
                 self.sleep(min(2.0**attempt, self.max_wait))
                 continue
-            status = answer.status_code
             if status == 429:
-                wait = reset_wait(answer.headers, self.clock())
+                wait = reset_wait(headers, self.clock())
                 wait = 2.0**attempt if wait is None else wait
                 if attempt == self.max_retries or wait > self.max_wait:
                     raise UpstreamError("Vercel's rate limit is exhausted; try again later", status=429)
@@ -123,13 +124,26 @@ class VercelClient:
                 return None
             if status >= 400:
                 raise UpstreamError(f"Vercel refused {path[:100]} (HTTP {status})", status=status)
-            if (answer.headers.get("x-ratelimit-remaining") or "").strip() == "0":
-                self.sleep(min(reset_wait(answer.headers, self.clock()) or 1.0, self.max_wait))
+            if (headers.get("x-ratelimit-remaining") or "").strip() == "0":
+                self.sleep(min(reset_wait(headers, self.clock()) or 1.0, self.max_wait))
             try:
-                return answer.json()
-            except ValueError as exc:
+                return json.loads(body)
+            except (ValueError, RecursionError) as exc:
                 raise UpstreamError("Vercel's answer is not JSON") from exc
         raise UpstreamError("Vercel could not be reached")  # pragma: no cover - the loop returns or raises
+
+    def _fetch(self, path: str, query: dict[str, Any]) -> tuple[int, httpx.Headers, bytes]:
+        """One request, its body read up to MAX_ANSWER_BYTES: a build log's events can be large, and an
+        answer is not allowed to fill the memory."""
+        with self._http.stream("GET", self.base_url + path, params=query) as answer:
+            body = bytearray()
+            for chunk in answer.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise UpstreamError(
+                        f"Vercel's answer to {path[:100]} is larger than {MAX_ANSWER_BYTES} bytes"
+                    )
+            return answer.status_code, answer.headers, bytes(body)
 
     def deployments_page(self, project: str, until: int | None, limit: int | None = None) -> Page:
         """One page of a project's deployments, newest first."""
