@@ -23,6 +23,7 @@ PAGES = {
     "dashboard": "/dashboard",
     "activity": "/activity",
     "sources": "/sources",
+    "connect": "/sources/connect?type=linear",
     "settings": "/settings",
 }
 # The corpus is this project's own documentation: real prose, so the screenshots show real results.

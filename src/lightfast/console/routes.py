@@ -18,6 +18,7 @@ from lightfast.console.notifications_page import router as notifications_router
 from lightfast.console.settings_page import router as settings_router
 from lightfast.console.sources_page import router as sources_router
 from lightfast.console.store_embedding_page import router as store_embedding_router
+from lightfast.console.vendor_connect import router as vendor_connect_router
 from lightfast.console.viewer import CsrfRejected, LoginRequired
 
 
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.include_router(search.router)
     app.include_router(dashboard_router)
     app.include_router(document_router)
+    app.include_router(vendor_connect_router)
     app.include_router(sources_router)
     app.include_router(activity_router)
     app.include_router(jobs_page.router)
