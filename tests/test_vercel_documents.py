@@ -16,6 +16,8 @@ from lightfast.app.container import build_services
 from lightfast.app.vercel_backfill import render
 from lightfast.db import vendor_entities
 from lightfast.db.engine import make_engine
+from lightfast.relationships.documents import identities, metadata_edges, repository_of
+from lightfast.relationships.model import GITHUB_COMMIT, VERCEL, Target
 from lightfast.sources.snapshots import Snapshot
 from lightfast.sources.vercel import documents as docs
 from lightfast.sources.vercel.webhooks import MAX_MESSAGE, deployment_fields, parse_delivery
@@ -192,3 +194,17 @@ def test_deliveries_in_any_order_converge_on_the_final_state(tmp_path: Path, ord
             )
     finally:
         services.close()
+
+
+def test_the_relationship_graph_knows_a_deployment_by_its_id_host_and_commit() -> None:
+    """The generic extractor (lightfast.relationships) reads this source's metadata as it is rendered."""
+    delivery = parse_delivery(fixture("deployment.ready.json"))
+    assert delivery.deployment is not None
+    metadata = docs.render_deployment(delivery.deployment, None).metadata
+    known = identities("vercel", "src_x:deployment:dpl_12yAAMp54JKe1XxonMYqW4oWtK5K", metadata)
+    assert Target(VERCEL, "dpl_12yAAMp54JKe1XxonMYqW4oWtK5K") in known
+    assert Target(VERCEL, "accordion-component-bkzjdsyk8-rick-team.vercel.app") in known
+    assert Target(GITHUB_COMMIT, "d298272f30b0ece055912eb50739ce5106c3d716") in known
+    assert repository_of("vercel", metadata) == "rickastley/accordion-component"
+    [edge] = metadata_edges("vercel", metadata)
+    assert edge.target == Target(GITHUB_COMMIT, "d298272f30b0ece055912eb50739ce5106c3d716")
