@@ -128,10 +128,18 @@ def test_a_cancelled_switch_leaves_the_old_model_serving(
     assert (after.embedding_model, after.embedding_dim) == ("fake-hash-384", 384)
     assert widths(services) == {384}
     assert dense(services, "alpha5")[0] == "doc5.md"
-    # A new switch supersedes the cancelled one and completes.
+    assert [state for _, state in switches.generations(store.workspace_id, store.name)] == ["cancelled"]
+    # A new switch supersedes the cancelled one and completes; the old job's retry is refused, never
+    # racing the newer one.
+    cancelled_id = job_id
     job_id, _ = switches.start(store.workspace_id, store.name, NEW)
     assert switches.run_inline(job_id) == "completed"
     assert store_row(services).embedding_dim == 256
+    retry = services.jobs.retry(store.workspace_id, cancelled_id)
+    with pytest.raises(Conflict, match="superseded"):
+        switches.run_inline(retry.id)
+    states = [state for _, state in switches.generations(store.workspace_id, store.name)]
+    assert sorted(states) == ["active", "cancelled"]
 
 
 def test_a_switch_to_the_same_or_an_unknown_model_is_refused_naming_it(services: Services) -> None:

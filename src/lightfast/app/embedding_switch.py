@@ -220,10 +220,19 @@ class EmbeddingSwitches:
             job.input = {**job.input, "generationId": generation.id}
             return job.id, estimate
 
-    def generations(self, workspace_id: str, store_name: str) -> list[EmbeddingGeneration]:
+    def generations(self, workspace_id: str, store_name: str) -> list[tuple[EmbeddingGeneration, str]]:
+        """The store's switches, newest first, each with the state to show: a building generation whose
+        job ended (cancelled, failed) says so, though a retry of that job may still revive it."""
         with self.sessions() as session:
             store = self._store(session, workspace_id, store_name)
-            return list(gen_repo.store_generations(session, store.id))
+            shown = []
+            for generation in gen_repo.store_generations(session, store.id):
+                state = generation.status
+                job = jobs_repo.find_job(session, generation.job_id) if generation.job_id else None
+                if state == gen_repo.BUILDING and job is not None and job.status not in ACTIVE_JOBS:
+                    state = str(job.status)
+                shown.append((generation, state))
+            return shown
 
     # -- the workflow's steps (each idempotent) -------------------------------------------------------
 
@@ -232,6 +241,9 @@ class EmbeddingSwitches:
         generation = gen_repo.get_generation(session, str(job.input.get("generationId")))
         if generation is None:
             raise NotFound(f"job {job_id} switches a store whose new generation is gone")
+        if generation.status in (gen_repo.CANCELLED, gen_repo.FAILED):
+            # A retry of a switch that a newer one superseded: going on would race the newer one.
+            raise Conflict(f"this switch to {generation.model} was {generation.status}: {generation.message}")
         if generation.job_id != job_id:  # a retry's fork carries the generation over
             generation.job_id = job_id
         return generation
@@ -341,7 +353,7 @@ class EmbeddingSwitches:
             job = jobs_repo.find_job(session, job_id)
             if job is None or job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.FAILED):
                 return
-            with contextlib.suppress(NotFound):
+            with contextlib.suppress(NotFound, Conflict):
                 self._generation(session, job_id).message = message[:1000]
             jobs_repo.finish_job(session, job_id, status=JobStatus.FAILED, error_message=message[:2000])
 
