@@ -496,3 +496,27 @@ def test_the_sdk_switches_a_store(services: Services) -> None:
         assert started.job_id is not None
     assert services.embedding_switches.run_inline(started.job_id) == "completed"
     assert store_row(services).embedding_dim == 256
+
+
+def test_a_flip_that_would_leave_a_chunk_without_a_new_vector_is_undone(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lightfast.db import generations as gen_repo
+
+    store = store_row(services)
+    switches = services.embedding_switches
+    job_id, _ = switches.start(store.workspace_id, store.name, NEW)
+    switches.begin(job_id)
+    switches.embed_batch(job_id)
+    with services.sessions.begin() as session:  # one text loses its staged vector behind the check
+        gen = gen_repo.building_generation(session, store.id)
+        assert gen is not None
+        assert gen_repo.drop_staged(session, gen.id, 1) == 1
+    monkeypatch.setattr(gen_repo, "missing_texts", lambda *args, **kwargs: [])
+    assert not switches.flip(job_id)
+    after = store_row(services)
+    assert (after.embedding_model, after.embedding_dim) == ("fake-hash-384", 384)
+    assert widths(services) == {384}
+    monkeypatch.undo()
+    assert switches.run_inline(job_id) == "completed"  # the next try embeds the text and flips
+    assert widths(services) == {256}

@@ -294,6 +294,12 @@ class EmbeddingSwitches:
     def flip(self, job_id: str) -> bool:
         """Flip when every chunk text has a staged vector; False if an ingest added texts since the last
         batch (the workflow embeds them and tries again)."""
+        try:
+            return self._flip(job_id)
+        except _Incomplete:  # rolled back: the store is still on its old model, whole
+            return False
+
+    def _flip(self, job_id: str) -> bool:
         with self.sessions.begin() as session:
             generation = self._generation(session, job_id)
             if generation.status == gen_repo.ACTIVE:
@@ -313,7 +319,12 @@ class EmbeddingSwitches:
                 store.embedding_provider, store.embedding_model, store.embedding_dim, store
             )
             new_hash = _store_hash(generation.provider, generation.model, generation.dimensions, store)
+            total, _, _ = gen_repo.chunk_totals(session, store.id)
             chunks = gen_repo.flip(session, generation, config_hashes=(old_hash, new_hash), at=utcnow())
+            if chunks != total:
+                # Never reached while every writer of chunks goes through the pipeline's guard; if one
+                # did not, a chunk would lose its vector: undo the flip rather than commit that.
+                raise _Incomplete
             activities.record_activity(
                 session,
                 workspace_id=store.workspace_id,
@@ -388,3 +399,7 @@ def _missing_key(provider: str, settings: Settings) -> str | None:
     if provider == "openai" and hosted_openai and settings.openai_api_key is None:
         return "LIGHTFAST_OPENAI_API_KEY"
     return None
+
+
+class _Incomplete(Exception):
+    """A flip that would have left a chunk without a vector of the new model; its transaction is undone."""

@@ -125,7 +125,8 @@ def flip(
 ) -> int:
     """Make the generation the store's: copy every staged vector into its chunks, record the new model
     on the store and the new configuration hash on its documents (or the next sync would embed them
-    all again), in the caller's transaction. Returns the chunks updated."""
+    all again), in the caller's transaction. Returns the chunks updated: a chunk with no staged vector
+    keeps its old one, and the caller undoes the transaction when any did."""
     staged = (
         select(GenerationVector.embedding)
         .where(
@@ -134,9 +135,17 @@ def flip(
         )
         .scalar_subquery()
     )
+    has_staged = (
+        select(GenerationVector.content_hash)
+        .where(
+            GenerationVector.generation_id == generation.id,
+            GenerationVector.content_hash == VectorEntry.content_hash,
+        )
+        .exists()
+    )
     result = session.execute(
         update(VectorEntry)
-        .where(VectorEntry.store_id == generation.store_id)
+        .where(VectorEntry.store_id == generation.store_id, has_staged)
         .values(embedding=staged)
         .execution_options(synchronize_session=False)
     )
