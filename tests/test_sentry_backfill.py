@@ -60,8 +60,17 @@ class World:
 
     def documents(self) -> dict[str, Document]:
         with self.services.sessions() as session:
-            rows = session.scalars(select(Document).where(Document.source_type == "sentry"))
-            return {row.source_id: row for row in rows}
+            rows = list(
+                session.scalars(
+                    select(Document).where(
+                        Document.source_type == "sentry", Document.connection_id == self.source_id
+                    )
+                )
+            )
+            # Source ids are "<connection id>:<entity id>" (one connection's documents of its own).
+            prefix = f"{self.source_id}:"
+            assert all(row.source_id.startswith(prefix) for row in rows)
+            return {row.source_id.removeprefix(prefix): row for row in rows}
 
     def metadata(self) -> dict[str, Any]:
         with self.services.sessions() as session:

@@ -65,7 +65,8 @@ def index(services: Services) -> Counter[tuple[str, str, str]]:
                 Document.source_type == "sentry"
             )
         )
-        return Counter((r.source_id, r.path, r.content_hash) for r in rows)
+        # Without the connection's id (the two runs' connections differ): "<connection>:issue:N".
+        return Counter((r.source_id.split(":", 1)[1], r.path, r.content_hash) for r in rows)
 
 
 def checkpoint(services: Services, source_id: str) -> dict[str, Any]:

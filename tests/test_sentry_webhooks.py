@@ -110,8 +110,17 @@ class World:
 
     def documents(self) -> dict[str, Document]:
         with self.services.sessions() as session:
-            rows = session.scalars(select(Document).where(Document.source_type == "sentry"))
-            return {row.source_id: row for row in rows}
+            rows = list(
+                session.scalars(
+                    select(Document).where(
+                        Document.source_type == "sentry", Document.connection_id == self.source_id
+                    )
+                )
+            )
+            # Source ids are "<connection id>:<entity id>" (one connection's documents of its own).
+            prefix = f"{self.source_id}:"
+            assert all(row.source_id.startswith(prefix) for row in rows)
+            return {row.source_id.removeprefix(prefix): row for row in rows}
 
     def refusals(self) -> list[str]:
         with self.services.sessions() as session:
@@ -557,7 +566,7 @@ def test_the_connection_shows_on_the_console_and_in_the_api_with_its_documents(w
     assert (listed["type"], listed["name"]) == ("sentry", "Sentry test-org")
     found = world.client.get("/v1/documents", params={"sourceType": "sentry", "sourceId": ISSUE})
     assert found.status_code == 200, found.text
-    assert [d["sourceId"] for d in found.json()["items"]] == [ISSUE]
+    assert [d["sourceId"] for d in found.json()["items"]] == [f"{world.source_id}:{ISSUE}"]
 
 
 @given(st.permutations(range(4)))
@@ -601,3 +610,26 @@ def test_a_disconnected_connection_loses_its_documents_and_refuses_deliveries(wo
     assert world.documents() == {}
     assert world.count(VendorEntity) == 0
     assert world.post(raw("issue.resolved.zulip.json")).status_code == 401
+
+
+def test_two_connections_of_one_organization_keep_documents_of_their_own(
+    tmp_path: Path, database_url: str
+) -> None:
+    services, workspace_id, first = make_world(tmp_path, database_url)
+    second = services.vendors.connections.connect(
+        workspace_id, "sentry", name="test-org-2", webhook_secret=SECRET, options={"organization": "test-org"}
+    ).source.id
+    try:
+        with TestClient(create_app(services)) as client:
+            one, two = (
+                World(services, client, workspace_id, first),
+                World(services, client, workspace_id, second),
+            )
+            one.deliver(raw())
+            two.deliver(raw())
+            assert set(one.documents()) == set(two.documents()) == {ISSUE}
+            enqueued = services.sources.disconnect(workspace_id, second)
+            services.disconnects.run_inline(enqueued.job_id)
+            assert set(one.documents()) == {ISSUE}  # the other connection's copy went, not this one
+    finally:
+        services.close()

@@ -419,6 +419,9 @@ class SentrySources:
             render=lambda snapshot: render(snapshot, organization, self.web_url),
             entity_of_path=docs.entity_of_path,
             backfill=self.for_connection(connection),
+            # "<connection id>:issue:N": two connections of one organization (say, of two projects
+            # sets) into one store keep documents of their own.
+            id_prefix=connection.id,
         )
 
 
