@@ -18,7 +18,6 @@ from lightfast.sdk.models import (
     DetectConfigResult,
     DocumentList,
     DocumentRef,
-    EmbeddingSwitch,
     Job,
     JobDetail,
     JobList,
@@ -268,29 +267,6 @@ def find_documents(source_type: str, source_id: str) -> Call[DocumentList, list[
 def document_children(id: str) -> Call[DocumentList, list[DocumentRef]]:
     """A document's children, oldest first (``GET /v1/documents/{id}/children``): an issue's comments."""
     return Call("GET", f"/v1/documents/{_segment('id', id)}/children", DocumentList, _document_items)
-
-
-def switch_embedding(
-    store: str,
-    provider: str,
-    model: str,
-    *,
-    dimensions: int | None = None,
-    dry_run: bool = False,
-    idempotency_key: str | None = None,
-) -> Call[EmbeddingSwitch, EmbeddingSwitch]:
-    """Switch a store (its id) to another embedding model (``PUT /v1/stores/{id}/embedding``): the
-    estimate (chunks, tokens, requests, cost) and the switch job, or only the estimate with ``dry_run``.
-    Searches keep using the current model until the job completes."""
-    body: dict[str, Any] = {
-        "provider": _text("provider", provider),
-        "model": _text("model", model),
-        "dryRun": bool(dry_run),
-    }
-    if dimensions is not None:
-        body["dimensions"] = _int_in("dimensions", dimensions, 1, 8192)
-    path = f"/v1/stores/{_segment('store', store)}/embedding"
-    return _mutation("PUT", path, EmbeddingSwitch, idempotency_key, json=body)
 
 
 # -- client.jobs -----------------------------------------------------------------------------------

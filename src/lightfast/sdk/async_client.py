@@ -12,7 +12,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from lightfast.sdk import _calls, _events
+from lightfast.sdk import _calls, _events, _store_calls
 from lightfast.sdk._base import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -106,7 +106,7 @@ class AsyncLightfast(ClientCore):
     contents = async_method(_calls.contents)
     find_similar = async_method(_calls.find_similar)
     related = async_method(_calls.related)
-    switch_embedding = async_method(_calls.switch_embedding)
+    switch_embedding = async_method(_store_calls.switch_embedding)
     find_documents = async_method(_calls.find_documents)
     children = async_method(_calls.document_children)
     statistics = async_method(_calls.workspace_statistics)

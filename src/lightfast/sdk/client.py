@@ -11,7 +11,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from lightfast.sdk import _calls, _events
+from lightfast.sdk import _calls, _events, _store_calls
 from lightfast.sdk._base import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -105,7 +105,7 @@ class Lightfast(ClientCore):
     contents = sync_method(_calls.contents)
     find_similar = sync_method(_calls.find_similar)
     related = sync_method(_calls.related)
-    switch_embedding = sync_method(_calls.switch_embedding)
+    switch_embedding = sync_method(_store_calls.switch_embedding)
     find_documents = sync_method(_calls.find_documents)
     children = sync_method(_calls.document_children)
     statistics = sync_method(_calls.workspace_statistics)
