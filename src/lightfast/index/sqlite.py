@@ -82,7 +82,9 @@ class SqliteIndex:
             snapshot = self.snapshot(session, store_id, int(vector.shape[0]), head.first, head.last or 0)
             mask = _filter_mask(snapshot, filters)
             if kept is not None:
-                by_metadata = np.isin(snapshot.document_ids, kept)
+                # Set membership: np.isin over object arrays sorts them (27 ms at 4,000 chunks).
+                ids = snapshot.document_ids
+                by_metadata = np.fromiter((d in kept for d in ids), dtype=bool, count=len(ids))
                 mask = by_metadata if mask is None else mask & by_metadata
             hits.extend(Hit(seq, document, score) for seq, document, score in snapshot.top(vector, k, mask))
         hits.sort(key=lambda h: (-h.score, h.seq))
@@ -237,13 +239,13 @@ def _metadata_where(filters: SearchFilters, params: dict[str, object]) -> list[s
     return clauses
 
 
-def _metadata_documents(session: Session, store_ids: list[str], filters: SearchFilters) -> np.ndarray:
+def _metadata_documents(session: Session, store_ids: list[str], filters: SearchFilters) -> frozenset[str]:
     params: dict[str, object] = {}
     stores = ", ".join(f":store{i}" for i in range(len(store_ids)))
     params.update({f"store{i}": s for i, s in enumerate(store_ids)})
     where = " AND ".join([f"d.store_id IN ({stores})", *_metadata_where(filters, params)])
     ids = session.execute(text(f"SELECT d.id FROM documents d WHERE {where}"), params).scalars()
-    return np.array(list(ids), dtype=object)
+    return frozenset(ids)
 
 
 def _filter_mask(vectors: Snapshot, filters: SearchFilters) -> np.ndarray | None:
