@@ -581,3 +581,37 @@ def test_any_changed_byte_breaks_the_signature(body: bytes, data: st.DataObject)
     changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
     assert verify_signature(SECRET, STAMP, body, signature)
     assert not verify_signature(SECRET, STAMP, changed, signature)
+
+
+def test_the_console_connects_zendesk_with_its_own_fields(world: World) -> None:
+    import re
+
+    form = world.client.get("/sources/connect", params={"type": "zendesk"})
+    assert form.status_code == 200, form.text
+    for label in ("Zendesk subdomain (required)", "agent email", "index internal notes"):
+        assert label in form.text
+    found = re.search(r'name="csrf-token" content="([^"]+)"', form.text)
+    assert found is not None
+    fields = {
+        "csrf_token": found.group(1),
+        "type": "zendesk",
+        "name": "globex",
+        "option_subdomain": "globex",
+        "option_privateComments": "false",
+        "webhook_secret": SECRET,
+    }
+    made = world.client.post("/sources/connect", data=fields, headers={"X-CSRF-Token": found.group(1)})
+    assert made.status_code == 200, made.text
+    assert "/webhooks/zendesk/" in made.text
+    with world.services.sessions() as session:
+        rows = session.scalars(select(ConnectedSource).where(ConnectedSource.external_key == "globex")).all()
+        assert [r.source_metadata["zendeskSubdomain"] for r in rows] == ["globex"]
+        assert rows[0].source_metadata["indexPrivateComments"] is False
+    refused = world.client.post(
+        "/sources/connect",
+        data={**fields, "option_subdomain": "Globex Corp"},
+        headers={"X-CSRF-Token": found.group(1)},
+    )
+    assert refused.status_code == 400
+    assert "subdomain" in refused.text
+    assert SECRET not in refused.text  # a credential is never echoed
