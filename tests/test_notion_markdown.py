@@ -7,7 +7,14 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lightfast.sources.notion.markdown import property_text, render_blocks, render_page, rich_text
+from lightfast.relationships.documents import identities
+from lightfast.sources.notion.markdown import (
+    property_text,
+    render_blocks,
+    render_comment,
+    render_page,
+    rich_text,
+)
 from lightfast.testing.notion.server import block, text
 
 KINDS = [
@@ -104,3 +111,17 @@ def test_a_page_has_its_title_as_the_only_h1() -> None:
     assert markdown.startswith("# Runbook\n\n## Steps")
     assert metadata["type"] == "notion"
     assert metadata["title"] == "Runbook"
+
+
+@given(st.text(max_size=300), st.uuids())
+def test_a_comment_renders_as_a_child_of_its_page(said: str, page: Any) -> None:
+    comment = {"id": "c1", "rich_text": [{"plain_text": said}], "created_time": "2026-01-01T00:00:00.000Z"}
+    markdown, metadata = render_comment(comment, str(page))
+    assert metadata["kind"] == "comment"
+    assert metadata["pageId"] == str(page)
+    assert metadata["title"].startswith("Comment")
+    assert len(metadata["title"]) <= len("Comment: ") + 80
+    assert said.strip() in markdown
+    # A comment names its page; it is not the page: mentions of the page resolve to the page alone.
+    assert identities("notion", "c1", metadata) == []
+    assert identities("notion", "p1", {"kind": "doc-page", "pageId": str(page)}) != []

@@ -194,22 +194,30 @@ def test_with_a_token_pages_are_fetched_rendered_and_reconciled(
     standin.rate_limit_next(1)
     world.services.runner.run_inline(job_id)
     documents = notion_documents(world)
-    assert len(documents) == 7
+    assert len(documents) == 7 + 1  # the comment is a document of its own
     page = documents[runbook["id"]]
     assert page.title == "Deploy runbook"
     assert page.url == runbook["url"]
     assert "```bash\nkubectl rollout undo\n```" in (page.content or "")
     assert "<summary>Rollback</summary>" in (page.content or "")
-    assert "last incident" in (page.content or "")
+    assert "last incident" not in (page.content or "")  # in its child document instead
+    (comment,) = [d for d in documents.values() if d.source_metadata["kind"] == "comment"]
+    assert comment.parent_doc_id == page.id
+    assert comment.title == "Comment: Checked during the last incident"
+    assert comment.source_metadata["pageId"] == runbook["id"]
     assert page.source_metadata["kind"] == "doc-page"
     database_row = documents[row["id"]]
     assert database_row.source_metadata["kind"] == "database-page"
     assert database_row.source_metadata["properties"] == {"Status": "In Progress"}
     # A page deleted upstream while no webhook came: the next full sync (the reconciliation) removes it.
     standin.delete_page(row["id"])
+    standin.comments[runbook["id"]].clear()  # and a comment resolved (deleted) upstream
     again = world.services.jobs.enqueue_sync(world.services.workspaces.ensure_workspace_id(), world.source_id)
     world.services.runner.run_inline(again.job_id)
-    assert row["id"] not in notion_documents(world)
+    left = notion_documents(world)
+    assert row["id"] not in left
+    assert [d.source_metadata["kind"] for d in left.values()].count("comment") == 0
+    assert runbook["id"] in left
 
 
 def test_with_a_token_an_event_reindexes_its_page(api_world: tuple[World, NotionStandIn, str]) -> None:
@@ -228,3 +236,38 @@ def test_with_a_token_an_event_reindexes_its_page(api_world: tuple[World, Notion
     older = dict(event, id=str(uuid.uuid4()), timestamp="2026-01-01T00:00:00.000Z")
     late = json.dumps(older).encode()
     assert world.post(late, sign(TOKEN, late)).json()["result"] == "stale"
+
+
+def test_a_comment_event_indexes_the_comment_as_a_child_of_its_page(
+    api_world: tuple[World, NotionStandIn, str],
+) -> None:
+    """The published comment.created delivery, with a token: the comment is read among its page's comments
+    (GET /v1/comments?block_id=) and indexed as a child document of the page."""
+    world, standin, job_id = api_world
+    event = json.loads(raw("comment.created.page-comment.json"))
+    page_id, comment_id = event["data"]["page_id"], event["entity"]["id"]
+    page = standin.add_page("Launch checklist", [block("paragraph", "Ship it on Tuesday.")])
+    standin.pages[page_id] = {**standin.pages.pop(page["id"]), "id": page_id}  # the delivery's page id
+    standin.blocks[page_id] = standin.blocks.pop(page["id"], [])
+    world.services.runner.run_inline(job_id)  # the backfill: the page, no comment yet
+    world.post(raw("verification.json"))
+    standin.add_comment(page_id, "Is Tuesday still the date?")
+    standin.comments[page_id][-1]["id"] = comment_id
+    event["timestamp"] = "2026-02-01T00:00:00.000Z"
+    body = json.dumps(event).encode()
+    answer = world.post(body, sign(TOKEN, body))
+    assert answer.status_code == 202, answer.text
+    world.services.runner.run_inline(answer.json()["jobs"][0])
+    documents = notion_documents(world)
+    comment, parent = documents[comment_id], documents[page_id]
+    assert comment.parent_doc_id == parent.id
+    assert "Is Tuesday still the date?" in (comment.content or "")
+    children = world.client.get(f"/v1/documents/{parent.id}/children")
+    if children.status_code == 200:  # the API answers with the key's workspace (anonymous in dev)
+        assert [c["id"] for c in children.json()["items"]] == [comment.id]
+    deleted = dict(event, id=str(uuid.uuid4()), type="comment.deleted", timestamp="2026-02-02T00:00:00.000Z")
+    body = json.dumps(deleted).encode()
+    answer = world.post(body, sign(TOKEN, body))
+    world.services.runner.run_inline(answer.json()["jobs"][0])
+    assert comment_id not in notion_documents(world)
+    assert page_id in notion_documents(world)

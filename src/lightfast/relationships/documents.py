@@ -139,7 +139,7 @@ def identities(source_type: str, source_id: str, metadata: Mapping[str, Any]) ->
         ticket = _text(metadata, "ticketId")
         if ticket and ticket.isdigit():
             keys.append(Target(ZENDESK, ticket))
-    elif source_type == NOTION:
+    elif source_type == NOTION and kind != "comment":  # a comment names its page, is not it
         page = (_text(metadata, "pageId") or "").replace("-", "").lower()
         if _NOTION_ID.match(page):
             keys.append(Target(NOTION, page))

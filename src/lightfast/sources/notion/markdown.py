@@ -212,3 +212,19 @@ def render_page(
         last_edited_by=edited_by.get("id") if isinstance(edited_by.get("id"), str) else None,
     ).wire()
     return "\n\n".join(parts) + "\n", metadata
+
+
+def render_comment(comment: dict[str, Any], page_id: str) -> tuple[str, dict[str, Any]]:
+    """(Markdown, typed metadata) of a comment: a child document of its page."""
+    said = rich_text(comment.get("rich_text")).strip()
+    first = said.splitlines()[0][:80] if said else ""
+    title = f"Comment: {first}" if first else "Comment"
+    author = _dict(comment.get("created_by"))
+    metadata = NotionDocMetadata(
+        kind="comment",
+        page_id=page_id,
+        title=title,
+        last_edited_time=str(comment.get("last_edited_time") or comment.get("created_time") or ""),
+        last_edited_by=author.get("id") if isinstance(author.get("id"), str) else None,
+    ).wire()
+    return f"# {title}\n\n{said}\n", metadata
