@@ -633,3 +633,39 @@ def test_two_connections_of_one_organization_keep_documents_of_their_own(
             assert set(one.documents()) == {ISSUE}  # the other connection's copy went, not this one
     finally:
         services.close()
+
+
+def test_the_console_connects_sentry_with_its_own_fields(world: World) -> None:
+    import re
+
+    offered = world.client.get("/sources/connect")
+    assert offered.status_code == 200, offered.text
+    assert "sentry" in offered.text.lower()
+    form = world.client.get("/sources/connect", params={"type": "sentry"})
+    assert form.status_code == 200, form.text
+    for label in ("Sentry organization slug (required)", "project slugs"):
+        assert label in form.text
+    found = re.search(r'name="csrf-token" content="([^"]+)"', form.text)
+    assert found is not None
+    fields = {
+        "csrf_token": found.group(1),
+        "type": "sentry",
+        "name": "globex",
+        "option_organization": "globex",
+        "option_projects": "web, api",
+        "webhook_secret": SECRET,
+    }
+    made = world.client.post("/sources/connect", data=fields, headers={"X-CSRF-Token": found.group(1)})
+    assert made.status_code == 200, made.text
+    assert "/webhooks/sentry/" in made.text
+    with world.services.sessions() as session:
+        rows = session.scalars(select(ConnectedSource).where(ConnectedSource.external_key == "globex")).all()
+        assert [r.source_metadata["sentryProjectSlugs"] for r in rows] == [["api", "web"]]
+    refused = world.client.post(
+        "/sources/connect",
+        data={**fields, "option_organization": "Globex Corp"},
+        headers={"X-CSRF-Token": found.group(1)},
+    )
+    assert refused.status_code == 400
+    assert "organization" in refused.text
+    assert SECRET not in refused.text  # a credential is never echoed
