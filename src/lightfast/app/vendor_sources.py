@@ -248,12 +248,10 @@ class VendorSourceService:
                     self.credentials.put(session, source.id, WEBHOOK_SECRET, generated[0])
                 if token is not None:
                     self.credentials.put(session, source.id, TOKEN, token)
-                activities.record_activity(
+                activities.record_change(  # by a key, a console user (user:ID) or the CLI
                     session,
-                    workspace_id=workspace_id,
-                    actor_type="api_key" if triggered_by else "user",
-                    actor_id=triggered_by,
-                    category="source",
+                    workspace_id,
+                    triggered_by,
                     action="source.connected",
                     entity_type="source",
                     entity_id=source.id,

@@ -68,6 +68,7 @@ def _connect(
                 token=token,
                 token_env=token_env,
                 options=options,
+                triggered_by="cli",
             )
         )
     shown = connected.to_dict()

@@ -10,7 +10,7 @@ reconciliation: entities gone upstream are marked deleted, so their documents go
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lightfast.errors import NotFound
@@ -37,7 +37,6 @@ class Rendered:
     metadata: dict[str, Any]
     parent_id: str | None = None
     relationships: dict[str, Any] | None = None
-    extra: list[Rendered] = field(default_factory=list)
 
 
 class SnapshotReader(Protocol):
