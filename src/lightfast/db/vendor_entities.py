@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from lightfast.db.vendor_models import VendorEntity
 
+# Marks, in the payload, a row deleted because a complete listing did not return it (see apply_snapshot).
+UNLISTED = "lightfastUnlisted"
+
 
 def find_entity(session: Session, source_id: str, entity_id: str) -> VendorEntity | None:
     return session.scalar(
@@ -52,7 +55,12 @@ def apply_snapshot(
         )
         session.flush()
         return "applied"
-    newer = version > row.version or (version == row.version and deleted and not row.deleted)
+    # A row a reconciliation marked deleted (absent from a listing) comes back when a listing or a
+    # delivery shows it again at the version it had, or newer: absence was an inference, not a removal
+    # the vendor reported at that version.
+    unlisted = row.deleted and bool((row.payload or {}).get(UNLISTED))
+    restored = unlisted and not deleted and version >= row.version
+    newer = restored or version > row.version or (version == row.version and deleted and not row.deleted)
     if not newer:
         same = version == row.version and deleted == row.deleted
         return "current" if same else "stale"
@@ -114,6 +122,7 @@ def mark_unseen_deleted(
     )
     for row in rows:
         row.deleted = True
+        row.payload = {**(row.payload or {}), UNLISTED: True}  # a new dict: the JSON column sees the change
     return [row.entity_id for row in rows]
 
 
