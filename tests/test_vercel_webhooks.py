@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -405,3 +406,37 @@ def test_two_connections_of_one_project_keep_documents_of_their_own(world: World
     with world.services.sessions() as session:
         keys = set(session.scalars(select(Document.source_id).where(Document.source_type == "vercel")))
     assert keys == {f"{other}:{DEPLOYMENT}"}
+
+
+def test_the_console_connects_vercel_with_its_own_fields(world: World) -> None:
+    offered = world.client.get("/sources/connect")
+    assert offered.status_code == 200, offered.text
+    assert "vercel" in offered.text.lower()
+    form = world.client.get("/sources/connect", params={"type": "vercel"})
+    assert form.status_code == 200, form.text
+    for label in ("Vercel projects (required)", "Vercel team id"):
+        assert label in form.text
+    found = re.search(r'name="csrf-token" content="([^"]+)"', form.text)
+    assert found is not None
+    fields = {
+        "csrf_token": found.group(1),
+        "type": "vercel",
+        "name": "marketing",
+        "option_projects": "web, prj_abc123",
+        "option_team": "team_kTDbLdHFZ0x7HU66LRgZCfpd",
+        "webhook_secret": SECRET,
+    }
+    made = world.client.post("/sources/connect", data=fields, headers={"X-CSRF-Token": found.group(1)})
+    assert made.status_code == 200, made.text
+    assert "/webhooks/vercel/" in made.text
+    with world.services.sessions() as session:
+        rows = session.scalars(
+            select(ConnectedSource).where(ConnectedSource.external_key == "marketing")
+        ).all()
+        assert [r.source_metadata["vercelProjects"] for r in rows] == [["prj_abc123", "web"]]
+    refused = world.client.post(
+        "/sources/connect", data={**fields, "option_team": "acme"}, headers={"X-CSRF-Token": found.group(1)}
+    )
+    assert refused.status_code == 400
+    assert "team" in refused.text
+    assert SECRET not in refused.text  # a credential is never echoed
