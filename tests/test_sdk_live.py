@@ -16,7 +16,7 @@ from lightfast import AsyncLightfast, Lightfast
 from lightfast.api.app import create_app
 from lightfast.app.container import Services, build_services
 from lightfast.db.engine import make_engine
-from lightfast.sdk.errors import AuthenticationError, ConflictError, NotFoundError
+from lightfast.sdk.errors import AuthenticationError, BadRequestError, ConflictError, NotFoundError
 from tests.conftest import make_settings, write
 
 
@@ -94,3 +94,24 @@ def test_async_client_against_a_live_server(live: tuple[str, str, Services]) -> 
             return [item.source.path for item in found.data]
 
     assert asyncio.run(run())[0] == "docs/deploy.md"
+
+
+def test_the_sdk_connects_a_vendor_source_and_reads_its_webhook_setup(
+    live: tuple[str, str, Services],
+) -> None:
+    """A webhook-only Linear connection (no token: no backfill job) and a refused Zendesk one."""
+    base_url, secret, _ = live
+    with Lightfast(secret, base_url=base_url) as client:
+        linear = client.sources.connect_vendor("linear", name="acme")
+        assert linear.type == "linear"
+        assert linear.job_id is None
+        assert linear.mode == "webhook-only"
+        assert linear.webhook_url is not None
+        assert linear.webhook_url.endswith(f"/webhooks/linear/{linear.id}")
+        assert linear.webhook_secret is not None  # generated, shown this once
+        again = client.sources.connect_vendor("linear", name="acme")
+        assert again.id == linear.id
+        assert again.webhook_secret is None  # a reconnect keeps the secret and does not show it
+        with pytest.raises(BadRequestError) as refused:
+            client.sources.connect_vendor("zendesk", subdomain="not a subdomain!")
+        assert "subdomain" in str(refused.value)

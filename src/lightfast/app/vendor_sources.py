@@ -199,6 +199,9 @@ class VendorSourceService:
         kind = self.kinds.get(source_type)
         if kind is None:
             raise InvalidInput(f"type must be one of {', '.join(sorted(self.kinds))}", field="type")
+        # The vendor's own fields first: a name defaulted from one (a Zendesk subdomain) must be refused
+        # naming that field, not the name the caller never gave.
+        checked = _checked_options(kind, options or {})
         name = (name or source_type).strip()
         if not NAME.fullmatch(name):
             raise InvalidInput(
@@ -208,7 +211,7 @@ class VendorSourceService:
         token = _credential(token, "token")
         generated: list[str] = []
         mode = "api" if token else "webhook-only"
-        metadata = kind.metadata(name, mode, token_env, _checked_options(kind, options or {}))
+        metadata = kind.metadata(name, mode, token_env, checked)
         display = f"{kind.display} {name}"
         notice = NO_CONTENT_NOTICE if kind.content_needs_token and mode != "api" else None
 

@@ -12,7 +12,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from lightfast.sdk import _calls, _events, _store_calls
+from lightfast.sdk import _calls, _events, _source_calls, _store_calls
 from lightfast.sdk._base import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -216,3 +216,4 @@ class AsyncSources(_AsyncNamespace):
     connect_github = async_method(_calls.connect_github)
     connect_git = async_method(_calls.connect_git)
     connect_local = async_method(_calls.connect_local)
+    connect_vendor = async_method(_source_calls.connect_vendor)

@@ -11,7 +11,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from lightfast.sdk import _calls, _events, _store_calls
+from lightfast.sdk import _calls, _events, _source_calls, _store_calls
 from lightfast.sdk._base import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -211,3 +211,4 @@ class Sources(_Namespace):
     connect_github = sync_method(_calls.connect_github)
     connect_git = sync_method(_calls.connect_git)
     connect_local = sync_method(_calls.connect_local)
+    connect_vendor = sync_method(_source_calls.connect_vendor)

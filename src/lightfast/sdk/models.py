@@ -298,9 +298,16 @@ class DetectConfigResult(LightfastModel):
 
 
 class ConnectedSource(Source):
-    """A source just connected, with its first sync's job id."""
+    """A source just connected, with its first sync's job id (None for a vendor connection without an
+    API token: it indexes what its webhooks deliver). Vendor connections also say where their webhook
+    goes, the signing secret Lightfast generated (shown once), and the credentials' previews."""
 
-    job_id: str
+    job_id: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    credentials: dict[str, str] | None = None
+    mode: str | None = None  # webhook-only | api
+    notice: str | None = None
 
 
 # -- the dashboard's figures (/v1/workspace/...) -----------------------------------------------------
