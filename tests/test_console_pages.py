@@ -110,6 +110,8 @@ def test_filters_are_in_the_form_and_narrow_the_results(
     assert 'name="store"' in page.text
     assert 'value="docs"' in page.text  # the store, from WorkspaceService.stores
     assert 'name="type" value="local"' in page.text
+    for vendor in ("linear", "notion", "sentry", "vercel", "zendesk"):  # every registered vendor too
+        assert f'name="type" value="{vendor}"' in page.text
     for label in ('for="f-path"', 'for="f-from"', 'for="f-to"', 'for="f-store"'):
         assert label in page.text
     narrowed = client.get("/", params={"q": "deploy", "path": "guide/"})

@@ -127,7 +127,7 @@ async def search_page(
         filters=filters,
         stores=stores,
         documents=documents,
-        source_types=SOURCE_TYPES,
+        source_types=(*SOURCE_TYPES, *sorted(services.vendors.connections.kinds)),
         suggestions=SUGGESTIONS,
         tab=tab,
         board=board,
