@@ -34,6 +34,7 @@ NOT_RUN = {
     ("source", "add", "github"),
     ("source", "add", "zendesk"),
     ("source", "add", "sentry"),
+    ("source", "add", "vercel"),
     ("related",),
 }
 DOCS = {

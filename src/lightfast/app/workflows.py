@@ -13,6 +13,7 @@ from dbos import DBOS
 
 from lightfast.app import logs, runtime
 from lightfast.app.sync_steps import run_sync
+from lightfast.db.statuses import JobStatus
 
 WORKFLOW_NAME = "lightfast.sync"
 
@@ -161,7 +162,7 @@ def embedding_switch_workflow() -> dict[str, Any]:
         while True:
             staged = switch_batch_step()
             if staged < 0:  # cancelled: the store keeps its old model
-                return {"status": "cancelled"}
+                return {"status": JobStatus.CANCELLED}
             if staged == 0 and switch_flip_step():
                 break
         while switch_drop_step():

@@ -203,12 +203,15 @@ def distinct_token_counts(session: Session, store_id: str) -> list[int]:
 
 
 def store_model(session: Session, store_id: str) -> tuple[str, str, int] | None:
-    """The store's recorded (provider, model, dimensions), read under a share lock on PostgreSQL: an
-    ingest's write and a flip (which locks the row for update) cannot interleave."""
+    """The store's recorded (provider, model, dimensions), read under the row lock an ingest's batch
+    takes anyway when it bumps the store's generation at its end (FOR NO KEY UPDATE on PostgreSQL): a
+    batch's write and a flip (FOR UPDATE) cannot interleave. Taken first in the batch, not as a share
+    lock: two batches of one store that each held a share lock deadlocked when both came to the bump.
+    It leaves the KEY SHARE locks of inserts that reference the store free."""
     row = session.execute(
         select(Store.embedding_provider, Store.embedding_model, Store.embedding_dim)
         .where(Store.id == store_id)
-        .with_for_update(read=True)
+        .with_for_update(key_share=True)
     ).first()
     return (row[0], row[1], int(row[2])) if row else None
 
