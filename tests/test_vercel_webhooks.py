@@ -440,3 +440,20 @@ def test_the_console_connects_vercel_with_its_own_fields(world: World) -> None:
     assert refused.status_code == 400
     assert "team" in refused.text
     assert SECRET not in refused.text  # a credential is never echoed
+
+
+def test_a_retry_after_the_freshness_window_is_a_duplicate_not_a_refusal(world: World) -> None:
+    """Vercel's retry of a delivery keeps its createdAt: once handled, it is answered 200 as a duplicate
+    however late it comes, so Vercel stops retrying; an unseen delivery that old is still refused."""
+    first = world.post(raw())
+    assert first.status_code in (200, 202)
+    clock = world.services.vendors.webhooks.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(3_600)  # an hour: far past LIGHTFAST_WEBHOOK_MAX_AGE
+    again = world.post(raw())
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+    assert world.refusals() == []
+    unseen = world.post(event("deployment.ready", int(NOW.timestamp() * 1000)))
+    assert unseen.status_code == 400
+    assert world.refusals() == ["stale"]

@@ -56,14 +56,16 @@ class VercelWebhookHandler:
         except InvalidInput as exc:
             hooks.refuse(source, "invalid", address, exc.message)
             raise
+        # A delivery handled before is a duplicate whatever its age: Vercel's retry of it keeps the
+        # envelope's createdAt, and must get a 200, not a refusal, or it retries again.
+        key = f"{source.id}:{delivery.delivery_id}"
+        if hooks.seen(source, key):
+            return VendorOutcome(delivery.delivery_id, "duplicate", duplicate=True)
         max_age = hooks.settings.webhook_max_age
         if not is_fresh(delivery.created, hooks.clock.now(), max_age):
             message = f"createdAt is more than {max_age} s from now"
             hooks.refuse(source, "stale", address, message)
             raise InvalidInput(message, field="createdAt")
-        key = f"{source.id}:{delivery.delivery_id}"
-        if hooks.seen(source, key):
-            return VendorOutcome(delivery.delivery_id, "duplicate", duplicate=True)
         outcome = VendorOutcome(delivery.delivery_id, "unhandled")
         about_us = wanted(source, delivery.project_id, delivery.project_name)
         changes: dict[str, str] = {}
