@@ -377,3 +377,25 @@ def test_an_oversized_answer_is_refused_unread() -> None:
     client = VercelClient("https://api.vercel.com", TOKEN, transport=httpx.MockTransport(answer))
     with pytest.raises(UpstreamError, match="larger than"):
         client.events("dpl_abc")
+
+
+def test_a_project_removed_upstream_is_listed_as_empty_not_a_failed_reconciliation(
+    services: Services,
+) -> None:
+    """No webhook told us (project.removed was missed): the next reconciliation finds the project gone
+    (404), removes its deployments and still lists the connection's other project."""
+    standin = VercelStandIn(TOKEN)
+    web, api = populate(standin, deployments=2)
+    world = connect(services, standin, {"projects": "web,api"})
+    assert world.job_id is not None
+    world.run(world.job_id)
+    api_ids = {d["id"] for d in standin.deployments.values() if d["projectId"] == api["id"]}
+    assert {f"deployment:{i}" for i in api_ids} <= set(world.documents())
+    del standin.projects[api["id"]]
+    for deployment_id in api_ids:
+        del standin.deployments[deployment_id]
+    added = standin.add_deployment(web["id"], message="web after the api project went")
+    assert world.full_sync().status == "completed"
+    left = set(world.documents())
+    assert not {f"deployment:{i}" for i in api_ids} & left
+    assert f"deployment:{added['id']}" in left

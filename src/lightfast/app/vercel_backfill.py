@@ -31,12 +31,12 @@ from lightfast.app.vendor_sources import VendorKind, VendorOption
 from lightfast.db import vendor_entities as entities_repo
 from lightfast.db.models import ConnectedSource
 from lightfast.db.types import utcnow
-from lightfast.errors import InvalidInput
+from lightfast.errors import InvalidInput, UpstreamError
 from lightfast.settings import Settings
 from lightfast.sources.base import Source
 from lightfast.sources.snapshots import Backfill, Rendered, Snapshot, SnapshotSource, canonical_version
 from lightfast.sources.vercel import documents as docs
-from lightfast.sources.vercel.client import VercelClient
+from lightfast.sources.vercel.client import Page, VercelClient
 from lightfast.sources.vercel.metadata import VercelSourceMetadata
 from lightfast.sources.vercel.webhooks import FINAL_STATES, TEAM_ID, deployment_fields, error_lines
 
@@ -252,6 +252,7 @@ class VercelSources:
         source_id, bound = connection.id, self.settings.vercel_max_deployments
         checkpoint = load_checkpoint(self.sessions, source_id)
         changed = int(checkpoint.get("changed", 0))
+        listed_before = "lastReconciliation" in (connection.source_metadata or {})
         try:
             for project in projects_of(connection):
                 if project in checkpoint["done"]:
@@ -262,7 +263,16 @@ class VercelSources:
                 while True:
                     if should_stop():
                         return {"changed": changed, "deleted": 0}
-                    page = client.deployments_page(project, until, bound - listed)
+                    try:
+                        page = client.deployments_page(project, until, bound - listed)
+                    except UpstreamError as exc:
+                        if exc.status != 404 or until is not None or not listed_before:
+                            raise  # a first listing: a wrong name or a missing team id, said at once
+                        # The project is gone since a listing found it (removed upstream while no
+                        # project.removed came): list it as empty, so its deployments go with this
+                        # reconciliation and the other projects are still listed. Said in the log.
+                        log.warning("vercel %s: project %r not found; listed as empty", source_id, project)
+                        page = Page([], None)
                     records = [f for f in (deployment_fields(r) for r in page.items[: bound - listed]) if f]
                     errors = self._errors(client, source_id, records)
                     listed += len(records)
