@@ -208,3 +208,17 @@ def test_the_relationship_graph_knows_a_deployment_by_its_id_host_and_commit() -
     assert repository_of("vercel", metadata) == "rickastley/accordion-component"
     [edge] = metadata_edges("vercel", metadata)
     assert edge.target == Target(GITHUB_COMMIT, "d298272f30b0ece055912eb50739ce5106c3d716")
+
+
+@given(st.integers(0, 100))
+def test_tie_breaking_versions_never_outgrow_their_column(ties: int) -> None:
+    """Each tie a deployment's state wins adds a suffix; a hundred of them still fit vendor_entities'
+    String(40) (PostgreSQL would refuse the row), and each sorts no earlier than the one before."""
+    from lightfast.app.vercel_backfill import MAX_VERSION, _after
+
+    version = "2026-01-01T00:00:00.000000Z"
+    for _ in range(ties):
+        following = _after(version)
+        assert following >= version
+        version = following
+    assert len(version) <= MAX_VERSION

@@ -101,6 +101,16 @@ VERCEL = VendorKind(
 )
 
 
+# vendor_entities.version is String(40); a canonical version is 27 characters.
+MAX_VERSION = 40
+
+
+def _after(version: str) -> str:
+    """A version that sorts just after ``version`` (a ``+`` suffix), for a state that must win a tie;
+    at the column's length the tie goes to the state stored (it cannot grow without bound)."""
+    return version + "+" if len(version) < MAX_VERSION else version
+
+
 def projects_of(connection: ConnectedSource) -> list[str]:
     found = (connection.source_metadata or {}).get("vercelProjects")
     return [str(p) for p in found] if isinstance(found, list) else []
@@ -189,9 +199,9 @@ class VercelSources:
         same = stored is not None and not stored.deleted and before == payload
         if stored is not None and not same:
             if new_state in FINAL_STATES and old_state not in FINAL_STATES and version <= stored.version:
-                version = stored.version + "+"  # a suffix sorts after its prefix: the final state wins
+                version = _after(stored.version)  # a suffix sorts after its prefix: the final state wins
             elif stored.version.rstrip("+") == version:
-                version = stored.version + "+"  # two words in one millisecond: the later arrival wins
+                version = _after(stored.version)  # two words in one millisecond: the later arrival wins
         state = entities_repo.apply_snapshot(
             session,
             source_id=source_id,
@@ -223,7 +233,7 @@ class VercelSources:
                     source_id=source_id,
                     entity_id=row.entity_id,
                     kind="deployment",
-                    version=max(version, row.version + "+"),
+                    version=max(version, _after(row.version)),
                     payload=dict(row.payload or {}),
                     deleted=True,
                 )
