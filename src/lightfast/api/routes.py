@@ -295,16 +295,18 @@ def list_sources(who: Principal = Caller, svc: Services = Svc) -> schemas.Source
 def connect_source(
     body: schemas.ConnectSourceBody, who: Principal = Caller, svc: Services = Svc
 ) -> schemas.ConnectedSourceOut:
-    """Connect a source and queue its first, full sync (``jobId``). A Linear or Notion source answers with
-    its ``webhookUrl`` too, and is synced only when given a ``token``."""
-    if isinstance(body, schemas.ConnectLinearBody | schemas.ConnectNotionBody):
+    """Connect a source and queue its first, full sync (``jobId``). A vendor's source (Linear, Notion,
+    Sentry, Vercel, Zendesk) answers with its ``webhookUrl`` too, and is synced only when given a
+    ``token``."""
+    if isinstance(body, schemas.VendorConnectBody):
         vendor = svc.vendors.connections.connect(
             who.workspace_id,
             body.type,
-            name=body.name,
-            webhook_secret=body.webhook_secret if isinstance(body, schemas.ConnectLinearBody) else None,
+            name=body.connection_name(),
+            webhook_secret=body.signing_secret(),
             token=body.token,
             triggered_by=who.key_id,
+            options=body.options(),
         )
         return schemas.ConnectedSourceOut.from_row(
             vendor.source,
@@ -314,60 +316,6 @@ def connect_source(
             credentials=vendor.credentials,
             mode=vendor.mode,
             notice=vendor.notice,
-        )
-    if isinstance(body, schemas.ConnectSentryBody):
-        sentry = svc.vendors.connections.connect(
-            who.workspace_id,
-            "sentry",
-            name=body.name or body.organization,
-            webhook_secret=body.webhook_secret,
-            token=body.token,
-            triggered_by=who.key_id,
-            options=body.options(),
-        )
-        return schemas.ConnectedSourceOut.from_row(
-            sentry.source,
-            job_id=sentry.job_id,
-            webhook_url=sentry.webhook_url,
-            credentials=sentry.credentials,
-            mode=sentry.mode,
-            notice=sentry.notice,
-        )
-    if isinstance(body, schemas.ConnectVercelBody):
-        vercel = svc.vendors.connections.connect(
-            who.workspace_id,
-            "vercel",
-            name=body.name or body.projects[0][:100],
-            webhook_secret=body.webhook_secret,
-            token=body.token,
-            triggered_by=who.key_id,
-            options=body.options(),
-        )
-        return schemas.ConnectedSourceOut.from_row(
-            vercel.source,
-            job_id=vercel.job_id,
-            webhook_url=vercel.webhook_url,
-            credentials=vercel.credentials,
-            mode=vercel.mode,
-            notice=vercel.notice,
-        )
-    if isinstance(body, schemas.ConnectZendeskBody):
-        zendesk = svc.vendors.connections.connect(
-            who.workspace_id,
-            "zendesk",
-            name=body.name or body.subdomain,
-            webhook_secret=body.webhook_secret,
-            token=body.token,
-            triggered_by=who.key_id,
-            options=body.options(),
-        )
-        return schemas.ConnectedSourceOut.from_row(
-            zendesk.source,
-            job_id=zendesk.job_id,
-            webhook_url=zendesk.webhook_url,
-            credentials=zendesk.credentials,
-            mode=zendesk.mode,
-            notice=zendesk.notice,
         )
     if isinstance(body, schemas.ConnectGitHubBody):
         connected = svc.sources.connect_github(

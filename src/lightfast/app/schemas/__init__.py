@@ -58,6 +58,7 @@ from lightfast.app.schemas.sources import (
     SourceListOut,
     SourceOut,
     SyncBody,
+    VendorConnectBody,
 )
 from lightfast.app.schemas.workspaces import (
     StoreListOut,
@@ -128,6 +129,7 @@ __all__ = [
     "StoreOut",
     "SyncBody",
     "Timestamp",
+    "VendorConnectBody",
     "WorkspaceListOut",
     "WorkspaceNameBody",
     "WorkspaceOut",

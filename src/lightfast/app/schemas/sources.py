@@ -38,26 +38,43 @@ class ConnectGitHubBody(Body):
     installation_id: int = Field(alias="installationId", ge=1, le=2**53, strict=True)
 
 
-class ConnectLinearBody(Body):
+class VendorConnectBody(Body):
+    """What connecting every vendor's source takes; a vendor's body adds its own fields, gives them to
+    ``VendorKind.metadata`` as ``options()`` and may name the connection after one of them."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    token: str | None = Field(default=None, min_length=8, max_length=4096)
+
+    def options(self) -> dict[str, str]:
+        """The connection options ``VendorKind.metadata`` reads (and checks again, naming the field)."""
+        return {}
+
+    def connection_name(self) -> str | None:
+        """The name given, else the vendor's default (the type's name when None)."""
+        return self.name
+
+    def signing_secret(self) -> str | None:
+        """The webhook's signing secret given, for the vendors whose deliveries carry one."""
+        secret = getattr(self, "webhook_secret", None)
+        return secret if isinstance(secret, str) else None
+
+
+class ConnectLinearBody(VendorConnectBody):
     """A Linear workspace; deliveries arrive at the answer's ``webhookUrl``, signed with ``webhookSecret``
     (generated and shown once when not given). A ``token`` (a Linear API key) turns on the backfill."""
 
     type: Literal["linear"]
-    name: str | None = Field(default=None, min_length=1, max_length=100)
     webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
-    token: str | None = Field(default=None, min_length=8, max_length=4096)
 
 
-class ConnectNotionBody(Body):
+class ConnectNotionBody(VendorConnectBody):
     """A Notion workspace; its subscription's handshake arrives at ``webhookUrl``. Notion events carry ids
     only: without a ``token`` (an integration secret) they are recorded, not indexed."""
 
     type: Literal["notion"]
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    token: str | None = Field(default=None, min_length=8, max_length=4096)
 
 
-class ConnectZendeskBody(Body):
+class ConnectZendeskBody(VendorConnectBody):
     """A Zendesk account (``subdomain``.zendesk.com); deliveries of its webhook arrive at ``webhookUrl``,
     signed with the webhook's ``webhookSecret`` (Zendesk shows it on the webhook's page). A ``token`` (an
     API token, with ``email`` the agent it belongs to; an OAuth token without) turns on the backfill
@@ -67,19 +84,19 @@ class ConnectZendeskBody(Body):
     subdomain: str = Field(
         min_length=1, max_length=63, json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9-]{0,62}$"}
     )
-    name: str | None = Field(default=None, min_length=1, max_length=100)
     email: str | None = Field(default=None, min_length=3, max_length=254)
     webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
-    token: str | None = Field(default=None, min_length=8, max_length=4096)
     private_comments: bool = Field(default=True, alias="privateComments", strict=True)
 
     def options(self) -> dict[str, str]:
-        """The connection options ``VendorKind.metadata`` reads (and checks again, naming the field)."""
         found = {"subdomain": self.subdomain, "privateComments": str(self.private_comments).lower()}
         return found | ({"email": self.email} if self.email else {})
 
+    def connection_name(self) -> str | None:
+        return self.name or self.subdomain
 
-class ConnectSentryBody(Body):
+
+class ConnectSentryBody(VendorConnectBody):
     """A Sentry organization (``organization``: its slug), all its projects or those ``projects`` names;
     deliveries of its integration's webhooks arrive at ``webhookUrl``, signed with the integration's
     client secret (``webhookSecret``). A ``token`` (the integration's or a user's auth token with
@@ -90,17 +107,17 @@ class ConnectSentryBody(Body):
         min_length=1, max_length=50, json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9_-]{0,49}$"}
     )
     projects: list[str] | None = Field(default=None, max_length=100)
-    name: str | None = Field(default=None, min_length=1, max_length=100)
     webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
-    token: str | None = Field(default=None, min_length=8, max_length=4096)
 
     def options(self) -> dict[str, str]:
-        """The connection options ``VendorKind.metadata`` reads (and checks again, naming the field)."""
         found = {"organization": self.organization}
         return found | ({"projects": ",".join(p[:60] for p in self.projects)} if self.projects else {})
 
+    def connection_name(self) -> str | None:
+        return self.name or self.organization
 
-class ConnectVercelBody(Body):
+
+class ConnectVercelBody(VendorConnectBody):
     """Vercel projects (``projects``: ids ``prj_...`` or names) of an account or a team (``team``: its id
     ``team_...``); deliveries of the webhook arrive at ``webhookUrl``, signed with its ``webhookSecret``
     (Vercel shows it once, when the webhook is created; an integration's client secret for an
@@ -114,14 +131,14 @@ class ConnectVercelBody(Body):
         ]
     ] = Field(min_length=1, max_length=50)
     team: str | None = Field(default=None, min_length=6, max_length=70, pattern=r"^team_[A-Za-z0-9]+$")
-    name: str | None = Field(default=None, min_length=1, max_length=100)
     webhook_secret: str | None = Field(default=None, alias="webhookSecret", min_length=8, max_length=4096)
-    token: str | None = Field(default=None, min_length=8, max_length=4096)
 
     def options(self) -> dict[str, str]:
-        """The connection options ``VendorKind.metadata`` reads (and checks again, naming the field)."""
         found = {"projects": ",".join(p[:110] for p in self.projects)}
         return found | ({"team": self.team} if self.team else {})
+
+    def connection_name(self) -> str | None:
+        return self.name or self.projects[0][:100]
 
 
 ConnectSourceBody = Annotated[
