@@ -136,4 +136,3 @@ def _form_field(kind: VendorKind, field: str | None) -> str | None:
     if any(option.name == field for option in kind.options):
         return OPTION_PREFIX + field
     return None
-

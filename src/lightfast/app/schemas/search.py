@@ -88,7 +88,7 @@ class Filters(Body):
         max_length=8,
         description="Conditions on the documents' source metadata, all of which must hold: a key (e.g. "
         "state, teamKey, labels) and a value, or a list of values any of which will do; a key whose "
-        "value is a list matches when the list holds the value. Values are typed (\"2\" is not 2).",
+        'value is a list matches when the list holds the value. Values are typed ("2" is not 2).',
     )
 
 
