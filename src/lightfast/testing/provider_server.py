@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -102,7 +103,7 @@ class _Server(uvicorn.Server):
                 self._loop.call_soon_threadsafe(self._wake.set)
 
 
-class ProviderStandIn:
+class ProviderStandIn(ABC):
     """Subclasses implement ``route(path, body)``; errors are shaped by ``error_body(status, message)``."""
 
     name = "provider"
@@ -143,8 +144,9 @@ class ProviderStandIn:
     def error_body(self, status: int, message: str) -> Any:
         return {"message": message}
 
-    def route(self, path: str, body: Any) -> Reply:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def route(self, path: str, body: Any) -> Reply:
+        """The vendor's answer to a POST of ``body`` at ``path`` (each stand-in speaks its own API)."""
 
     def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
         try:
