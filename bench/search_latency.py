@@ -9,8 +9,8 @@ embedder embeds them (no model: this measures the index, not the embedding).
 Measured per size, each query timed alone:
 
 - ``vector k``: ``SqliteIndex.vector_search`` (exact NumPy search over the in-memory table)
-- ``lexical k``: ``SqliteIndex.lexical_search`` (FTS5 BM25), and the replaced plan (join every match,
-  then rank) on the same queries for comparison
+- ``lexical k``: ``SqliteIndex.lexical_search``, the FTS5 plan (``fts5_search``, where the index has
+  another engine) and the replaced plan (join every match, then rank), taking turns query by query
 - ``hybrid``: ``SearchService.search`` end to end with the default fusion (top 10; the fake embedder's
   query embedding, both retrievals at 100 candidates, fusion, one result per document, snippets)
 - ``after write``: replace one document (8 chunks) in its own transaction, then time the first vector
@@ -23,8 +23,12 @@ Measured per size, each query timed alone:
   queries/s and errors
 - ``query embedding cache`` (``--real-model``): all-MiniLM-L6-v2's query embedding as search calls it
   (``Embedder.embed_query``), each claim once uncached (one thread, the query budget), then again (a hit)
+- ``under load (N burners)`` (``--burners``, 1 by default): hybrid in process and over HTTP again while
+  N processes spin on a core each; ``--real-search``: hybrid end to end with the real model embedding
+  every query; ``--during-ingest``: the same while an ingest runs in the process; ``--txtai``: the peer
+  (all in ``search_load.py``)
 
-    python bench/search_latency.py --sizes 10000 100000
+    python bench/search_latency.py --sizes 10000 100000 --real-model --real-search --during-ingest --txtai
 
 The machine's load average (``os.getloadavg``) is printed before and after each size: figures taken on a
 busy machine are not comparable with figures taken on an idle one.
@@ -38,12 +42,10 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,20 @@ from lightfast.index.base import SearchFilters
 from lightfast.index.sqlite import SqliteIndex
 from lightfast.search.text import fts5_match_expression
 from lightfast.settings import Settings
+from search_load import (
+    abstracts,
+    burners,
+    measure_query_cache,
+    measure_real_model,
+    measure_txtai,
+    once,
+    remove_txtai_index,
+    row,
+    timed,
+    under_load,
+    uptime,
+    wait_lexical,
+)
 
 HERE = Path(__file__).resolve().parent
 CHUNKS_PER_DOCUMENT = 8
@@ -74,10 +90,6 @@ JOIN_THEN_RANK = (
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def chunk_texts(data: Path) -> list[str]:
@@ -192,28 +204,8 @@ def build(services: Services, store_id: str, size: int, texts: list[str], dim: i
     return time.perf_counter() - started
 
 
-def once(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return (time.perf_counter() - started) * 1000
-
-
-def timed(calls: Iterator[Callable[[], object]]) -> list[float]:
-    return [once(call) for call in calls]
-
-
-def row(size: int, what: str, samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (
-        f"| {size:,} | {what} | {statistics.median(ordered):.2f} | {p95:.2f} | "
-        f"{statistics.fmean(ordered):.2f} | {len(ordered)} |"
-    )
-
-
-def measure(
-    size: int, data: Path, work: Path, query_count: int, writes: int, clients: int, seconds: float
-) -> list[str]:
+def measure(size: int, data: Path, args: argparse.Namespace) -> list[str]:
+    work, writes = args.work, args.writes
     print(f"\n## N = {size:,}\n\nin process: before `{uptime()}`", flush=True)
     services, workspace_id, store_id = open_store(work, size)
     index = services.index
@@ -221,7 +213,7 @@ def measure(
     dim = services.embedder.spec.dimension
     texts = chunk_texts(data)
     built = build(services, store_id, size, texts, dim)
-    claims = queries(data, query_count)
+    claims = queries(data, args.queries)
     vectors = [services.embedder.embed([q])[0] for q in claims]
     stores = [store_id]
     rows: list[str] = []
@@ -237,6 +229,8 @@ def measure(
             index.reset()
             loads.append(once(lambda: index.vector_search(session, stores, vectors[0], 10, SearchFilters())))
         rows.append(row(size, "full load (cold start; before: every write)", loads))
+        wait_lexical(services)  # a reset drops the in-memory lexical index too: no timed query builds it
+        fts5 = getattr(index, "fts5_search", None)  # the FTS5 plan, where another engine answers now
 
         none = SearchFilters()
         for k in (10, 100):
@@ -249,15 +243,19 @@ def measure(
             )
         # The two lexical plans take turns, query by query, so a change in the machine's load hits both.
         for k in (10, 100):
-            current, replaced = [], []
+            current, replaced, plan = [], [], []
             for claim in claims:
                 match = fts5_match_expression(claim)
                 if match is None:
                     continue
                 params = {"match": match, "store": store_id, "k": k}
                 current.append(once(lambda c=claim, k=k: index.lexical_search(session, stores, c, k, none)))
+                if fts5 is not None:
+                    plan.append(once(lambda c=claim, k=k: fts5(session, stores, c, k, none)))
                 replaced.append(once(lambda p=params: session.execute(text(JOIN_THEN_RANK), p).all()))
             rows.append(row(size, f"lexical k={k}", current))
+            if plan:
+                rows.append(row(size, f"lexical k={k}, FTS5 plan", plan))
             rows.append(row(size, f"lexical k={k}, replaced plan (join every match, then rank)", replaced))
         filtered = SearchFilters(path_prefix="bench/03/")
         rows.append(
@@ -276,13 +274,12 @@ def measure(
         )
 
     hybrid = [SearchRequest(workspace_id=workspace_id, query=q) for q in claims]
-    rows.append(
-        row(
-            size,
-            "hybrid end to end (fake query embedding)",
-            timed(lambda r=r: services.search.search(r) for r in hybrid),
-        )
-    )
+    what = "hybrid end to end (fake query embedding)"
+    rows.append(row(size, what, timed(lambda r=r: services.search.search(r) for r in hybrid)))
+    if args.burners:
+        with burners(args.burners):
+            loaded = timed(lambda r=r: services.search.search(r) for r in hybrid)
+        rows.append(row(size, under_load(what, args.burners), loaded))
 
     # Freshness: one document replaced (its 8 chunks deleted and written again), then the first search.
     rng = np.random.default_rng(7)
@@ -317,10 +314,17 @@ def measure(
     )
     print(f"in process: after `{uptime()}`", flush=True)
     key = services.api_keys.create(workspace_id, f"bench-{time.time_ns()}").secret
+    spec = services.embedder.spec
     services.close()
     print(f"\nhttp: before `{uptime()}`", flush=True)
-    rows.extend(measure_http(size, work, key, claims, clients, seconds))
+    rows.extend(measure_http(size, work, key, claims, args))
     print(f"http: after `{uptime()}`", flush=True)
+    if args.real_search or args.during_ingest:
+        ingest_texts = abstracts(data) if args.during_ingest else None
+        settings = bench_settings(work, size)
+        rows.extend(
+            measure_real_model(size, settings, spec, workspace_id, claims, args.burners, ingest_texts)
+        )
     return rows
 
 
@@ -332,6 +336,9 @@ from search_latency import bench_settings
 from lightfast.api.app import create_app
 from lightfast.app.container import build_services
 services = build_services(bench_settings(Path({work!r}), {size}))
+if hasattr(services.index, "wait_lexical"):
+    with services.sessions() as session:
+        services.index.wait_lexical(session)
 uvicorn.run(create_app(services), host="127.0.0.1", port={port}, log_level="warning", access_log=False)
 """
 
@@ -342,9 +349,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def measure_http(
-    size: int, work: Path, key: str, claims: list[str], clients: int, seconds: float
-) -> list[str]:
+def measure_http(size: int, work: Path, key: str, claims: list[str], args: argparse.Namespace) -> list[str]:
     """POST /v1/search to a uvicorn server in its own process (no job worker in it)."""
     import httpx
 
@@ -372,10 +377,13 @@ def measure_http(
                 response.raise_for_status()
 
             search(claims[0])  # the server loads the store's vectors on its first search
-            rows.append(row(size, "http: hybrid, 1 client (fake query embedding)", timed(
-                lambda q=q: search(q) for q in claims
-            )))  # fmt: skip
-        rows.append(concurrent_http(size, base, headers, claims, clients, seconds))
+            what = "http: hybrid, 1 client (fake query embedding)"
+            rows.append(row(size, what, timed(lambda q=q: search(q) for q in claims)))
+            if args.burners:
+                with burners(args.burners):
+                    loaded = timed(lambda q=q: search(q) for q in claims)
+                rows.append(row(size, under_load(what, args.burners), loaded))
+        rows.append(concurrent_http(size, base, headers, claims, args.clients, args.seconds))
     finally:
         server.terminate()
         server.wait(30)
@@ -417,30 +425,11 @@ def concurrent_http(
     return row(size, label, [ms for samples in latencies for ms in samples])
 
 
-def measure_query_cache(data: Path, query_count: int) -> list[str]:
-    """The real model's query embedding as search calls it: each claim uncached, then cached."""
-    from lightfast.embed.local import LocalEmbedder
-
-    print(f"\nquery embedding cache: before `{uptime()}`", flush=True)
-    embedder = LocalEmbedder()
-    claims = queries(data, query_count)
-    embedder.embed_query("warm up the model")
-    misses = timed(lambda q=q: embedder.embed_query(q) for q in claims)
-    hits = timed(lambda q=q: embedder.embed_query(q) for q in claims)
-    assert embedder.query_cache is not None
-    stats = embedder.query_cache.stats()
-    print(f"cache: {stats.hits} hits, {stats.misses} misses; after `{uptime()}`", flush=True)
-    return [
-        row(0, "query embedding, real model, miss (1 thread)", misses),
-        row(0, "query embedding, real model, cache hit", hits),
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "scifact")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--writes", type=int, default=20, help="one-document writes timed for freshness")
@@ -448,7 +437,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the concurrent clients run")
     parser.add_argument("--real-model", action="store_true", help="also time the query embedding cache")
     parser.add_argument("--work", type=Path, default=HERE / "results" / ".work" / "search-latency")
+    parser.add_argument(
+        "--burners", type=int, default=1, help="CPU burner processes for the rows under load (0: none)"
+    )
+    parser.add_argument(
+        "--real-search", action="store_true", help="hybrid end to end with the real model's query embedding"
+    )
+    parser.add_argument(
+        "--during-ingest",
+        action="store_true",
+        help="the real-model searches while an ingest runs in the same process (implies --real-search)",
+    )
+    parser.add_argument("--txtai", action="store_true", help="txtai's hybrid search on SciFact, the peer")
+    parser.add_argument("--txtai-documents", type=int, help="index only the first N abstracts (trials)")
+    parser.add_argument("--txtai-rebuild", action="store_true", help="drop the kept txtai index first")
     args = parser.parse_args()
+    if not 0 <= args.burners <= 8:
+        parser.error("--burners must be between 0 and 8")
     if not (args.data / "corpus.jsonl").exists():
         sys.exit(f"no SciFact corpus in {args.data}")
 
@@ -460,11 +465,14 @@ def main() -> None:
     )
     rows: list[str] = []
     for size in args.sizes:
-        rows.extend(
-            measure(size, args.data, args.work, args.queries, args.writes, args.clients, args.seconds)
-        )
+        rows.extend(measure(size, args.data, args))
     if args.real_model:
-        rows.extend(measure_query_cache(args.data, args.queries))
+        rows.extend(measure_query_cache(queries(args.data, args.queries)))
+    if args.txtai:
+        if args.txtai_rebuild:
+            remove_txtai_index(args.work)
+        claims = queries(args.data, args.queries)
+        rows.extend(measure_txtai(args.data, args.work, claims, args.txtai_documents))
     print("\n| chunks | what | p50 ms | p95 ms | mean ms | n |\n|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nload average at end: {load_average()}")
