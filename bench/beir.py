@@ -24,10 +24,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+from sqlalchemy.orm import Session
+
 from lightfast.app.container import build_services
 from lightfast.app.schemas import MODE_ALIASES, search_mode
 from lightfast.app.search import FusionConfig, SearchMode, SearchRequest, SearchService
 from lightfast.app.sync import chunk_settings
+from lightfast.index.base import Hit, SearchFilters, SearchIndex
+from lightfast.index.sqlite import SqliteIndex
 from lightfast.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -105,6 +110,23 @@ def evaluate(
     }
 
 
+class Fts5Ranking:
+    """The SQLite index with FTS5 ranking the lexical side: the ranking the in-memory index replaced."""
+
+    def __init__(self, index: SqliteIndex) -> None:
+        self.index = index
+
+    def vector_search(
+        self, session: Session, store_ids: list[str], vector: np.ndarray, k: int, filters: SearchFilters
+    ) -> list[Hit]:
+        return self.index.vector_search(session, store_ids, vector, k, filters)
+
+    def lexical_search(
+        self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
+    ) -> list[Hit]:
+        return self.index.fts5_search(session, store_ids, query, k, filters)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -131,6 +153,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--embedding-provider", default="local", choices=["local", "fake"])
     parser.add_argument("--output", type=Path, default=None, help="append results as JSON lines here")
+    parser.add_argument(
+        "--lexical",
+        nargs="+",
+        default=["index"],
+        choices=["index", "fts5"],
+        help="SQLite lexical ranking: the in-memory BM25 index (the default) and/or FTS5's, in one run",
+    )
     args = parser.parse_args()
 
     corpus = load_corpus(args.data)
@@ -165,9 +194,16 @@ def main() -> None:
         flush=True,
     )
 
-    workspace_id = services.workspace_id("beir")
+    workspace_id = services.workspaces.workspace_id("beir")
     rows = []
-    for mode in args.mode:
+    for mode, lexical in [(m, lex) for m in args.mode for lex in args.lexical]:
+        if lexical == "fts5" and search_mode(mode) is SearchMode.DENSE:
+            continue
+        index: SearchIndex = services.index
+        if lexical == "fts5":
+            if not isinstance(index, SqliteIndex):
+                continue
+            index = Fts5Ranking(index)
         fusions = args.fusion if search_mode(mode) is SearchMode.BALANCED else ["-"]
         for fusion in fusions:
             config = FusionConfig(candidates=300)
@@ -184,13 +220,14 @@ def main() -> None:
                     lexical_weight=float(lexical),
                     candidates=300,
                 )
-            search = SearchService(services.sessions, services.embedder, services.index, config)
+            search = SearchService(services.sessions, services.embedder, index, config)
             scores = evaluate(search, workspace_id, queries, qrels, mode)
             row = {
                 "data": args.data.name,
                 "split": args.split,
                 "mode": mode,
                 "fusion": fusion,
+                "lexical": lexical if search_mode(mode) is not SearchMode.DENSE else "-",
                 "chunk": chunk_tokens,
                 "overlap": overlap,
                 **{k: round(v, 4) for k, v in scores.items()},

@@ -89,6 +89,9 @@ def damage(services: Services) -> str:
         # This process's vector table drifts: a row dropped behind the change log's back.
         (entry,) = services.index._tables.values()  # the one store, loaded by the searches before
         entry.table.apply(np.array([chunk.seq], dtype=np.int64), ChunkRows.empty(384))
+        # And so does its in-memory BM25 index.
+        with services.sessions() as session:
+            services.index.wait_lexical(session).replace([chunk.seq], [])
     return str(chunk.id)
 
 
@@ -99,6 +102,8 @@ def test_verify_finds_damage_and_rebuild_repairs_it(ingested: Services) -> None:
     assert state.consistent, state
     (store,) = state.stores
     assert store.chunks == store.lexical_indexed == store.vector_indexed >= 12
+    if isinstance(services.index, SqliteIndex):
+        assert store.ranked_indexed == store.chunks
     assert cli(services, "verify").exit_code == 0
 
     lost = damage(services)
@@ -116,6 +121,7 @@ def test_verify_finds_damage_and_rebuild_repairs_it(ingested: Services) -> None:
     else:
         assert state.stores[0].missing_lexical == [lost]
         assert state.stores[0].vector_indexed == state.stores[0].chunks - 1
+        assert state.stores[0].ranked_indexed == state.stores[0].chunks - 1
         assert state.extra_lexical == [987654]
         assert lost in result.stderr
         assert "987654" in result.stderr

@@ -3,7 +3,8 @@ and rebuild it from the database.
 
 verify compares, store by store, the chunk rows with what the lexical and vector indexes hold (counts,
 the ids of missing chunks, extra indexed rows, chunks of another dimension), and the structures that keep
-the index in step (SQLite triggers, PostgreSQL indexes). rebuild recomputes the index from the chunk rows
+the index in step (SQLite triggers, PostgreSQL indexes); on SQLite also what this process's in-memory BM25
+index holds. rebuild recomputes the index from the chunk rows
 and bumps each store's generation, then verifies again. Neither changes a chunk row.
 """
 
@@ -43,7 +44,12 @@ class IndexMaintenance:
             targets = self._targets(session, workspace_id, store)
             if self.backend == "postgresql":
                 return maintenance.postgres_state(session, targets)
-            return maintenance.sqlite_state(session, targets, lambda t: self._vector_rows(session, t))
+            return maintenance.sqlite_state(
+                session,
+                targets,
+                lambda t: self._vector_rows(session, t),
+                lambda t: self._ranked_rows(session, t),
+            )
 
     def rebuild(self, workspace_id: str, store: str | None = None, progress: Progress = _quiet) -> IndexState:
         """Rebuild the index of the workspace's stores (or one). On SQLite the lexical index is one table
@@ -61,6 +67,9 @@ class IndexMaintenance:
                 bump_generation(session, target.id)
         if isinstance(self.index, SqliteIndex):
             self.index.reset()
+            progress("building the in-memory BM25 index from the chunk rows")
+            with self.sessions() as session:
+                self.index.wait_lexical(session)
         for number, target in enumerate(targets, 1):
             progress(f"loading vectors of store {target.name} ({number}/{len(targets)})")
             with self.sessions() as session:
@@ -72,6 +81,12 @@ class IndexMaintenance:
         if not isinstance(self.index, SqliteIndex):
             return 0
         return self.index.live_rows(session, target.id, target.dimension)
+
+    def _ranked_rows(self, session: Session, target: StoreTarget) -> int | None:
+        """Rows of the store this process's in-memory BM25 index holds, built and caught up first."""
+        if not isinstance(self.index, SqliteIndex):
+            return None
+        return self.index.wait_lexical(session).count(target.id)
 
     @staticmethod
     def _targets(session: Session, workspace_id: str, store: str | None) -> list[StoreTarget]:

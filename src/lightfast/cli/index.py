@@ -30,7 +30,9 @@ def _show(state: IndexState, as_json: bool) -> None:
         print(json.dumps({**dataclasses.asdict(state), "consistent": state.consistent}, indent=2))
         return
     table = Table(title=f"search index ({state.backend})")
-    for column in ("store", "generation", "chunks", "lexical", "vector", "missing", "wrong dim", "state"):
+    ranked = any(store.ranked_indexed is not None for store in state.stores)
+    columns = ("store", "generation", "chunks", "lexical", *(("in memory",) if ranked else ()), "vector")
+    for column in (*columns, "missing", "wrong dim", "state"):
         table.add_column(column)
     for store in state.stores:
         table.add_row(
@@ -38,6 +40,7 @@ def _show(state: IndexState, as_json: bool) -> None:
             str(store.generation),
             f"{store.chunks:,}",
             f"{store.lexical_indexed:,}",
+            *((f"{store.ranked_indexed or 0:,}",) if ranked else ()),
             f"{store.vector_indexed:,}",
             f"{store.missing_lexical_count:,}",
             f"{store.wrong_dimension_count:,}",

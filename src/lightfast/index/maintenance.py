@@ -59,6 +59,9 @@ class StoreIndexState:
     missing_lexical_count: int = 0
     wrong_dimension: list[str] = field(default_factory=list)
     wrong_dimension_count: int = 0
+    # SQLite: rows this process's in-memory BM25 index (index.lexical) holds, caught up first; it ranks
+    # lexical search, FTS5 being its fallback. None on PostgreSQL.
+    ranked_indexed: int | None = None
 
     @property
     def consistent(self) -> bool:
@@ -67,6 +70,7 @@ class StoreIndexState:
             and self.wrong_dimension_count == 0
             and self.lexical_indexed == self.chunks
             and self.vector_indexed == self.chunks - self.wrong_dimension_count
+            and self.ranked_indexed in (None, self.chunks)
         )
 
 
@@ -109,9 +113,13 @@ _SQLITE_EXTRA = (
 
 
 def sqlite_state(
-    session: Session, targets: list[StoreTarget], vector_rows: Callable[[StoreTarget], int]
+    session: Session,
+    targets: list[StoreTarget],
+    vector_rows: Callable[[StoreTarget], int],
+    ranked_rows: Callable[[StoreTarget], int | None] = lambda _: None,
 ) -> IndexState:
-    """``vector_rows(store)``: how many live rows this process's vector table of the store holds."""
+    """``vector_rows(store)``, ``ranked_rows(store)``: how many live rows this process's vector table and
+    in-memory BM25 index hold of the store."""
     state = IndexState("sqlite", [])
     present = set(
         session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars().all()
@@ -138,6 +146,7 @@ def sqlite_state(
                 missing_count,
                 wrong,
                 wrong_count,
+                ranked_rows(target),
             )
         )
     extra = _SQLITE_EXTRA

@@ -14,6 +14,7 @@ Exact search costs about 7 ms a query at 100k chunks and needs no index build; s
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from lightfast.index.base import Hit, SearchFilters, like_prefix
+from lightfast.index.lexical import LexicalIndex
+from lightfast.index.sqlite_lexical import LexicalMirror
 from lightfast.index.vectors import ChunkRows, Snapshot, VectorTable
 from lightfast.search.text import fts5_match_expression
 
@@ -63,11 +66,17 @@ class SqliteIndex:
         self._tables: dict[tuple[str, int], _Entry] = {}
         self._lock = threading.Lock()
         self.stats = IndexStats()
+        self.lexical = LexicalMirror()
 
     def reset(self) -> None:
-        """Forget every table; the next search of each store loads it from the database."""
+        """Forget every table and the lexical index; the next search loads them from the database."""
         with self._lock:
             self._tables.clear()
+        self.lexical.reset()
+
+    def wait_lexical(self, session: Session) -> LexicalIndex:
+        """The in-memory lexical index built and caught up now (benchmarks, ``index rebuild``)."""
+        return self.lexical.wait(session)
 
     def vector_search(
         self, session: Session, store_ids: list[str], vector: np.ndarray, k: int, filters: SearchFilters
@@ -162,10 +171,28 @@ class SqliteIndex:
     def lexical_search(
         self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
     ) -> list[Hit]:
+        """BM25 from the in-memory index (``index.lexical``) when it is ready and the filters allow; FTS5
+        otherwise. Either way, a hit is a chunk row the database holds now and the filters keep."""
+        if not store_ids or k <= 0:
+            return []
+        # A path, date or metadata filter usually keeps a small part of a store: the best few hundred of
+        # the whole store would rarely hold k of them, so FTS5 ranks the filtered rows directly.
+        if not (filters.path_prefix or filters.updated_from or filters.updated_to or filters.metadata):
+            index = self.lexical.current(session)
+            if index is not None:
+                hits = _ranked_then_filtered(session, index, store_ids, query, k, filters)
+                if hits is not None:
+                    return hits
+        return self.fts5_search(session, store_ids, query, k, filters)
+
+    def fts5_search(
+        self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
+    ) -> list[Hit]:
+        """BM25 by SQLite's FTS5, in the writing transaction's view: the fallback, and the reference."""
         match = fts5_match_expression(query)
         if match is None or not store_ids:
             return []
-        params: dict[str, object] = {"match": match, "k": k, "depth": max(8 * k, 200)}
+        params: dict[str, object] = {"match": match, "k": k, "depth": _depth(k)}
         where = _where(store_ids, filters, params)
         # FTS5 ranks every match (bm25 over the whole table) and keeps the best ``depth`` before any
         # join: joining every matching row first cost twice as much. If the stores and filters leave
@@ -181,6 +208,35 @@ class SqliteIndex:
         return [Hit(int(r.seq), str(r.document_id), -float(r.score)) for r in rows]
 
 
+def _depth(k: int) -> int:
+    """How many of the best matches of the whole stores are ranked before the filters cut them down."""
+    return max(8 * k, 200)
+
+
+def _ranked_then_filtered(
+    session: Session, index: LexicalIndex, store_ids: list[str], query: str, k: int, filters: SearchFilters
+) -> list[Hit] | None:
+    """The index's best matches, kept if the database still holds them and the filters keep them; None
+    when they were cut below k and more matches exist (then only a ranking after the filter is right)."""
+    depth = _depth(k)
+    ranked = index.search(store_ids, query, depth)
+    if not ranked:
+        return []
+    params: dict[str, object] = {"seqs": json.dumps([seq for seq, _ in ranked])}
+    where = _where(store_ids, filters, params)
+    rows = session.execute(text(_KEPT.format(where=where)), params)
+    documents = {int(r.seq): str(r.document_id) for r in rows}
+    hits = [Hit(seq, documents[seq], score) for seq, score in ranked if seq in documents]
+    if len(hits) < k and len(ranked) == depth:
+        return None
+    return hits[:k]
+
+
+# The index's candidates (a JSON array of seqs, one parameter however many) that still exist and pass.
+_KEPT = (
+    "SELECT ve.seq, ve.document_id FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
+    "WHERE ve.seq IN (SELECT value FROM json_each(:seqs)) AND {where}"
+)
 # Both rank by (bm25, seq): equal scores come back in one order whichever plan answers.
 _LEXICAL_TOP = (
     "SELECT ve.seq, ve.document_id, top.score FROM ("
