@@ -218,7 +218,9 @@ def _ranked_then_filtered(
 ) -> list[Hit] | None:
     """The index's best matches, kept if the database still holds them and the filters keep them; None
     when they were cut below k and more matches exist (then only a ranking after the filter is right)."""
-    depth = _depth(k)
+    # The index applies the store filter itself: without another filter, only a chunk deleted since the
+    # catch-up can drop out, so k candidates are enough (and reading 8k rows cost 11 ms at k=100).
+    depth = _depth(k) if filters.source_types else k
     ranked = index.search(store_ids, query, depth)
     if not ranked:
         return []
@@ -233,9 +235,12 @@ def _ranked_then_filtered(
 
 
 # The index's candidates (a JSON array of seqs, one parameter however many) that still exist and pass.
+# CROSS JOIN makes SQLite walk the candidates and look each row up by its key; left to choose, it scanned
+# the store's rows by the store index and tested each against the list (64 ms at 100k chunks, not 1).
 _KEPT = (
-    "SELECT ve.seq, ve.document_id FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
-    "WHERE ve.seq IN (SELECT value FROM json_each(:seqs)) AND {where}"
+    "SELECT ve.seq, ve.document_id FROM json_each(:seqs) AS candidate "
+    "CROSS JOIN vector_entries ve ON ve.seq = candidate.value "
+    "JOIN documents d ON d.id = ve.document_id WHERE {where}"
 )
 # Both rank by (bm25, seq): equal scores come back in one order whichever plan answers.
 _LEXICAL_TOP = (
