@@ -259,7 +259,7 @@ def during_ingest(
     _empty_source(services, source)
     stop = threading.Event()
     started_ingest = threading.Event()
-    done = {"rounds": 0, "documents": 0, "chunks": 0}
+    done = {"rounds": 0, "documents": 0, "chunks": 0, "embedding_s": 0.0}
     errors: list[BaseException] = []
 
     def ingest_loop() -> None:
@@ -272,6 +272,7 @@ def during_ingest(
                 done["rounds"] += 1
                 done["documents"] += summary.documents_added + summary.documents_updated
                 done["chunks"] += summary.chunks_embedded
+                done["embedding_s"] += summary.embedding_seconds
                 number += 1
         except BaseException as exc:  # reported by the main thread, which must not time a dead ingest
             errors.append(exc)
@@ -296,7 +297,8 @@ def during_ingest(
         raise RuntimeError("the ingest stopped before the searches ended")
     print(
         f"ingest while searching: {done['rounds']} rounds, {done['documents']} documents, "
-        f"{done['chunks']} chunks embedded in {elapsed:.1f} s ({done['chunks'] / elapsed:.1f} chunks/s)",
+        f"{done['chunks']} chunks embedded in {elapsed:.1f} s ({done['chunks'] / elapsed:.1f} chunks/s; "
+        f"{done['embedding_s']:.1f} s of it embedding)",
         flush=True,
     )
     _empty_source(services, source)
