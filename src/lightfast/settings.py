@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(default=64, ge=1, le=1024)
     embedding_threads: int | None = Field(default=None, ge=1, description="Torch threads; default all cores.")
+    embedding_runtime: Literal["torch", "onnx"] = Field(
+        default="torch",
+        description="What runs the local model: torch, or ONNX Runtime (the same vectors, about 1.5x the "
+        "document throughput on a CPU; needs the onnx extra, exports the model once into <home>/models).",
+    )
 
     chunk_size: int | None = Field(
         default=None, ge=16, le=8192, description="Tokens per chunk; default derived from the model."

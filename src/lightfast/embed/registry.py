@@ -139,6 +139,16 @@ def build_embedder(
         from lightfast.embed.fake import FakeEmbedder
 
         return FakeEmbedder(spec, settings.embedding_batch_size)
+    if spec.provider == "local" and settings.embedding_runtime == "onnx":
+        from lightfast.embed.onnx_local import OnnxLocalEmbedder
+
+        # The same model and vectors as torch's: stores embedded by either runtime stay compatible.
+        return OnnxLocalEmbedder(
+            spec,
+            settings.embedding_batch_size,
+            settings.embedding_threads,
+            models_dir=settings.home_dir / "models",
+        )
     if spec.provider == "local":
         from lightfast.embed.local import LocalEmbedder
 
