@@ -349,7 +349,7 @@ def main() -> None:
     print(f"{len(corpus)} abstracts, {tokens:,} word pieces after truncation; {len(claims)} claims\n")
     print("| section | load | what | figure |\n|---|---|---|---|")
     queries = {runtime: sessions[runtime, 1] for runtime in RUNTIMES}
-    for count in (0, args.burners) if args.only != "none" else ():
+    for count in sorted({0, args.burners}) if args.only != "none" else ():
         load = f"{count} burner{'s' * (count != 1)}"
         with burners(count):
             sections: list[tuple[str, Callable[[], None]]] = [

@@ -3,8 +3,10 @@ model version in the data directory, atomically, and made again when the file is
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +186,14 @@ def test_a_new_model_package_version_exports_its_own_file(
     monkeypatch.setattr(onnx_local, "model_package_version", lambda: "9.9.9")
     monkeypatch.setattr(onnx_local, "export_model", lambda target, spec: exported.append(target) or target)
     expected = models_dir / export_file_name(MINILM_SPEC.name, "9.9.9")
+    stale, recent = (models_dir / f".{expected.name}.{tag}.tmp" for tag in ("killed", "exporting"))
+    stale.write_bytes(b"half a model")
+    recent.write_bytes(b"another process, still exporting")
+    os.utime(stale, (time.time() - 2 * onnx_local.STALE_EXPORT_SECONDS,) * 2)
     assert onnx_local.ensure_exported(models_dir) == expected
+    assert not stale.exists()
+    assert recent.exists()
+    recent.unlink()
     assert exported == [expected]
     assert onnx_embedder.model_path != expected  # the current version's file is left alone
 

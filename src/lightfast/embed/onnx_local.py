@@ -14,12 +14,14 @@ Exporting needs torch and the ``onnx`` package; running needs only ``onnxruntime
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import tempfile
 import threading
+import time
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -44,6 +46,9 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "sentence_embedding"
 # The export is accepted only if it reproduces torch's normalised vectors this closely on PROBE_TEXTS.
 EXPORT_TOLERANCE = 1e-4
+# A temporary export file older than this was left by a process killed mid-export (an export takes
+# seconds to a minute): it is deleted before the next export.
+STALE_EXPORT_SECONDS = 3600.0
 PROBE_TEXTS = (
     "How do I reset my password?",
     "Rotate the signing key of the GitHub App before it expires.",
@@ -219,7 +224,18 @@ def ensure_exported(models_dir: Path, spec: ModelSpec = MINILM_SPEC) -> Path:
     with _export_lock:
         if target.is_file() and _loads(target, spec.dimension):
             return target
+        remove_stale_exports(target)
         return export_model(target, spec)
+
+
+def remove_stale_exports(target: Path, older_than: float = STALE_EXPORT_SECONDS) -> None:
+    """Delete temporary files of exports to ``target`` that a killed process left (each is the size of
+    the model). A recent one may belong to another process exporting right now: it is left alone."""
+    cutoff = time.time() - older_than
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):  # its exporter may have just renamed or removed it
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 class OnnxLocalEmbedder(Embedder):
