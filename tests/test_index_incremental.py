@@ -686,7 +686,7 @@ def test_postgres_bm25_ranks_as_before(tmp_path: Path, pg_url: str) -> None:
                             Hit(int(r.seq), str(r.document_id), float(r.score))
                             for r in session.execute(text(sql), params)
                         ]
-                        new = index.lexical_search(session, stores, query, k, filters)
+                        new = index.sql_search(session, stores, query, k, filters)  # the SQL plan, exactly
                         assert [(h.seq, h.document_id) for h in new] == [(h.seq, h.document_id) for h in old]
                         assert np.allclose([h.score for h in new], [h.score for h in old], rtol=1e-12, atol=0)
                         if query != "zygote" and k > 1 and filters == SearchFilters():

@@ -3,8 +3,8 @@ and rebuild it from the database.
 
 verify compares, store by store, the chunk rows with what the lexical and vector indexes hold (counts,
 the ids of missing chunks, extra indexed rows, chunks of another dimension), and the structures that keep
-the index in step (SQLite triggers, PostgreSQL indexes); on SQLite also what this process's in-memory BM25
-index holds. rebuild recomputes the index from the chunk rows
+the index in step (SQLite triggers, PostgreSQL indexes), and what this process's in-memory BM25 index
+holds. rebuild recomputes the index from the chunk rows
 and bumps each store's generation, then verifies again. Neither changes a chunk row.
 """
 
@@ -20,6 +20,7 @@ from lightfast.errors import NotFound
 from lightfast.index import maintenance
 from lightfast.index.base import SearchIndex
 from lightfast.index.maintenance import IndexState, StoreTarget
+from lightfast.index.postgres import PostgresIndex
 from lightfast.index.sqlite import SqliteIndex
 
 Progress = Callable[[str], None]
@@ -43,7 +44,7 @@ class IndexMaintenance:
         with self.sessions() as session:
             targets = self._targets(session, workspace_id, store)
             if self.backend == "postgresql":
-                return maintenance.postgres_state(session, targets)
+                return maintenance.postgres_state(session, targets, lambda t: self._ranked_rows(session, t))
             return maintenance.sqlite_state(
                 session,
                 targets,
@@ -65,7 +66,7 @@ class IndexMaintenance:
                 maintenance.sqlite_forget_vector_positions(session)
             for target in targets:
                 bump_generation(session, target.id)
-        if isinstance(self.index, SqliteIndex):
+        if isinstance(self.index, SqliteIndex | PostgresIndex):
             self.index.reset()
             progress("building the in-memory BM25 index from the chunk rows")
             with self.sessions() as session:
@@ -84,7 +85,7 @@ class IndexMaintenance:
 
     def _ranked_rows(self, session: Session, target: StoreTarget) -> int | None:
         """Rows of the store this process's in-memory BM25 index holds, built and caught up first."""
-        if not isinstance(self.index, SqliteIndex):
+        if not isinstance(self.index, SqliteIndex | PostgresIndex):
             return None
         return self.index.wait_lexical(session).count(target.id)
 

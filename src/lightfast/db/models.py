@@ -36,13 +36,22 @@ NAMING = {
 
 # Search structures created by the migrations with raw DDL; the migration test ignores them.
 DIALECT_OBJECTS = frozenset(
-    {"ix_vector_entries_hnsw_384", "ix_vector_entries_tsv", "tsv", "ix_documents_source_metadata"}
+    {
+        "ix_vector_entries_hnsw_384",
+        "ix_vector_entries_tsv",
+        "tsv",
+        "ix_documents_source_metadata",
+        "search_changes",  # with the next two, the PostgreSQL change log of 0019
+        "search_change_horizon",
+        "ix_search_changes_xid",
+    }
 )
 
 
 def is_dialect_object(name: str) -> bool:
     """FTS5 also creates shadow tables (chunks_fts_data, chunks_fts_idx, ...); on SQLite, triggers
-    also log changed chunk rows in ``vector_changes`` for the in-process vector index (migration 0004)."""
+    also log changed chunk rows in ``vector_changes`` for the in-process vector index (migration 0004), and
+    on PostgreSQL in ``search_changes`` for the in-process BM25 index (0019)."""
     return name in DIALECT_OBJECTS or name.startswith("chunks_fts") or name == "vector_changes"
 
 

@@ -1,14 +1,15 @@
-"""The in-memory BM25 index (``index.lexical``) kept in step with a SQLite database by its change log.
+"""The in-memory BM25 index (``index.lexical``) kept in step with the database by its change log.
 
-The same log that keeps the vector tables current (``vector_changes``, written by triggers in the writing
-transaction) says which chunks changed since the index last looked: a search first drops those seqs and
-adds their rows as they are now, so a write never rebuilds the index and the next search finds it. The
-index is derived state. It is built from every chunk row when a process first searches, when the process
-fell behind the pruned log, and after ``lightfast index rebuild``:
+Triggers log every changed chunk row in the writing transaction: ``vector_changes`` on SQLite (0004, read
+by the vector tables too), ``search_changes`` on PostgreSQL (0019). A search first reads the log past the
+position the index has seen, drops those seqs and adds their rows as they are now, so a write never
+rebuilds the index and the next search finds it. The index is derived state, built from every chunk row
+when a process first searches, when it fell behind the pruned log, and after ``lightfast index rebuild``:
 
 - a small database (up to ``INLINE_BUILD_ROWS`` chunks, under a second) is built inside that search;
-- a larger one is built by a background thread, and FTS5 answers until it is ready, so a cold start or
-  a catch-up after a bulk import never makes a search wait seconds (1M chunks take about half a minute).
+- a larger one is built by a background thread, and the database's own full-text search answers until it
+  is ready, so a cold start or a catch-up after a bulk import never makes a search wait seconds (1M
+  chunks take about half a minute).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -26,27 +28,79 @@ from lightfast.index.lexical import LexicalIndex
 log = logging.getLogger(__name__)
 
 INLINE_BUILD_ROWS = 20_000
-# A catch-up over more changes than this is a rebuild in the background instead (see the module text).
+# A catch-up over more changed chunks than this is a rebuild in the background instead (see above).
 INLINE_CATCH_UP_CHANGES = 20_000
 RETRY_AFTER_FAILURE_SECONDS = 60.0
 _READ_BATCH = 4096
-
-_LOG_HEAD = (
-    "SELECT (SELECT min(id) FROM vector_changes) AS first, "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes') AS last"
-)
-_CHANGED = "SELECT seq FROM vector_changes WHERE id > :after AND id <= :upto"
 _ROWS = "SELECT seq, store_id, content FROM vector_entries"
+
+
+@dataclass(frozen=True)
+class Head:
+    position: int  # where a catch-up that starts now may say it has read up to
+    oldest: int  # the oldest position the log can still catch up from
+
+
+class ChangeLog(Protocol):
+    def head(self, session: Session) -> Head: ...
+
+    def changed(self, session: Session, after: int, head: Head) -> list[int] | None:
+        """Seqs changed after position ``after`` (and up to ``head``), or None when nothing can have."""
+        ...
+
+
+class SqliteChanges:
+    """``vector_changes``: one writer at a time, so ids are in commit order and the last id is a position.
+    AUTOINCREMENT keeps the newest id in sqlite_sequence, so it never goes back, even once emptied."""
+
+    _HEAD = (
+        "SELECT (SELECT min(id) FROM vector_changes) AS first, "
+        "(SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes') AS last"
+    )
+    _CHANGED = "SELECT seq FROM vector_changes WHERE id > :after AND id <= :upto"
+
+    def head(self, session: Session) -> Head:
+        row = session.execute(text(self._HEAD)).one()
+        last = int(row.last or 0)
+        first = int(row.first) if row.first is not None else last + 1
+        return Head(last, first - 1)
+
+    def changed(self, session: Session, after: int, head: Head) -> list[int] | None:
+        if after >= head.position:
+            return None
+        window = {"after": after, "upto": head.position}
+        return sorted(set(session.execute(text(self._CHANGED), window).scalars()))
+
+
+class PostgresChanges:
+    """``search_changes``: ids are not in commit order, so a position is a transaction id: the oldest one
+    still running when the catch-up began (every older one had finished, and its rows were read)."""
+
+    _HEAD = (
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS position, "
+        "(SELECT pruned_below FROM search_change_horizon) AS oldest"
+    )
+    _CHANGED = "SELECT DISTINCT seq FROM search_changes WHERE xid >= :after"
+
+    def head(self, session: Session) -> Head:
+        row = session.execute(text(self._HEAD)).one()
+        return Head(int(row.position), int(row.oldest or 0))
+
+    def changed(self, session: Session, after: int, head: Head) -> list[int] | None:
+        # A transaction older than the position may still commit: the rows of every transaction from
+        # the position on are read each time (a handful, unless one runs long).
+        return sorted(int(seq) for seq in session.execute(text(self._CHANGED), {"after": after}).scalars())
 
 
 @dataclass
 class _Built:
     index: LexicalIndex
-    position: int  # the last vector_changes id the index reflects
+    position: int  # the log position the index reflects
 
 
 class LexicalMirror:
-    def __init__(self) -> None:
+    def __init__(self, changes: ChangeLog) -> None:
+        self._changes = changes
         self._built: _Built | None = None
         self._lock = threading.Lock()  # builds, catch-ups and swaps
         self._builder: threading.Thread | None = None
@@ -60,19 +114,27 @@ class LexicalMirror:
             self._epoch += 1
 
     def current(self, session: Session) -> LexicalIndex | None:
-        """The index caught up with what ``session`` sees, or None while it is being built (FTS5 answers)."""
-        first, last = _head(session)
+        """The index caught up with what ``session`` sees, or None while it is being built (the database's
+        own full-text search answers)."""
+        head = self._changes.head(session)
         built = self._built
-        if built is not None and first > built.position + 1:
-            built = None  # changes after its position were pruned from the log: it cannot catch up
-        if built is not None and last - built.position > INLINE_CATCH_UP_CHANGES:
-            built = None
-        if built is None:
+        if built is None or built.position < head.oldest:
+            # New, or changes after its position were pruned from the log: it cannot catch up.
             return self._start_build(session)
-        if built.position < last:
+        changed = self._changes.changed(session, built.position, head)
+        if changed is None:
+            return built.index
+        if len(changed) > INLINE_CATCH_UP_CHANGES:
             with self._lock:
-                if built.position < last:
-                    _catch_up(session, built, last)
+                if self._built is built:
+                    self._built = None
+            return self._start_build(session)
+        with self._lock:
+            # Another thread may have caught up past this head: applying an older window again is
+            # harmless (each seq's row as it is now), but going back in position is not.
+            if head.position >= built.position:
+                built.index.replace(changed, _rows_of(session, changed))
+                built.position = head.position
         return built.index
 
     def wait(self, session: Session) -> LexicalIndex:
@@ -117,21 +179,23 @@ class LexicalMirror:
             elapsed = time.perf_counter() - started
             log.info("lexical index built: %d chunks in %.1f s", len(built.index), elapsed)
         except Exception:
-            # FTS5 keeps answering; try again later rather than on every search.
-            log.exception("building the lexical index failed; FTS5 answers meanwhile")
+            # The database's full-text search keeps answering; try again later, not on every search.
+            log.exception("building the lexical index failed; the database's full-text search answers")
             self._retry_at = time.monotonic() + RETRY_AFTER_FAILURE_SECONDS
 
     def _build(self, session: Session) -> _Built:
-        # The log head is read before the rows: a change committed in between is in the rows and is applied
-        # again by the next catch-up, which leaves the same index (see LexicalIndex.replace).
-        _, last = _head(session)
+        # The position is read before the rows: a change committed in between is in the rows and is
+        # applied again by the next catch-up, which leaves the same index (see LexicalIndex.replace).
+        head = self._changes.head(session)
         index = LexicalIndex()
-        result = session.execute(text(_ROWS + " ORDER BY seq"))
-        for batch in result.partitions(_READ_BATCH):
-            index.add([(int(r.seq), str(r.store_id), str(r.content)) for r in batch])
+        # Streamed (a server-side cursor on PostgreSQL), and closed even when the index refuses a row.
+        rows = text(_ROWS + " ORDER BY seq").execution_options(yield_per=_READ_BATCH)
+        with session.execute(rows) as result:
+            for batch in result.partitions(_READ_BATCH):
+                index.add([(int(r.seq), str(r.store_id), str(r.content)) for r in batch])
         index.commit()
         self.builds += 1
-        return _Built(index, last)
+        return _Built(index, head.position)
 
     def _install(self, built: _Built, epoch: int) -> _Built:
         """Publish a build (the caller holds the lock) unless a reset came after it started."""
@@ -140,17 +204,14 @@ class LexicalMirror:
         return built
 
 
-def _head(session: Session) -> tuple[int, int]:
-    """(the oldest id the log holds, the newest it ever handed out); AUTOINCREMENT never goes back."""
-    head = session.execute(text(_LOG_HEAD)).one()
-    last = int(head.last or 0)
-    return (int(head.first) if head.first is not None else last + 1), last
-
-
-def _catch_up(session: Session, built: _Built, upto: int) -> None:
-    window = {"after": built.position, "upto": upto}
-    changed = sorted(set(session.execute(text(_CHANGED), window).scalars()))
-    if changed:
-        rows = session.execute(text(f"{_ROWS} WHERE seq IN ({_CHANGED})"), window).all()
-        built.index.replace(changed, [(int(r.seq), str(r.store_id), str(r.content)) for r in rows])
-    built.position = upto
+def _rows_of(session: Session, seqs: list[int]) -> list[tuple[int, str, str]]:
+    """The chunk rows of ``seqs`` that exist now (in slices: both databases bound a statement's
+    parameters)."""
+    rows: list[tuple[int, str, str]] = []
+    for start in range(0, len(seqs), _READ_BATCH):
+        part = seqs[start : start + _READ_BATCH]
+        names = ", ".join(f":s{i}" for i in range(len(part)))
+        params = {f"s{i}": seq for i, seq in enumerate(part)}
+        result = session.execute(text(f"{_ROWS} WHERE seq IN ({names})"), params)
+        rows.extend((int(r.seq), str(r.store_id), str(r.content)) for r in result)
+    return rows

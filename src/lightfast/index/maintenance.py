@@ -34,6 +34,7 @@ POSTGRES_INDEXES = {
     "ix_vector_entries_hnsw_384": "CREATE INDEX ix_vector_entries_hnsw_384 ON vector_entries "
     "USING hnsw ((embedding::vector(384)) vector_cosine_ops) WHERE vector_dims(embedding) = 384",
 }
+CURRENT_TRANSACTION = "pg_current_xact_id()::text::bigint"  # as search_changes.xid records it (0019)
 MAX_LISTED = 50  # chunk ids named in a report; the counts are always whole
 
 
@@ -59,8 +60,8 @@ class StoreIndexState:
     missing_lexical_count: int = 0
     wrong_dimension: list[str] = field(default_factory=list)
     wrong_dimension_count: int = 0
-    # SQLite: rows this process's in-memory BM25 index (index.lexical) holds, caught up first; it ranks
-    # lexical search, FTS5 being its fallback. None on PostgreSQL.
+    # Rows this process's in-memory BM25 index (index.lexical) holds, caught up first: it ranks lexical
+    # search, the database's full-text search being its fallback. None when not checked.
     ranked_indexed: int | None = None
 
     @property
@@ -184,7 +185,11 @@ _PG_INDEXES = (
 )
 
 
-def postgres_state(session: Session, targets: list[StoreTarget]) -> IndexState:
+def postgres_state(
+    session: Session,
+    targets: list[StoreTarget],
+    ranked_rows: Callable[[StoreTarget], int | None] = lambda _: None,
+) -> IndexState:
     state = IndexState("postgresql", [])
     found = {
         r.name: r.usable
@@ -210,6 +215,7 @@ def postgres_state(session: Session, targets: list[StoreTarget]) -> IndexState:
                 chunks - wrong_count,
                 wrong_dimension=wrong,
                 wrong_dimension_count=wrong_count,
+                ranked_indexed=ranked_rows(target),
             )
         )
     return state
@@ -221,3 +227,5 @@ def postgres_rebuild(session: Session, progress: Callable[[str], None]) -> None:
     for name, create in POSTGRES_INDEXES.items():
         progress(f"{'rebuilding' if name in found else 'creating'} {name}")
         session.execute(text(f"REINDEX INDEX {name}" if name in found else create))
+    progress("moving the change log's horizon: every process rebuilds its in-memory BM25 index")
+    session.execute(text(f"UPDATE search_change_horizon SET pruned_below = {CURRENT_TRANSACTION}"))

@@ -1,4 +1,6 @@
-"""PostgreSQL search: pgvector HNSW (cosine) and full text (tsvector + GIN)."""
+"""PostgreSQL search: pgvector HNSW (cosine), and BM25 from the in-memory index each process keeps in step
+with the database (``index.lexical_mirror``), or in SQL over the tsvector column and its GIN index while
+that is built and for path, date and metadata filters."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from lightfast.index.base import Hit, SearchFilters, like_prefix
+from lightfast.index.lexical import LexicalIndex
+from lightfast.index.lexical_mirror import LexicalMirror, PostgresChanges
 from lightfast.search.text import tsquery_expression
 
 
@@ -42,6 +46,17 @@ def _filters_sql(filters: SearchFilters, params: dict[str, object]) -> str:
 
 
 class PostgresIndex:
+    def __init__(self) -> None:
+        self.lexical = LexicalMirror(PostgresChanges())
+
+    def reset(self) -> None:
+        """Forget the in-memory lexical index; the next search builds it from the database."""
+        self.lexical.reset()
+
+    def wait_lexical(self, session: Session) -> LexicalIndex:
+        """The in-memory lexical index built and caught up now (benchmarks, ``index rebuild``)."""
+        return self.lexical.wait(session)
+
     def vector_search(
         self, session: Session, store_ids: list[str], vector: np.ndarray, k: int, filters: SearchFilters
     ) -> list[Hit]:
@@ -70,6 +85,21 @@ class PostgresIndex:
     def lexical_search(
         self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
     ) -> list[Hit]:
+        if not store_ids or k <= 0:
+            return []
+        # As on SQLite: a path, date or metadata filter keeps a small part of a store, ranked in SQL.
+        if not (filters.path_prefix or filters.updated_from or filters.updated_to or filters.metadata):
+            index = self.lexical.current(session)
+            if index is not None:
+                hits = _ranked_then_filtered(session, index, store_ids, query, k, filters)
+                if hits is not None:
+                    return hits
+        return self.sql_search(session, store_ids, query, k, filters)
+
+    def sql_search(
+        self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
+    ) -> list[Hit]:
+        """BM25 in SQL over the GIN-indexed tsvectors: the fallback, and the reference."""
         expression = tsquery_expression(query)
         if expression is None or not store_ids:
             return []
@@ -85,6 +115,27 @@ class PostgresIndex:
             Hit(int(r.seq), str(r.document_id), float(r.score))
             for r in session.execute(text(_BM25_SQL.format(filters=_filters_sql(filters, params))), params)
         ]
+
+
+def _ranked_then_filtered(
+    session: Session, index: LexicalIndex, store_ids: list[str], query: str, k: int, filters: SearchFilters
+) -> list[Hit] | None:
+    """The index's best matches that still exist and pass the filters; None when the filters cut them
+    below k and more matches exist (see the SQLite twin in index/sqlite.py)."""
+    depth = max(8 * k, 200) if filters.source_types else k
+    ranked = index.search(store_ids, query, depth)
+    if not ranked:
+        return []
+    params: dict[str, object] = {"seqs": [seq for seq, _ in ranked], "stores": store_ids}
+    sql = (
+        "SELECT ve.seq, ve.document_id FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
+        f"WHERE ve.seq = ANY(:seqs) AND ve.store_id = ANY(:stores){_filters_sql(filters, params)}"
+    )
+    documents = {int(r.seq): str(r.document_id) for r in session.execute(text(sql), params)}
+    hits = [Hit(seq, documents[seq], score) for seq, score in ranked if seq in documents]
+    if len(hits) < k and len(ranked) == depth:
+        return None
+    return hits[:k]
 
 
 # Okapi BM25 over chunks, as SQLite's FTS5 ranks them: PostgreSQL's own ts_rank_cd has no inverse document

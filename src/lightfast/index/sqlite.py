@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from lightfast.index.base import Hit, SearchFilters, like_prefix
 from lightfast.index.lexical import LexicalIndex
-from lightfast.index.sqlite_lexical import LexicalMirror
+from lightfast.index.lexical_mirror import LexicalMirror, SqliteChanges
 from lightfast.index.vectors import ChunkRows, Snapshot, VectorTable
 from lightfast.search.text import fts5_match_expression
 
@@ -66,7 +66,7 @@ class SqliteIndex:
         self._tables: dict[tuple[str, int], _Entry] = {}
         self._lock = threading.Lock()
         self.stats = IndexStats()
-        self.lexical = LexicalMirror()
+        self.lexical = LexicalMirror(SqliteChanges())
 
     def reset(self) -> None:
         """Forget every table and the lexical index; the next search loads them from the database."""
