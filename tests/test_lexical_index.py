@@ -396,3 +396,27 @@ def test_postgres_a_change_committed_after_a_later_one_is_not_skipped(
         slow.commit()
     assert lexical(services, "walrus") == [first]
     assert mirrored(services).lexical.builds == 1
+
+
+def test_postgres_a_reader_behind_the_pruned_log_rebuilds(services: Services, tmp_path: Path) -> None:
+    """The log prunes itself when a write crosses a multiple of 4,096 ids (here keeping 10 changes): a
+    reader whose position is older than the pruned transactions builds its index again, and is right."""
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's pruning is covered by test_a_pruned_log_or_a_reset_rebuilds")
+    ingest_docs(services, tmp_path)
+    assert lexical(services, "walrus") == []
+    mirror = mirrored(services).lexical
+    with services.sessions.begin() as session:
+        session.execute(text("UPDATE search_change_horizon SET keep = 10"))
+        rows = session.scalar(text("SELECT count(*) FROM vector_entries"))
+        assert rows
+    for _ in range(4096 // rows + 1):  # each statement logs every chunk row once
+        with services.sessions.begin() as session:
+            session.execute(text("UPDATE vector_entries SET content = content"))
+    with services.sessions.begin() as session:
+        seq = session.scalar(text("SELECT min(seq) FROM vector_entries"))
+        session.execute(text("UPDATE vector_entries SET content = 'walrus' WHERE seq = :seq"), {"seq": seq})
+        logged = session.scalar(text("SELECT count(*) FROM search_changes"))
+    assert logged < 4096  # pruned
+    assert lexical(services, "walrus") == [seq]
+    assert mirror.builds == 2

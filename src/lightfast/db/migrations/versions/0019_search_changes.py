@@ -14,10 +14,11 @@ read; the next catch-up reads the rows of every transaction from there on (some 
 nothing: a catch-up drops a seq and adds its row as it is now).
 
 Statement-level triggers with transition tables write one INSERT per statement, not one per row. The
-log keeps about the newest ``KEEP`` changes: when a write crosses a multiple of 4,096 ids, the changes of
-transactions older than the one at ``KEEP`` ids back are deleted and that transaction is recorded in
-``search_change_horizon``; a reader whose position is older rebuilds its index from the table.
-``lightfast index rebuild`` moves the horizon to its own transaction, so every process rebuilds.
+log keeps about the newest ``KEEP`` changes (``search_change_horizon.keep``): when a write crosses a
+multiple of 4,096 ids, the changes of transactions older than the one ``keep`` ids back are deleted and
+that transaction is recorded in ``search_change_horizon``; a reader whose position is older rebuilds its
+index from the table. ``lightfast index rebuild`` moves the horizon to its own transaction, so every
+process rebuilds.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ depends_on = None
 
 KEEP = 262_144
 
-_LOG_FUNCTION = f"""
+_LOG_FUNCTION = """
 CREATE FUNCTION lightfast_log_search_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     logged bigint;
@@ -45,7 +46,8 @@ BEGIN
     END IF;
     newest := currval(pg_get_serial_sequence('search_changes', 'id'));
     IF newest / 4096 <> (newest - logged) / 4096 THEN
-        SELECT xid INTO horizon FROM search_changes WHERE id <= newest - {KEEP} ORDER BY id DESC LIMIT 1;
+        SELECT c.xid INTO horizon FROM search_changes c, search_change_horizon h
+        WHERE c.id <= newest - h.keep ORDER BY c.id DESC LIMIT 1;
         IF horizon IS NOT NULL THEN
             DELETE FROM search_changes WHERE xid < horizon;
             UPDATE search_change_horizon SET pruned_below = greatest(pruned_below, horizon);
@@ -74,9 +76,9 @@ def upgrade() -> None:
     op.execute("CREATE INDEX ix_search_changes_xid ON search_changes (xid)")
     op.execute(
         "CREATE TABLE search_change_horizon "
-        "(id integer PRIMARY KEY CHECK (id = 1), pruned_below bigint NOT NULL)"
+        "(id integer PRIMARY KEY CHECK (id = 1), pruned_below bigint NOT NULL, keep bigint NOT NULL)"
     )
-    op.execute("INSERT INTO search_change_horizon (id, pruned_below) VALUES (1, 0)")
+    op.execute(f"INSERT INTO search_change_horizon (id, pruned_below, keep) VALUES (1, 0, {KEEP})")
     op.execute(_LOG_FUNCTION)
     for name, when in TRIGGERS.items():
         op.execute(
