@@ -205,6 +205,7 @@ def record_usage(
             request_id=request.state.request_id,
             address=client_address(request),
             entity_id=request.path_params.get("id") if hasattr(request, "path_params") else None,
+            search=getattr(request.state, "search_usage", None),
         )
         services.usage.record_api_call(call)
     except Exception:  # usage records must never fail a request

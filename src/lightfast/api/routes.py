@@ -14,6 +14,7 @@ from lightfast.app import schemas
 from lightfast.app.container import Services
 from lightfast.app.keys import Principal
 from lightfast.app.search import SearchRequest
+from lightfast.app.usage import SearchUsage
 from lightfast.db.models import SOURCE_TYPES
 from lightfast.db.statuses import JobStatus
 from lightfast.errors import InvalidInput, NotFound
@@ -112,7 +113,8 @@ async def search(
                 metadata=body.filters.metadata,
             )
         )
-        svc.usage.record_search(who.workspace_id, response.latency.total, response.mode)
+        # Recorded with the API call's own metric, in its transaction (api/middleware.record_usage).
+        request.state.search_usage = SearchUsage(response.latency.total, response.mode)
         related = (
             svc.relationships.related_many(who.workspace_id, [r.document_id for r in response.results])
             if body.related

@@ -23,6 +23,13 @@ class ApiCall:
     request_id: str
     address: str
     entity_id: str | None
+    search: SearchUsage | None = None  # what a search request measured, recorded with the call
+
+
+@dataclass(frozen=True)
+class SearchUsage:
+    latency_ms: float  # the search service's own latency (retrieval, fusion, snippets), not the HTTP total
+    mode: str
 
 
 class UsageService:
@@ -30,7 +37,11 @@ class UsageService:
         self.sessions = sessions
 
     def record_api_call(self, call: ApiCall) -> None:
+        """The call's metric, and a search's, in one transaction: a search over HTTP costs one write, not
+        two (each waits for SQLite's one writer, which concurrent searches queue for)."""
         with self.sessions.begin() as session:
+            if call.search is not None:
+                self._record_search(session, call.workspace_id, call.search.latency_ms, call.search.mode)
             metrics.record_metric(
                 session,
                 workspace_id=call.workspace_id,
@@ -62,14 +73,18 @@ class UsageService:
 
     def record_search(self, workspace_id: str, latency_ms: float, mode: str) -> None:
         with self.sessions.begin() as session:
-            metrics.record_metric(
-                session,
-                workspace_id=workspace_id,
-                type="query_latency",
-                value=latency_ms,
-                unit="ms",
-                tags={"mode": mode},
-            )
-            metrics.record_metric(
-                session, workspace_id=workspace_id, type="queries_count", value=1, tags={"mode": mode}
-            )
+            self._record_search(session, workspace_id, latency_ms, mode)
+
+    @staticmethod
+    def _record_search(session: Session, workspace_id: str, latency_ms: float, mode: str) -> None:
+        metrics.record_metric(
+            session,
+            workspace_id=workspace_id,
+            type="query_latency",
+            value=latency_ms,
+            unit="ms",
+            tags={"mode": mode},
+        )
+        metrics.record_metric(
+            session, workspace_id=workspace_id, type="queries_count", value=1, tags={"mode": mode}
+        )
