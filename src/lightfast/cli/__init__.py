@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from lightfast.cli import (  # noqa: F401 - registers the commands
@@ -25,6 +26,9 @@ from lightfast.cli.common import app
 
 
 def main() -> None:
+    # Read once, when torch loads OpenMP (lazily, on the first embedding): a thread that finished its
+    # share of a document batch sleeps instead of spinning on the core a query's embedding needs.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except KeyboardInterrupt:
