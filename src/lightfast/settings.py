@@ -166,8 +166,9 @@ class Settings(BaseSettings):
     embedding_threads: int | None = Field(default=None, ge=1, description="Torch threads; default all cores.")
     embedding_runtime: Literal["torch", "onnx"] = Field(
         default="torch",
-        description="What runs the local model: torch, or ONNX Runtime (the same vectors, about 1.5x the "
-        "document throughput on a CPU; needs the onnx extra, exports the model once into <home>/models).",
+        description="What runs the local model: torch, or ONNX Runtime (the same vectors, 1.9x torch's "
+        "document throughput in bench/results/embed_runtime.md; needs the onnx extra, exports the model "
+        "once into <home>/models).",
     )
 
     chunk_size: int | None = Field(
