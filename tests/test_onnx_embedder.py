@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -227,3 +228,36 @@ def test_an_export_that_differs_from_torch_is_never_put_in_place(
     with pytest.raises(EmbeddingError, match="differs from torch"):
         onnx_local.export_model(target)
     assert list(target.parent.iterdir()) == []  # neither the model nor its temporary file
+
+
+@pytest.mark.slow
+def test_a_store_ingests_and_answers_with_the_onnx_runtime(
+    onnx_embedder: OnnxLocalEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lightfast.app.container import build_services
+    from lightfast.app.search import SearchMode, SearchRequest
+
+    settings = Settings(home=tmp_path / "home", embedding_runtime="onnx", default_workspace="demo")
+    # The export a previous start made is found in the data directory and used as it is.
+    (settings.home_dir / "models").mkdir(parents=True)
+    shutil.copy(onnx_embedder.model_path, settings.home_dir / "models" / onnx_embedder.model_path.name)
+    monkeypatch.setattr(onnx_local, "export_model", lambda *args: pytest.fail("exported again"))
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "lightfast.yml").write_text("version: 1\nstore: docs\ninclude: ['docs/*.md']\n")
+    (repo / "docs" / "keys.md").write_text("# Signing keys\n\nRotate the GitHub App's signing key yearly.\n")
+    (repo / "docs" / "cake.md").write_text("# Baking\n\nA sponge cake needs eggs, flour and sugar.\n")
+    services = build_services(settings)
+    try:
+        assert isinstance(services.embedder, OnnxLocalEmbedder)
+        assert services.ingest.ingest_path(repo, "demo").summary.chunks_embedded == 2
+        response = services.search.search(
+            SearchRequest(
+                workspace_id=services.workspaces.workspace_id("demo"),
+                query="how often should the app's key be rotated",
+                mode=SearchMode.DENSE,
+            )
+        )
+    finally:
+        services.close()
+    assert [Path(result.path).name for result in response.results] == ["keys.md", "cake.md"]
