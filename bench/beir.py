@@ -213,11 +213,11 @@ def main() -> None:
                     method="rrf", rrf_k=float(parts[1]) if len(parts) > 1 else 60.0, candidates=300
                 )
             elif fusion.startswith("weighted"):
-                _, dense, lexical = fusion.split(":")
+                _, dense, lexical_weight = fusion.split(":")
                 config = FusionConfig(
                     method="weighted",
                     dense_weight=float(dense),
-                    lexical_weight=float(lexical),
+                    lexical_weight=float(lexical_weight),
                     candidates=300,
                 )
             search = SearchService(services.sessions, services.embedder, index, config)
