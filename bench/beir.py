@@ -85,8 +85,14 @@ def recall_at_100(ranked: list[str], relevant: set[str]) -> float:
 
 
 def evaluate(
-    search: SearchService, workspace_id: str, queries: dict[str, str], qrels: dict[str, set[str]], mode: str
+    search: SearchService,
+    workspace_id: str,
+    queries: dict[str, str],
+    qrels: dict[str, set[str]],
+    mode: str,
+    per_query: dict[str, list[float]] | None = None,
 ) -> dict[str, float]:
+    """Mean nDCG@10 and recall@100 over the queries; ``per_query`` receives each query's values."""
     ndcg: list[float] = []
     recall: list[float] = []
     latencies: list[float] = []
@@ -101,6 +107,8 @@ def evaluate(
         recall.append(recall_at_100(ranked, relevant))
         latencies.append(response.latency.total)
     latencies.sort()
+    if per_query is not None:
+        per_query["ndcg@10"], per_query["recall@100"] = ndcg, recall
     return {
         "ndcg@10": sum(ndcg) / len(ndcg),
         "recall@100": sum(recall) / len(recall),
@@ -108,6 +116,17 @@ def evaluate(
         "p50_ms": latencies[len(latencies) // 2],
         "p95_ms": latencies[math.ceil(0.95 * len(latencies)) - 1],
     }
+
+
+def paired_difference(ours: list[float], theirs: list[float], resamples: int = 10_000) -> str:
+    """Mean of the per-query differences and a 95% interval from resampling the queries: a difference
+    whose interval holds 0 is within what another sample of queries could reverse."""
+    diff = np.array(ours) - np.array(theirs)
+    rng = np.random.default_rng(0)
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    changed = int(np.count_nonzero(diff))
+    return f"{diff.mean():+.4f} [{low:+.4f}, {high:+.4f}] ({changed} of {len(diff)} queries differ)"
 
 
 class Fts5Ranking:
@@ -196,6 +215,7 @@ def main() -> None:
 
     workspace_id = services.workspaces.workspace_id("beir")
     rows = []
+    per_query: dict[tuple[str, str, str], dict[str, list[float]]] = {}
     for mode, lexical in [(m, lex) for m in args.mode for lex in args.lexical]:
         if lexical == "fts5" and search_mode(mode) is SearchMode.DENSE:
             continue
@@ -221,7 +241,9 @@ def main() -> None:
                     candidates=300,
                 )
             search = SearchService(services.sessions, services.embedder, index, config)
-            scores = evaluate(search, workspace_id, queries, qrels, mode)
+            values: dict[str, list[float]] = {}
+            scores = evaluate(search, workspace_id, queries, qrels, mode, values)
+            per_query[(mode, fusion, lexical)] = values
             row = {
                 "data": args.data.name,
                 "split": args.split,
@@ -234,6 +256,11 @@ def main() -> None:
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
+    for (mode, fusion, lexical), values in per_query.items():
+        if lexical == "index" and (mode, fusion, "fts5") in per_query:
+            print(f"{mode} {fusion}, in-memory index minus FTS5, per query (95% bootstrap interval):")
+            for metric, ours in values.items():
+                print(f"  {metric}: {paired_difference(ours, per_query[(mode, fusion, 'fts5')][metric])}")
     if args.output:
         with args.output.open("a", encoding="utf-8") as handle:
             for row in rows:
