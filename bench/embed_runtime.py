@@ -194,11 +194,17 @@ def torch_encoder(embedder: LocalEmbedder, threads: int) -> Callable[[list[str]]
 
 
 def while_ingesting(
-    embedder: LocalEmbedder, corpus: list[str], claims: list[str], load: str, rounds: int = 2
+    embedder: LocalEmbedder,
+    onnx: Embedder,
+    corpus: list[str],
+    claims: list[str],
+    load: str,
+    rounds: int = 2,
 ) -> None:
     """A worker thread embeds batches of 4 documents without pause (the job worker) while the main
     thread embeds one query every ``QUERY_GAP`` seconds (requests arriving). The layouts take turns,
-    ``rounds`` times, so a change in the machine's load hits both."""
+    ``rounds`` times, so a change in the machine's load hits both. ``onnx``: ``OnnxLocalEmbedder`` with
+    the same budget as ``embedder``."""
     shared = torch_encoder(embedder, 2)
     lower = LocalEmbedder(MINILM_SPEC, batch_size=16, threads=1, query_cache=QueryCache(0))
     lower._model = embedder._load()  # one model, two budgets
@@ -209,6 +215,10 @@ def while_ingesting(
             embedder.embed,
         ),
         "budget, documents on cores - 1 = 1 thread": (lower.embed_query_uncached, lower.embed),
+        "onnxruntime budget (OnnxLocalEmbedder: query 1 thread, documents 2, yield)": (
+            onnx.embed_query_uncached,
+            onnx.embed,
+        ),
     }
     samples: dict[str, list[float]] = {label: [] for label in layouts}
     rates: dict[str, list[float]] = {label: [] for label in layouts}
@@ -367,6 +377,7 @@ def main() -> None:
                         "in process",
                         lambda load=load, torch2=sessions["torch", 2]: while_ingesting(
                             torch2,  # type: ignore[arg-type]
+                            sessions["onnxruntime", 2],
                             corpus,
                             claims,
                             load,
