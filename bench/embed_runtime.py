@@ -16,8 +16,9 @@ Steps (the machine is shared: each section prints ``uptime`` before and after it
   machine's load hits all of them alike. Then the ratios ONNX Runtime / torch.
 - ``queries``: one SciFact claim at a time on each runtime's query path (1 thread), interleaved claim
   by claim: p50/p95 ms (nearest rank).
-- ``in process`` (only with ``--only "in process"``): torch queries while a thread of the same process
-  ingests, by thread layout (the section that chose ``embed/budget.py``).
+- ``in process`` (only with ``--only "in process"``): queries while a thread of the same process
+  ingests, by thread layout (the section that chose ``embed/budget.py``): three torch layouts and
+  ``OnnxLocalEmbedder`` with the shipped budget.
 - ``--quality``: SciFact train nDCG@10 and recall@100 through the real pipeline and search service
   (``bench/beir.py``'s functions), dense and balanced, with torch and with ONNX Runtime, each in its own
   data directory under bench/results/.work (torch's is beir.py's default one, reused when it is there).
