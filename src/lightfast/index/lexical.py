@@ -17,6 +17,7 @@ half the chunks; statistics span every store, as FTS5's do.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import tantivy
@@ -46,7 +47,7 @@ def _analyzer() -> tantivy.TextAnalyzer:
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("seq", indexed=True, fast=True)  # vector_entries.seq
-    builder.add_text_field("store", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("store", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("content", tokenizer_name=ANALYZER, index_option="freq")
     return builder.build()
 
@@ -66,12 +67,25 @@ class LexicalIndex:
         self._index.config_reader(reload_policy="Manual")
         self._writer = self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
         self._lock = threading.Lock()
+        self._live: Counter[str] = Counter()  # chunks of each store the index holds
+
+    @property
+    def stores(self) -> frozenset[str]:
+        """The stores with chunks in the index."""
+        return frozenset(store for store, count in self._live.items() if count > 0)
 
     def replace(self, removed: Iterable[int], rows: Iterable[tuple[int, str, str]]) -> None:
         """Drop the chunks ``removed`` names, then add ``rows`` (seq, store id, content) and publish: a
         changed chunk is in both. Applying the same change twice leaves the same index."""
         with self._lock:
+            searcher = self._index.searcher()
             for seq in removed:
+                # Which store loses a chunk: the deleted row is gone from the database, not from here.
+                found = searcher.search(
+                    tantivy.Query.term_query(self._schema, "seq", int(seq)), limit=1, count=False
+                )
+                for _, address in found.hits:
+                    self._live[str(searcher.doc(address)["store"][0])] -= 1
                 self._writer.delete_documents_by_term("seq", int(seq))
             self._add(rows)
             self._publish()
@@ -93,6 +107,7 @@ class LexicalIndex:
             document.add_text("store", store_id)
             document.add_text("content", content)
             self._writer.add_document(document)
+            self._live[store_id] += 1
 
     def _publish(self) -> None:
         self._writer.commit()
@@ -113,14 +128,17 @@ class LexicalIndex:
         if not terms or not store_ids or limit <= 0:
             return []
         term_queries = [tantivy.Query.term_query(self._schema, "content", term) for term in terms]
-        words = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in term_queries])
-        # The store clause filters and must not score: a zero constant leaves BM25 as it is.
-        stores = tantivy.Query.const_score_query(
-            tantivy.Query.term_set_query(self._schema, "store", list(store_ids)), 0.0
-        )
-        combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, words), (tantivy.Occur.Must, stores)])
+        ranked = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in term_queries])
+        if not self.stores <= set(store_ids):
+            # The store clause filters and must not score (a zero constant leaves BM25 as it is). It is
+            # left out when every store in the index is asked for: a required clause beside the words
+            # stops tantivy skipping the blocks that cannot reach the top k (21 ms against 3 at 1M).
+            stores = tantivy.Query.const_score_query(
+                tantivy.Query.term_set_query(self._schema, "store", list(store_ids)), 0.0
+            )
+            ranked = tantivy.Query.boolean_query([(tantivy.Occur.Must, ranked), (tantivy.Occur.Must, stores)])
         searcher = self._index.searcher()
-        result = searcher.search(combined, limit=limit, count=False)
+        result = searcher.search(ranked, limit=limit, count=False)
         addresses = [address for _, address in result.hits]
         seqs = searcher.fast_field_values("seq", addresses)
         # Every document has a seq: a missing value could only be a segment from another schema.
