@@ -161,6 +161,17 @@ def real_model_services(settings: Settings, store_spec: ModelSpec) -> Services:
             f"the store is {store_spec.dimension}-d; the real model is {MINILM_SPEC.dimension}-d"
         )
     spec = dataclasses.replace(MINILM_SPEC, provider=store_spec.provider, name=store_spec.name)
+    if settings.embedding_runtime == "onnx":  # LIGHTFAST_EMBEDDING_RUNTIME=onnx: the same model on ORT
+        from lightfast.embed.onnx_local import OnnxLocalEmbedder
+
+        onnx = OnnxLocalEmbedder(
+            spec,
+            settings.embedding_batch_size,
+            settings.embedding_threads,
+            models_dir=settings.home_dir / "models",
+            query_cache=QueryCache(0),
+        )
+        return build_services(settings, embedder=onnx)
     embedder = LocalEmbedder(
         spec, settings.embedding_batch_size, settings.embedding_threads, query_cache=QueryCache(0)
     )
