@@ -69,7 +69,8 @@ def test_the_setting_chooses_the_onnx_embedder_with_its_models_in_the_data_direc
     assert embedder.models_dir == tmp_path / "models"
     assert embedder.spec == MINILM_SPEC  # the same model: stores embedded by torch stay searchable
     assert not (tmp_path / "models").exists()  # exported on first use, not when a command starts
-    assert isinstance(make_embedder(Settings(home=tmp_path)), LocalEmbedder)  # torch stays the default
+    assert isinstance(make_embedder(Settings(home=tmp_path)), OnnxLocalEmbedder)  # the default
+    assert isinstance(make_embedder(Settings(home=tmp_path, embedding_runtime="torch")), LocalEmbedder)
 
 
 def test_the_setting_refuses_an_unknown_runtime(tmp_path: Path) -> None:
@@ -183,6 +184,9 @@ def test_the_export_is_reused(
 def test_a_new_model_package_version_exports_its_own_file(
     onnx_embedder: OnnxLocalEmbedder, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Exported (or found) under the real version first: run alone, the fixture would otherwise load
+    # lazily under the patched version below and find no file.
+    current = onnx_embedder.model_path
     exported: list[Path] = []
     monkeypatch.setattr(onnx_local, "model_package_version", lambda: "9.9.9")
     monkeypatch.setattr(onnx_local, "export_model", lambda target, spec: exported.append(target) or target)
@@ -196,7 +200,8 @@ def test_a_new_model_package_version_exports_its_own_file(
     assert recent.exists()
     recent.unlink()
     assert exported == [expected]
-    assert onnx_embedder.model_path != expected  # the current version's file is left alone
+    assert current != expected
+    assert current.exists()  # the current version's file is left alone
 
 
 @pytest.mark.slow
