@@ -162,6 +162,11 @@ def bench_settings(work: Path, size: int) -> Settings:
 def open_store(work: Path, size: int) -> tuple[Services, str, str]:
     settings = bench_settings(work, size)
     services = build_services(settings)
+    return services, *ensure_bench_store(services, settings)
+
+
+def ensure_bench_store(services: Services, settings: Settings) -> tuple[str, str]:
+    """The "bench" workspace and store (ids), made for the embedder's model if they do not exist."""
     spec = services.embedder.spec
     with services.sessions.begin() as session:
         org = ensure_organization(session, settings.default_organization)
@@ -176,7 +181,7 @@ def open_store(work: Path, size: int) -> tuple[Services, str, str]:
             chunk_tokens=spec.default_chunk_tokens,
             chunk_overlap=spec.default_chunk_overlap,
         )
-        return services, workspace.id, store.id
+        return workspace.id, store.id
 
 
 def build(services: Services, store_id: str, size: int, texts: list[str], dim: int) -> float:

@@ -62,9 +62,6 @@ from lightfast.app.search import SearchRequest, SearchService  # noqa: E402
 from lightfast.db.documents import write_document  # noqa: E402
 from lightfast.db.tenancy import (  # noqa: E402
     bump_generation,
-    ensure_organization,
-    ensure_store,
-    ensure_workspace,
 )
 from lightfast.embed.base import Embedder  # noqa: E402
 from lightfast.index.base import SearchFilters  # noqa: E402
@@ -74,6 +71,7 @@ from search_latency import (  # noqa: E402 - bench/ is put on the path just abov
     build,
     chunk_texts,
     document,
+    ensure_bench_store,
     once,
     queries,
     timed,
@@ -112,30 +110,12 @@ def stats(samples: list[float]) -> dict[str, Any]:
     }
 
 
-def open_store(services: Services, settings: Settings) -> tuple[str, str]:
-    spec = services.embedder.spec
-    with services.sessions.begin() as session:
-        org = ensure_organization(session, settings.default_organization)
-        workspace = ensure_workspace(session, org.id, "bench")
-        store = ensure_store(
-            session,
-            workspace.id,
-            "bench",
-            provider=spec.provider,
-            model=spec.name,
-            dimension=spec.dimension,
-            chunk_tokens=spec.default_chunk_tokens,
-            chunk_overlap=spec.default_chunk_overlap,
-        )
-        return workspace.id, store.id
-
-
 def prepare(target: Target, data: Path) -> tuple[str, str]:
     """Build the target's store up to its size (a no-op when an earlier run built it)."""
     settings = target.settings()
     services = build_services(settings)
     try:
-        workspace_id, store_id = open_store(services, settings)
+        workspace_id, store_id = ensure_bench_store(services, settings)
         built = build(services, store_id, target.size, chunk_texts(data), services.embedder.spec.dimension)
         print(f"{target.database} {target.size:,} chunks: built in {built:.1f} s", flush=True)
         return workspace_id, store_id

@@ -380,13 +380,14 @@ def test_a_failed_build_leaves_fts5_answering(
     assert calls == [1]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_postgres_a_change_committed_after_a_later_one_is_not_skipped(
     services: Services, tmp_path: Path
 ) -> None:
     """Transaction A takes its log ids first and commits last: a reader that remembered the newest id it
     saw would skip A's change. The position is the oldest running transaction, so the next search finds it."""
-    if services.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: its log ids are in commit order")
+    # PostgreSQL only: SQLite has one writer at a time, so its log ids are in commit order.
     ingest_docs(services, tmp_path)
     assert lexical(services, "walrus") == []
     with services.sessions() as session:
@@ -406,11 +407,12 @@ def test_postgres_a_change_committed_after_a_later_one_is_not_skipped(
     assert mirrored(services).lexical.builds == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_postgres_a_reader_behind_the_pruned_log_rebuilds(services: Services, tmp_path: Path) -> None:
     """The log prunes itself when a write crosses a multiple of 4,096 ids (here keeping 10 changes): a
     reader whose position is older than the pruned transactions builds its index again, and is right."""
-    if services.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's pruning is covered by test_a_pruned_log_or_a_reset_rebuilds")
+    # PostgreSQL only: SQLite's pruning is covered by test_a_pruned_log_or_a_reset_rebuilds.
     ingest_docs(services, tmp_path)
     assert lexical(services, "walrus") == []
     mirror = mirrored(services).lexical

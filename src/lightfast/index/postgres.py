@@ -87,14 +87,10 @@ class PostgresIndex:
     ) -> list[Hit]:
         if not store_ids or k <= 0:
             return []
-        # As on SQLite: a path, date or metadata filter keeps a small part of a store, ranked in SQL.
-        if not (filters.path_prefix or filters.updated_from or filters.updated_to or filters.metadata):
-            index = self.lexical.current(session)
-            if index is not None:
-                hits = _ranked_then_filtered(session, index, store_ids, query, k, filters)
-                if hits is not None:
-                    return hits
-        return self.sql_search(session, store_ids, query, k, filters)
+        hits = self.lexical.search(
+            session, store_ids, query, k, filters, lambda seqs: _kept(session, seqs, store_ids, filters)
+        )
+        return hits if hits is not None else self.sql_search(session, store_ids, query, k, filters)
 
     def sql_search(
         self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
@@ -117,25 +113,14 @@ class PostgresIndex:
         ]
 
 
-def _ranked_then_filtered(
-    session: Session, index: LexicalIndex, store_ids: list[str], query: str, k: int, filters: SearchFilters
-) -> list[Hit] | None:
-    """The index's best matches that still exist and pass the filters; None when the filters cut them
-    below k and more matches exist (see the SQLite twin in index/sqlite.py)."""
-    depth = max(8 * k, 200) if filters.source_types else k
-    ranked = index.search(store_ids, query, depth)
-    if not ranked:
-        return []
-    params: dict[str, object] = {"seqs": [seq for seq, _ in ranked], "stores": store_ids}
+def _kept(session: Session, seqs: list[int], store_ids: list[str], filters: SearchFilters) -> dict[int, str]:
+    """The document of each candidate chunk the database still holds and the filters keep."""
+    params: dict[str, object] = {"seqs": seqs, "stores": store_ids}
     sql = (
         "SELECT ve.seq, ve.document_id FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
         f"WHERE ve.seq = ANY(:seqs) AND ve.store_id = ANY(:stores){_filters_sql(filters, params)}"
     )
-    documents = {int(r.seq): str(r.document_id) for r in session.execute(text(sql), params)}
-    hits = [Hit(seq, documents[seq], score) for seq, score in ranked if seq in documents]
-    if len(hits) < k and len(ranked) == depth:
-        return None
-    return hits[:k]
+    return {int(r.seq): str(r.document_id) for r in session.execute(text(sql), params)}
 
 
 # Okapi BM25 over chunks, as SQLite's FTS5 ranks them: PostgreSQL's own ts_rank_cd has no inverse document

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from lightfast.index.base import Hit, SearchFilters, like_prefix
 from lightfast.index.lexical import LexicalIndex
-from lightfast.index.lexical_mirror import LexicalMirror, SqliteChanges
+from lightfast.index.lexical_mirror import LexicalMirror, SqliteChanges, candidate_depth
 from lightfast.index.vectors import ChunkRows, Snapshot, VectorTable
 from lightfast.search.text import fts5_match_expression
 
@@ -181,15 +181,10 @@ class SqliteIndex:
         otherwise. Either way, a hit is a chunk row the database holds now and the filters keep."""
         if not store_ids or k <= 0:
             return []
-        # A path, date or metadata filter usually keeps a small part of a store: the best few hundred of
-        # the whole store would rarely hold k of them, so FTS5 ranks the filtered rows directly.
-        if not (filters.path_prefix or filters.updated_from or filters.updated_to or filters.metadata):
-            index = self.lexical.current(session)
-            if index is not None:
-                hits = _ranked_then_filtered(session, index, store_ids, query, k, filters)
-                if hits is not None:
-                    return hits
-        return self.fts5_search(session, store_ids, query, k, filters)
+        hits = self.lexical.search(
+            session, store_ids, query, k, filters, lambda seqs: _kept(session, seqs, store_ids, filters)
+        )
+        return hits if hits is not None else self.fts5_search(session, store_ids, query, k, filters)
 
     def fts5_search(
         self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
@@ -198,7 +193,7 @@ class SqliteIndex:
         match = fts5_match_expression(query)
         if match is None or not store_ids:
             return []
-        params: dict[str, object] = {"match": match, "k": k, "depth": _depth(k)}
+        params: dict[str, object] = {"match": match, "k": k, "depth": candidate_depth(k)}
         where = _where(store_ids, filters, params)
         # FTS5 ranks every match (bm25 over the whole table) and keeps the best ``depth`` before any
         # join: joining every matching row first cost twice as much. If the stores and filters leave
@@ -214,30 +209,11 @@ class SqliteIndex:
         return [Hit(int(r.seq), str(r.document_id), -float(r.score)) for r in rows]
 
 
-def _depth(k: int) -> int:
-    """How many of the best matches of the whole stores are ranked before the filters cut them down."""
-    return max(8 * k, 200)
-
-
-def _ranked_then_filtered(
-    session: Session, index: LexicalIndex, store_ids: list[str], query: str, k: int, filters: SearchFilters
-) -> list[Hit] | None:
-    """The index's best matches, kept if the database still holds them and the filters keep them; None
-    when they were cut below k and more matches exist (then only a ranking after the filter is right)."""
-    # The index applies the store filter itself: without another filter, only a chunk deleted since the
-    # catch-up can drop out, so k candidates are enough (and reading 8k rows cost 11 ms at k=100).
-    depth = _depth(k) if filters.source_types else k
-    ranked = index.search(store_ids, query, depth)
-    if not ranked:
-        return []
-    params: dict[str, object] = {"seqs": json.dumps([seq for seq, _ in ranked])}
-    where = _where(store_ids, filters, params)
-    rows = session.execute(text(_KEPT.format(where=where)), params)
-    documents = {int(r.seq): str(r.document_id) for r in rows}
-    hits = [Hit(seq, documents[seq], score) for seq, score in ranked if seq in documents]
-    if len(hits) < k and len(ranked) == depth:
-        return None
-    return hits[:k]
+def _kept(session: Session, seqs: list[int], store_ids: list[str], filters: SearchFilters) -> dict[int, str]:
+    """The document of each candidate chunk the database still holds and the filters keep."""
+    params: dict[str, object] = {"seqs": json.dumps(seqs)}
+    rows = session.execute(text(_KEPT.format(where=_where(store_ids, filters, params))), params)
+    return {int(r.seq): str(r.document_id) for r in rows}
 
 
 # The index's candidates (a JSON array of seqs, one parameter however many) that still exist and pass.
