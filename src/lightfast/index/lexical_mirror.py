@@ -135,7 +135,8 @@ class LexicalMirror:
             # Another thread may have caught up past this head: applying an older window again is
             # harmless (each seq's row as it is now), but going back in position is not.
             if head.position >= built.position:
-                built.index.replace(changed, _rows_of(session, changed))
+                if changed:  # PostgreSQL's log answers an empty list when nothing changed: no commit then
+                    built.index.replace(changed, _rows_of(session, changed))
                 built.position = head.position
         return built.index
 
