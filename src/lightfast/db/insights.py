@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, case, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, SQLColumnExpression, bindparam, case, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from lightfast.db.models import ConnectedSource, Document, Job, MetricHourly, Store, StoreSource, Workspace
 from lightfast.db.statuses import SUCCEEDED, JobStatus
+from lightfast.db.types import UtcDateTime
 from lightfast.insights.buckets import hour_of
 from lightfast.insights.percentiles import nearest_rank_percentiles
 
@@ -225,24 +225,40 @@ def metric_hours(
 def roll_up_metric(session: Session, workspace_id: str, type: str, value: float, at: datetime) -> None:
     """Add one measurement to its hour of ``metric_hourly`` (an upsert: concurrent writers of the same
     hour add up instead of colliding)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(MetricHourly).values(
-        workspace_id=workspace_id, type=type, hour=hour_of(at), count=1, total=value, maximum=value
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[MetricHourly.workspace_id, MetricHourly.type, MetricHourly.hour],
-            set_={
-                "count": MetricHourly.count + 1,
-                "total": MetricHourly.total + statement.excluded.total,
-                "maximum": case(
-                    (statement.excluded.maximum > MetricHourly.maximum, statement.excluded.maximum),
-                    else_=MetricHourly.maximum,
-                ),
-            },
-        )
-    )
+    roll_up_metrics(session, [HourlySums(workspace_id, type, hour_of(at), 1, value, value)])
+
+
+@dataclass(frozen=True)
+class HourlySums:
+    """Measurements of one workspace, type and hour: how many, their sum and their largest value."""
+
+    workspace_id: str
+    type: str
+    hour: datetime
+    count: int
+    total: float
+    maximum: float
+
+
+# The same statement on both databases. Written as text, not built per call: building the upsert (its
+# ``excluded`` columns above all) cost more than running it, on every search (py-spy).
+_ROLL_UP = text(
+    "INSERT INTO metric_hourly (workspace_id, type, hour, count, total, maximum) "
+    "VALUES (:workspace_id, :type, :hour, :count, :total, :maximum) "
+    "ON CONFLICT (workspace_id, type, hour) DO UPDATE SET "
+    "count = metric_hourly.count + excluded.count, total = metric_hourly.total + excluded.total, "
+    "maximum = CASE WHEN excluded.maximum > metric_hourly.maximum THEN excluded.maximum "
+    "ELSE metric_hourly.maximum END"
+).bindparams(bindparam("hour", type_=UtcDateTime()))
+
+
+def roll_up_metrics(session: Session, sums: Sequence[HourlySums]) -> None:
+    """Add each group of measurements to its hour's row, in one statement: a batch costs one upsert per
+    workspace, type and hour, not one per measurement."""
+    if sums:
+        # A fixed order: two transactions adding to the same rows lock them in the same order.
+        ordered = sorted(sums, key=lambda s: (s.workspace_id, s.type, s.hour))
+        session.execute(_ROLL_UP, [vars(s) for s in ordered])
 
 
 def store_counts(session: Session, workspace_id: str, before: datetime) -> list[StoreCounts]:
