@@ -1,4 +1,7 @@
-"""Request-scoped dependencies: the services, and who is calling."""
+"""Request-scoped dependencies: the services, and who is calling.
+
+Both are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, and these only read the
+request, so each would cost a thread hop on every call for nothing."""
 
 from __future__ import annotations
 
@@ -9,12 +12,12 @@ from lightfast.app.keys import Principal
 from lightfast.errors import Unauthenticated
 
 
-def services_of(request: Request) -> Services:
+async def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The caller, set by the auth middleware; every route scopes its queries to its workspace."""
     found: Principal | None = getattr(request.state, "principal", None)
     if found is None:
