@@ -127,6 +127,12 @@ class UpstreamError(LightfastError):
         self.status = status
 
 
+class SearchUnavailable(LightfastError):
+    """Search cannot answer now: its worker processes are not running."""
+
+    code = "search_unavailable"
+
+
 class SecretUnreadable(LightfastError):
     """A stored credential cannot be decrypted: its key is not configured, or it was tampered with."""
 

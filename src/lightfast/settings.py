@@ -209,6 +209,13 @@ class Settings(BaseSettings):
         default=600, ge=1, le=1_000_000, description="Requests per key a minute."
     )
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    search_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Worker processes that answer searches (0: in the server's process). Each holds its own "
+        "in-memory indexes; more than one lets concurrent searches use every core (app/search_pool.py).",
+    )
 
     # Operations (api/metrics.py, app/logs.py).
     log_format: Literal["text", "json"] = Field(

@@ -21,6 +21,7 @@ from lightfast.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    SearchUnavailable,
     SettingsError,
     Unauthenticated,
     UpstreamError,
@@ -43,9 +44,10 @@ STATUS: dict[type[LightfastError], int] = {
     UpstreamError: 502,
     NotConfigured: 503,
     SettingsError: 503,
+    SearchUnavailable: 503,
 }
 # Server-side errors whose message is ours and safe to show (never a secret, never a stack trace).
-TELLING = (UpstreamError, SettingsError, NotConfigured)
+TELLING = (UpstreamError, SettingsError, NotConfigured, SearchUnavailable)
 
 
 def request_id(request: Request) -> str:

@@ -26,6 +26,7 @@ from lightfast.app.organizations import OrganizationService
 from lightfast.app.pipeline import Pipeline
 from lightfast.app.relationships import RelationshipService
 from lightfast.app.search import DocumentService, SearchService
+from lightfast.app.search_pool import SearchPool
 from lightfast.app.sources import SourceService
 from lightfast.app.sync import SyncRunner
 from lightfast.app.usage import UsageService
@@ -80,6 +81,7 @@ class Services:
     embedding_switches: EmbeddingSwitches  # a store's switch to another model, without downtime
 
     def close(self) -> None:
+        self.search.close()
         if self.search.reranker is not None:
             self.search.reranker.close()
         self.embedder.close()
@@ -148,6 +150,9 @@ def build_services(
             index,
             reranker=make_rerank_stage(settings, provider_usage),
             embedders=embedders,
+            pool=SearchPool(settings, settings.search_processes, provider_usage)
+            if settings.search_processes
+            else None,
         ),
         index_maintenance=IndexMaintenance(engine, sessions, index),
         github_webhooks=GitHubWebhooks(sessions, jobs, relationships),

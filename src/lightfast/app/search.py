@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from lightfast.app.search_pool import SearchPool
 from lightfast.app.store_settings import store_choice
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
@@ -151,8 +152,10 @@ class SearchService:
         fusion: FusionConfig | None = None,
         reranker: RerankStage | None = None,
         embedders: EmbedderPool | None = None,
+        pool: SearchPool | None = None,
     ) -> None:
         self.sessions = sessions
+        self.pool = pool  # worker processes that answer searches, when the settings ask for them
         self.embedder = embedder
         self.embedders = embedders
         self.index = index
@@ -170,6 +173,11 @@ class SearchService:
                 "rerank needs a rerank provider; this server has none (LIGHTFAST_RERANK_PROVIDER)",
                 field="mode" if request.mode == SearchMode.RERANK else "rerank",
             )
+        if self.pool is not None and not request.reranks:
+            response = self.pool.search(request)
+            for observe in self.observers:
+                observe(str(request.mode), response.latency.total / 1000)
+            return response
         started = time.perf_counter()
         request_id = request.request_id or f"req_{uuid.uuid4().hex[:20]}"
         filters = SearchFilters(
@@ -261,6 +269,10 @@ class SearchService:
             terms=terms,
             rerank=outcome,
         )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
     def _stores(self, session: Session, request: SearchRequest) -> list[Store]:
         stores = list_stores(session, request.workspace_id, list(request.stores) or None)

@@ -46,6 +46,10 @@ MAX_ERROR_CHARS = 300  # of a provider's own error message, shown to the user
 MAX_ANSWER_BYTES = 256 * 1024 * 1024  # 2,048 x 3,072 floats as JSON text is ~130 MB; more is not an answer
 
 
+#: Requests by (provider, model, outcome), billed tokens and rerank search units by (provider, model).
+UsageCounts = tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int], dict[tuple[str, str], int]]
+
+
 @dataclass
 class ProviderUsage:
     """Requests (by outcome) and billed tokens per (provider, model), summed by this process. Thread-safe;
@@ -72,11 +76,28 @@ class ProviderUsage:
                 key = (provider, model)
                 self.search_units[key] = self.search_units.get(key, 0) + units
 
-    def snapshot(
-        self,
-    ) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    def snapshot(self) -> UsageCounts:
         with self._lock:
             return dict(self.requests), dict(self.tokens), dict(self.search_units)
+
+    def drain(self) -> UsageCounts:
+        """What was counted since the last drain, and start again from zero (a search worker process
+        hands its counts to the server with each answer)."""
+        with self._lock:
+            counts = self.requests, self.tokens, self.search_units
+            self.requests, self.tokens, self.search_units = {}, {}, {}
+            return counts
+
+    def add(self, counts: UsageCounts) -> None:
+        """Add counts another process drained."""
+        requests, tokens, search_units = counts
+        with self._lock:
+            for key, count in requests.items():
+                self.requests[key] = self.requests.get(key, 0) + count
+            for pair, count in tokens.items():
+                self.tokens[pair] = self.tokens.get(pair, 0) + count
+            for pair, count in search_units.items():
+                self.search_units[pair] = self.search_units.get(pair, 0) + count
 
 
 @dataclass(frozen=True)

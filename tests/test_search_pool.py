@@ -1,0 +1,169 @@
+"""Searches answered by worker processes (``LIGHTFAST_SEARCH_PROCESSES``), on SQLite and PostgreSQL: the
+same answers as in process, fresh after a write, errors that keep their class (and HTTP status), a pool
+whose worker died replaced, reranking kept in the server, and the workers' provider usage added to the
+server's counters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lightfast.api.app import create_app
+from lightfast.app.container import Services, build_services
+from lightfast.app.search import SearchMode, SearchRequest, SearchService
+from lightfast.embed.http import ProviderUsage
+from lightfast.errors import InvalidInput, NotFound
+from lightfast.rerank.base import Ranked, Reranker
+from lightfast.rerank.stage import RerankStage
+from tests.conftest import make_settings, write
+
+NOTES = {
+    "alpha.md": "# Alpha\n\nThe ingestion pipeline chunks markdown and embeds every chunk.\n",
+    "beta.md": "# Beta\n\nHybrid search fuses BM25 keyword ranking with dense vectors.\n",
+    "gamma.md": "# Gamma\n\nWebhooks from GitHub trigger a sync of the pushed branch.\n",
+    "docs/delta.md": "# Delta\n\nThe console shows jobs, their progress and every activity.\n",
+}
+
+
+@pytest.fixture
+def pooled(tmp_path: Path, database_url: str) -> Iterator[Services]:
+    settings = make_settings(tmp_path, database_url, search_processes=2)
+    services = build_services(settings)
+    repo = write(
+        tmp_path / "repo", {"lightfast.yml": "version: 1\nstore: docs\ninclude: ['**/*.md']\n", **NOTES}
+    )
+    services.ingest.ingest_path(repo)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def in_process(services: Services) -> SearchService:
+    return SearchService(services.sessions, services.embedder, services.index, embedders=services.embedders)
+
+
+def request(services: Services, query: str, **fields: object) -> SearchRequest:
+    workspace = services.workspaces.ensure_workspace_id("default")
+    return replace(SearchRequest(workspace_id=workspace, query=query, request_id="req_same"), **fields)
+
+
+def answer(services: Services, search: SearchService, req: SearchRequest) -> list[tuple[str, float, str]]:
+    return [(r.document_id, r.score, r.snippet) for r in search.search(req).results]
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("hybrid search ranking", {}),
+        ("github webhooks", {"mode": SearchMode.FAST}),
+        ("jobs progress", {"mode": SearchMode.DENSE}),
+        ("chunks", {"path_prefix": "docs/"}),
+        ("markdown", {"limit": 2, "offset": 1}),
+    ],
+)
+def test_a_worker_answers_what_the_server_would(
+    pooled: Services, query: str, fields: dict[str, object]
+) -> None:
+    req = request(pooled, query, **fields)
+    assert pooled.search.pool is not None
+    got = answer(pooled, pooled.search, req)
+    assert got == answer(pooled, in_process(pooled), req)
+    assert got or fields.get("offset")  # the corpus answers every one of these
+
+
+def test_a_write_is_found_by_the_workers_next_search(pooled: Services, tmp_path: Path) -> None:
+    req = request(pooled, "zanzibar", mode=SearchMode.FAST)
+    assert pooled.search.search(req).results == []
+    repo = write(
+        tmp_path / "more",
+        {"lightfast.yml": "version: 1\nstore: docs\ninclude: ['*.md']\n", "z.md": "# Z\n\nzanzibar spice\n"},
+    )
+    pooled.ingest.ingest_path(repo)
+    assert [r.title for r in pooled.search.search(req).results] == ["Z"]
+
+
+def test_errors_keep_their_class_across_the_process_boundary(pooled: Services) -> None:
+    with pytest.raises(NotFound, match="no store named 'nope'") as raised:
+        pooled.search.search(request(pooled, "anything", stores=("nope",)))
+    assert raised.value.details == {"field": "stores"}
+    with pytest.raises(InvalidInput, match="query must not be empty"):
+        pooled.search.search(request(pooled, "   "))
+
+
+def test_a_pool_whose_worker_died_is_replaced(pooled: Services) -> None:
+    pool = pooled.search.pool
+    assert pool is not None
+    req = request(pooled, "hybrid search")
+    expected = answer(pooled, pooled.search, req)
+    # A worker that exits mid-task breaks the pool, as a crash or the OOM killer would.
+    with pytest.raises(Exception):  # noqa: B017, PT011 - BrokenProcessPool, whatever its message
+        pool._current().submit(os._exit, 1).result()
+    assert answer(pooled, pooled.search, req) == expected
+    assert pool.replaced == 1
+
+
+def test_searches_over_http_go_through_the_workers(pooled: Services) -> None:
+    workspace = pooled.workspaces.ensure_workspace_id("default")
+    key = pooled.api_keys.create(workspace, "pool").secret
+    with TestClient(create_app(pooled)) as client:
+        response = client.post(
+            "/v1/search", json={"query": "github webhooks"}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["data"][0]["title"] == "Gamma"
+        missing = client.post(
+            "/v1/search",
+            json={"query": "x", "filters": {"stores": ["nope"]}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert missing.status_code == 404
+        metrics = client.get("/metrics").text
+    # The server's latency histogram counts what the workers answered.
+    assert 'lightfast_search_duration_seconds_count{mode="balanced"} 1.0' in metrics
+
+
+class ReverseReranker(Reranker):
+    """Puts the fused order upside down: a reranked answer is recognisable."""
+
+    def score(self, query: str, documents: list[str]) -> list[Ranked]:
+        return [Ranked(i, float(i)) for i in range(len(documents))]
+
+
+def test_a_search_that_reranks_is_answered_by_the_server(pooled: Services) -> None:
+    pool = pooled.search.pool
+    assert pool is not None
+    pooled.search.reranker = RerankStage(ReverseReranker(), budget_ms=5000, candidates=10)
+    try:
+        fused = answer(pooled, pooled.search, request(pooled, "search"))
+        answered = pool.answered
+        response = pooled.search.search(request(pooled, "search", rerank=True))
+    finally:
+        pooled.search.reranker.close()
+    assert response.rerank is not None
+    assert response.rerank.applied
+    assert [r.document_id for r in response.results] == [d for d, _, _ in reversed(fused)]
+    assert pool.answered == answered  # no worker was asked
+    assert pooled.search.reranker.outcomes == {"applied": 1}  # counted where /metrics reads it
+
+
+def test_provider_usage_drained_in_a_worker_adds_up_in_the_server() -> None:
+    worker, server = ProviderUsage(), ProviderUsage()
+    server.count_request("openai", "m", "ok")
+    worker.count_request("openai", "m", "ok")
+    worker.count_request("openai", "m", "timeout")
+    worker.count_tokens("openai", "m", 12)
+    server.add(worker.drain())
+    assert worker.snapshot() == ({}, {}, {})
+    worker.count_tokens("openai", "m", 3)
+    server.add(worker.drain())
+    assert server.snapshot() == (
+        {("openai", "m", "ok"): 2, ("openai", "m", "timeout"): 1},
+        {("openai", "m"): 15},
+        {},
+    )
