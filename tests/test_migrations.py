@@ -16,7 +16,7 @@ from lightfast.db.engine import alembic_config, make_engine, migrate
 from lightfast.db.models import DIALECT_OBJECTS, NAMING, Base, is_dialect_object
 from lightfast.db.types import UtcDateTime
 
-HEAD = "0019"  # the newest revision
+HEAD = "0020"  # the newest revision
 
 FTS_TRIGGERS = {"vector_entries_fts_insert", "vector_entries_fts_delete", "vector_entries_fts_update"}
 # The log of changed chunk rows the in-process vector index reads (migration 0004), by trigger and table.

@@ -111,7 +111,7 @@ def build_services(
     embedder = embedder or make_embedder(settings, provider_usage)
     embedders = EmbedderPool(settings, embedder, usage=provider_usage)
     tokenizer = tokenizer or make_tokenizer(settings)
-    index = make_index(engine)
+    index = make_index(engine, settings.home_dir / "index" / "vectors")
     pipeline = Pipeline(
         sessions,
         embedder,

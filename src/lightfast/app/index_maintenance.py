@@ -66,6 +66,11 @@ class IndexMaintenance:
                 maintenance.sqlite_forget_vector_positions(session)
             for target in targets:
                 bump_generation(session, target.id)
+        if isinstance(self.index, SqliteIndex):
+            removed = self.index.discard_vector_files()
+            progress(
+                f"deleted {removed} persisted vector table file(s): every process loads from the database"
+            )
         if isinstance(self.index, SqliteIndex | PostgresIndex):
             self.index.reset()
             progress("building the in-memory BM25 index from the chunk rows")

@@ -492,6 +492,7 @@ class LoginAttempt(Base):
 # The relationship graph (issue 14): edges, the keys documents are known by, commits' changed paths.
 from lightfast.db.activity_models import Activity as Activity  # noqa: E402
 from lightfast.db.generation_models import EmbeddingGeneration, GenerationVector  # noqa: E402, F401
+from lightfast.db.identity_models import DatabaseIdentity  # noqa: E402, F401 - issue 11, migration 0020
 from lightfast.db.relationship_models import CommitChange, DocumentEdge, DocumentKey  # noqa: E402, F401
 from lightfast.db.vendor_models import SourceCredential, VendorEntity  # noqa: E402, F401
 

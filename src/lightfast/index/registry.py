@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
 from lightfast.index.base import SearchIndex
@@ -9,7 +11,9 @@ from lightfast.index.postgres import PostgresIndex
 from lightfast.index.sqlite import SqliteIndex
 
 
-def make_index(engine: Engine) -> SearchIndex:
+def make_index(engine: Engine, vector_dir: Path | None = None) -> SearchIndex:
+    """``vector_dir``: where SQLite's in-memory vector tables are persisted (None: not at all);
+    PostgreSQL searches vectors in the database and keeps none."""
     if engine.dialect.name == "postgresql":
         return PostgresIndex()
-    return SqliteIndex()
+    return SqliteIndex(vector_dir)

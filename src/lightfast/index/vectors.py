@@ -98,6 +98,27 @@ class VectorTable:
         self._allocate(max(capacity, _MIN_CAPACITY))
         self._publish()
 
+    @classmethod
+    def adopt(cls, rows: ChunkRows, storage: np.ndarray) -> VectorTable:
+        """A table of ``rows`` whose matrix is ``storage`` itself, ``rows.matrix`` being its first rows
+        (a persisted table is read straight into it: no second copy of the largest column)."""
+        n, capacity = len(rows), len(storage)
+        if storage.dtype != np.float32 or storage.ndim != 2 or capacity < n:
+            raise ValueError(f"storage {storage.dtype} {storage.shape} cannot hold {n} rows")
+        if n and not np.shares_memory(rows.matrix, storage[:n]):
+            raise ValueError("rows.matrix must be the first rows of storage")
+        table = cls(storage.shape[1], capacity=0)
+        table._allocate(capacity, matrix=storage)
+        table._seqs[:n] = rows.seqs
+        table._documents[:n] = rows.document_ids
+        table._types[:n] = rows.source_types
+        table._paths[:n] = rows.paths
+        table._updated[:n] = rows.updated
+        table._alive[:n] = True
+        table._n = n
+        table._publish()
+        return table
+
     @property
     def live(self) -> int:
         return self._n - self._dead
@@ -167,13 +188,13 @@ class VectorTable:
             self._alive,
         )
 
-    def _allocate(self, capacity: int) -> None:
+    def _allocate(self, capacity: int, matrix: np.ndarray | None = None) -> None:
         self._seqs = np.zeros(capacity, dtype=np.int64)
         self._documents = np.empty(capacity, dtype=object)
         self._types = np.empty(capacity, dtype=object)
         self._paths = np.empty(capacity, dtype=object)
         self._updated = np.zeros(capacity, dtype=np.float64)
-        self._matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+        self._matrix = np.zeros((capacity, self.dim), dtype=np.float32) if matrix is None else matrix
         self._alive = np.zeros(capacity, dtype=bool)
 
     def _publish(self) -> None:
