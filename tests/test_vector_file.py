@@ -95,6 +95,23 @@ def test_any_table_round_trips(
     assert live_rows(restored.snapshot()) == live_rows(table.snapshot())
 
 
+def test_a_large_matrix_is_read_into_anonymous_memory_that_takes_appends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vector_file, "_PLAIN_ALLOCATION", 0)  # the path of matrices of 64 MiB and more
+    table = VectorTable(IDENTITY.dim)
+    table.apply(np.empty(0, dtype=np.int64), chunk_rows(list(range(40)), IDENTITY.dim))
+    path = tmp_path / "t.lfvec"
+    vector_file.write(path, IDENTITY, table.snapshot(), 1)
+    loaded = vector_file.read(path, IDENTITY, lambda n: n + 2)
+    assert not loaded.storage.flags.owndata  # a view of the anonymous mapping, not a NumPy allocation
+    restored = VectorTable.adopt(loaded.rows, loaded.storage)
+    more = chunk_rows(list(range(40, 45)), IDENTITY.dim)  # past the storage's capacity: the table grows
+    restored.apply(np.empty(0, dtype=np.int64), more)
+    table.apply(np.empty(0, dtype=np.int64), more)
+    assert live_rows(restored.snapshot()) == live_rows(table.snapshot())
+
+
 @pytest.fixture
 def small_file(tmp_path: Path) -> Path:
     table = VectorTable(IDENTITY.dim)
