@@ -10,6 +10,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -307,6 +308,29 @@ def test_the_file_is_written_again_once_the_table_moved_far_past_it(
     fresh = restarted(services)
     assert nearest(services, fresh, "zygote") in {f"docs/zygote{i}.md" for i in range(3)}
     assert fresh.stats.rows_loaded == 0  # nothing to catch up
+
+
+def test_a_write_between_the_catch_up_and_the_check_is_caught_up_not_rejected(
+    services: Services, persisted: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, _ = persisted
+    index = restarted(services)
+    catch_up = SqliteIndex._catch_up
+    writes: list[int] = []
+
+    def catch_up_then_write(self: SqliteIndex, *args: Any) -> None:
+        catch_up(self, *args)
+        if not writes:  # another process commits right after the restore's catch-up, before its count
+            writes.append(1)
+            write(repo, {"docs/zygote.md": "# Zygote\n\nzygote fertilised cell\n"})
+            services.ingest.ingest_path(repo)
+
+    monkeypatch.setattr(SqliteIndex, "_catch_up", catch_up_then_write)
+    assert nearest(services, index, "zygote cell") == "docs/zygote.md"
+    assert writes
+    assert index.stats.full_loads == 0
+    assert index.stats.file_rejections == 0
+    assert live_count(services, index) == database_rows(services)
 
 
 def damage_byte(path: Path) -> None:

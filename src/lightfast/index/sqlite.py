@@ -58,10 +58,14 @@ _LOG_HEAD = (
 _CHANGED = "SELECT seq FROM vector_changes WHERE id > :after AND id <= :upto AND store_id = :store"
 # Below this a full load takes under half a second (12.5 us a row): a file would save little.
 _PERSIST_MIN_ROWS = 32_768
+# With the log's newest id in the same statement: one statement is one read snapshot, so the count is
+# known to be that of the rows at that id (outside a transaction, two SELECTs may see two states).
 _COUNT_ROWS = (
-    "SELECT count(*) AS rows, coalesce(sum(seq), 0) AS total FROM vector_entries "
-    "WHERE store_id = :store AND length(embedding) = :width"
+    "SELECT count(*) AS rows, coalesce(sum(seq), 0) AS total, "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes') AS last "
+    "FROM vector_entries WHERE store_id = :store AND length(embedding) = :width"
 )
+_CHECK_ATTEMPTS = 3  # writes that keep committing between the catch-up and the count: then a full load
 _ROWS = (
     "SELECT ve.seq, ve.document_id, ve.embedding, d.source_type, d.path, d.updated_at "
     "FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
@@ -213,7 +217,7 @@ class SqliteIndex:
                 )
             entry = _Entry(VectorTable.adopt(loaded.rows, loaded.storage), loaded.position)
             self._catch_up(session, store_id, entry, last)
-            self._check_rows(session, store_id, entry.table)
+            self._check_rows(session, store_id, entry)
         except vector_file.VectorFileRejected as rejected:
             self.stats.file_rejections += 1
             log.warning(
@@ -232,12 +236,18 @@ class SqliteIndex:
         )
         return entry
 
-    @staticmethod
-    def _check_rows(session: Session, store_id: str, table: VectorTable) -> None:
+    def _check_rows(self, session: Session, store_id: str, entry: _Entry) -> None:
         """The table caught up must hold exactly the store's rows of its dimension: the same count and
         the same sum of seqs (one scan, and a file whose history diverged from the database's rarely
-        matches both)."""
-        found = session.execute(text(_COUNT_ROWS), {"store": store_id, "width": 4 * table.dim}).one()
+        matches both). A write committed since the catch-up is caught up first, then counted again."""
+        table = entry.table
+        for _ in range(_CHECK_ATTEMPTS):
+            found = session.execute(text(_COUNT_ROWS), {"store": store_id, "width": 4 * table.dim}).one()
+            if (found.last or 0) <= entry.position:
+                break
+            self._catch_up(session, store_id, entry, int(found.last))
+        else:
+            raise vector_file.VectorFileRejected("the database kept changing while it was checked")
         snapshot = table.snapshot()
         held, total = table.live, int(snapshot.seqs[snapshot.alive].sum())
         if (int(found.rows), int(found.total)) != (held, total):
