@@ -6,6 +6,9 @@ server's counters."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +21,7 @@ from lightfast.app.container import Services, build_services
 from lightfast.app.search import SearchMode, SearchRequest, SearchService
 from lightfast.embed.http import ProviderUsage
 from lightfast.errors import InvalidInput, NotFound
+from lightfast.index.sqlite import SqliteIndex
 from lightfast.rerank.base import Ranked, Reranker
 from lightfast.rerank.stage import RerankStage
 from tests.conftest import make_settings, write
@@ -167,3 +171,60 @@ def test_provider_usage_drained_in_a_worker_adds_up_in_the_server() -> None:
         {("openai", "m"): 15},
         {},
     )
+
+
+def test_warming_loads_every_store_before_the_first_search(tmp_path: Path) -> None:
+    services = build_services(make_settings(tmp_path, f"sqlite:///{tmp_path / 'warm.db'}"))
+    try:
+        repo = write(
+            tmp_path / "repo", {"lightfast.yml": "version: 1\nstore: docs\ninclude: ['*.md']\n", **NOTES}
+        )
+        services.ingest.ingest_path(repo)
+        index = services.index
+        assert isinstance(index, SqliteIndex)
+        index.reset()
+        loads, builds = index.stats.full_loads, index.lexical.builds
+        services.search.warm()
+        assert index.stats.full_loads == loads + 1  # the one store
+        assert index.lexical.builds == builds + 1
+        services.search.search(request(services, "hybrid search"))
+        assert (index.stats.full_loads, index.lexical.builds) == (loads + 1, builds + 1)  # nothing loaded
+    finally:
+        services.close()
+
+
+WORKER_OF_A_DYING_SERVER = """
+import os, sys
+from lightfast.app.container import build_services
+from lightfast.settings import Settings
+
+if __name__ == "__main__":
+    services = build_services(Settings())
+    pool = services.search.pool
+    pool.start(wait=True)
+    print(pool._current().submit(os.getpid).result(), flush=True)
+    os._exit(0)  # as a server the OOM killer or kill -9 stops: nothing is shut down
+"""
+
+
+def test_workers_exit_when_their_server_dies(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(WORKER_OF_A_DYING_SERVER)
+    env = {
+        **os.environ,
+        "LIGHTFAST_HOME": str(tmp_path / "home"),
+        "LIGHTFAST_EMBEDDING_PROVIDER": "fake",
+        "LIGHTFAST_SEARCH_PROCESSES": "1",
+    }
+    env.pop("LIGHTFAST_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    worker = int(done.stdout.split()[-1])
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, f"the search worker {worker} outlived its server"
+        time.sleep(0.1)

@@ -18,7 +18,7 @@ from lightfast.app.search_pool import SearchPool
 from lightfast.app.store_settings import store_choice
 from lightfast.db import documents as docs_repo
 from lightfast.db.models import Store
-from lightfast.db.tenancy import list_stores
+from lightfast.db.tenancy import every_store, list_stores
 from lightfast.embed.base import Embedder
 from lightfast.embed.registry import EmbedderPool, EmbeddingChoice
 from lightfast.errors import InvalidInput, ModelMismatch, NotFound
@@ -269,6 +269,17 @@ class SearchService:
             terms=terms,
             rerank=outcome,
         )
+
+    def warm(self) -> None:
+        """Load every store's in-memory indexes now, and wait for the lexical one: what a search worker
+        does before it takes its first search, so that no search waits for a load."""
+        with self.sessions() as session:
+            stores = every_store(session)
+            for store in stores:
+                probe = np.zeros(store.embedding_dim, dtype=np.float32)
+                self.index.vector_search(session, [store.id], probe, 1, SearchFilters())
+            if stores:
+                self.index.wait_lexical(session)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -67,6 +69,16 @@ class SearchPool:
             return response
         raise AssertionError("unreachable")
 
+    def start(self, wait: bool = False) -> None:
+        """Start every worker now rather than at the first searches (``lightfast serve`` does, so the
+        workers load their indexes while nobody waits); ``wait``: return once all of them are ready."""
+        executor = self._current()
+        # Processes are spawned as tasks arrive while none is idle: N tasks at once start N of them.
+        started = [executor.submit(os.getpid) for _ in range(self.processes)]
+        if wait:
+            for future in started:
+                future.result()
+
     def close(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
@@ -104,7 +116,18 @@ def _start_worker(settings: Settings) -> None:
     # Imported here: the container builds the pool, so importing it at module level would be circular.
     from lightfast.app.container import build_services
 
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # A pool's workers wait on a queue whose other end they hold themselves: a server that was
+        # killed would leave them running for ever. This one goes with its server.
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
     _worker = build_services(settings)
+    _worker.search.warm()  # searches queue until the indexes are loaded, rather than each paying a load
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(0)
 
 
 def _search_in_worker(request: SearchRequest) -> tuple[SearchResponse, UsageCounts]:

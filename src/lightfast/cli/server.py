@@ -31,6 +31,8 @@ def serve(
     settings = load_settings()
     configure_logging(settings)
     svc = build_services(settings)
+    if svc.search.pool is not None:
+        svc.search.pool.start()  # the search workers load their indexes while the server starts
     lock = WorkerLock(settings.home_dir)
     engine = None
     if worker:

@@ -343,6 +343,11 @@ def list_stores(session: Session, workspace_id: str, names: list[str] | None = N
     return list(session.scalars(query))
 
 
+def every_store(session: Session) -> list[Store]:
+    """Every store of every workspace (a search worker loads their indexes before it takes searches)."""
+    return list(session.scalars(select(Store).order_by(Store.workspace_id, Store.name)))
+
+
 def create_store(
     session: Session,
     workspace_id: str,

@@ -42,6 +42,9 @@ class SearchIndex(Protocol):
         self, session: Session, store_ids: list[str], query: str, k: int, filters: SearchFilters
     ) -> list[Hit]: ...
 
+    def wait_lexical(self, session: Session) -> object:
+        """Build the in-memory lexical index now if it is not built, and return when it answers."""
+
 
 def like_prefix(prefix: str) -> str:
     """A LIKE pattern matching strings that start with ``prefix`` literally (escape character '\\')."""
