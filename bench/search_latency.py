@@ -20,7 +20,8 @@ Measured per size, each query timed alone:
 - ``http``: the same hybrid searches through ``POST /v1/search`` of a uvicorn server in its own
   process (a free loopback port, an API key of the workspace), one httpx client, each request timed
   alone; then ``--clients`` concurrent clients (threads, one connection each) for ``--seconds``:
-  queries/s and errors
+  queries/s and errors. Once per value of ``--search-processes`` (``LIGHTFAST_SEARCH_PROCESSES`` of the
+  server: 0 answers in its own process, N in N worker processes), in the order given
 - ``query embedding cache`` (``--real-model``): all-MiniLM-L6-v2's query embedding as search calls it
   (``Embedder.embed_query``), each claim once uncached (one thread, the query budget), then again (a hit)
 - ``under load (N burners)`` (``--burners``, 1 by default): hybrid in process and over HTTP again while
@@ -341,7 +342,9 @@ from search_latency import bench_settings
 from lightfast.api.app import create_app
 from lightfast.app.container import build_services
 services = build_services(bench_settings(Path({work!r}), {size}))
-if hasattr(services.index, "wait_lexical"):
+if services.search.pool is not None:  # LIGHTFAST_SEARCH_PROCESSES: the workers warm their own indexes
+    services.search.pool.start(wait=True)
+else:
     with services.sessions() as session:
         services.index.wait_lexical(session)
 uvicorn.run(create_app(services), host="127.0.0.1", port={port}, log_level="warning", access_log=False)
@@ -355,17 +358,29 @@ def free_port() -> int:
 
 
 def measure_http(size: int, work: Path, key: str, claims: list[str], args: argparse.Namespace) -> list[str]:
-    """POST /v1/search to a uvicorn server in its own process (no job worker in it)."""
+    """POST /v1/search to a uvicorn server in its own process (no job worker in it), once per value of
+    ``--search-processes``, one after the other in the same run."""
+    rows: list[str] = []
+    for processes in args.search_processes:
+        rows.extend(measure_http_server(size, work, key, claims, args, processes))
+    return rows
+
+
+def measure_http_server(
+    size: int, work: Path, key: str, claims: list[str], args: argparse.Namespace, processes: int
+) -> list[str]:
     import httpx
 
     port = free_port()
     code = SERVER.format(bench=str(HERE), work=str(work), size=size, port=port)
-    server = subprocess.Popen([sys.executable, "-c", code])
+    env = {**os.environ, "LIGHTFAST_SEARCH_PROCESSES": str(processes)}
+    server = subprocess.Popen([sys.executable, "-c", code], env=env)
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}
+    where = f"{processes} search processes" if processes else "searches in the server's process"
     rows: list[str] = []
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # search processes load their indexes before the server listens
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -382,13 +397,14 @@ def measure_http(size: int, work: Path, key: str, claims: list[str], args: argpa
                 response.raise_for_status()
 
             search(claims[0])  # the server loads the store's vectors on its first search
-            what = "http: hybrid, 1 client (fake query embedding)"
+            what = f"http: hybrid, 1 client (fake query embedding; {where})"
             rows.append(row(size, what, timed(lambda q=q: search(q) for q in claims)))
             if args.burners:
                 with burners(args.burners):
                     loaded = timed(lambda q=q: search(q) for q in claims)
                 rows.append(row(size, under_load(what, args.burners), loaded))
-        rows.append(concurrent_http(size, base, headers, claims, args.clients, args.seconds))
+        concurrent = concurrent_http(size, base, headers, claims, args.clients, args.seconds)
+        rows.append(concurrent.replace(" errors |", f" errors; {where} |", 1))
     finally:
         server.terminate()
         server.wait(30)
@@ -439,6 +455,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--writes", type=int, default=20, help="one-document writes timed for freshness")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--search-processes",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="the HTTP sections once per value of LIGHTFAST_SEARCH_PROCESSES (0: in the server's process)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the concurrent clients run")
     parser.add_argument("--real-model", action="store_true", help="also time the query embedding cache")
     parser.add_argument("--work", type=Path, default=HERE / "results" / ".work" / "search-latency")
