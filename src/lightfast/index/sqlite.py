@@ -59,11 +59,6 @@ _CHANGED = "SELECT seq FROM vector_changes WHERE id > :after AND id <= :upto AND
 # Below this a full load takes under half a second (12.5 us a row): a file would save little.
 _PERSIST_MIN_ROWS = 32_768
 _ROWS = (
-    "SELECT count(*) AS rows, coalesce(sum(seq), 0) AS total, "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes') AS last "
-    "FROM vector_entries WHERE store_id = :store AND length(embedding) = :width"
-)
-_ROWS = (
     "SELECT ve.seq, ve.document_id, ve.embedding, d.source_type, d.path, d.updated_at "
     "FROM vector_entries ve JOIN documents d ON d.id = ve.document_id "
     "WHERE ve.store_id = :store AND length(ve.embedding) = :width{changed} ORDER BY ve.seq"
