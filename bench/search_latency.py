@@ -340,11 +340,9 @@ from pathlib import Path
 sys.path.insert(0, {bench!r})
 from search_latency import bench_settings
 from lightfast.api.app import create_app
-from lightfast.app.container import build_services
+from lightfast.app.container import build_services, start_search_processes
 services = build_services(bench_settings(Path({work!r}), {size}))
-if services.search.pool is not None:  # LIGHTFAST_SEARCH_PROCESSES: the workers warm their own indexes
-    services.search.pool.start(wait=True)
-else:
+if start_search_processes(services, wait=True) is None:  # workers warm their own indexes
     with services.sessions() as session:
         services.index.wait_lexical(session)
 uvicorn.run(create_app(services), host="127.0.0.1", port={port}, log_level="warning", access_log=False)

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lightfast.api.app import create_app
-from lightfast.app.container import Services, build_services
+from lightfast.app.container import Services, build_services, start_search_processes
 from lightfast.app.search import SearchMode, SearchRequest, SearchService
 from lightfast.embed.http import ProviderUsage
 from lightfast.errors import InvalidInput, NotFound
@@ -38,6 +38,8 @@ NOTES = {
 def pooled(tmp_path: Path, database_url: str) -> Iterator[Services]:
     settings = make_settings(tmp_path, database_url, search_processes=2)
     services = build_services(settings)
+    assert services.search.pool is None  # build_services starts none: lightfast serve asks
+    assert start_search_processes(services, wait=True) is services.search.pool
     repo = write(
         tmp_path / "repo", {"lightfast.yml": "version: 1\nstore: docs\ninclude: ['**/*.md']\n", **NOTES}
     )
@@ -75,8 +77,10 @@ def test_a_worker_answers_what_the_server_would(
     pooled: Services, query: str, fields: dict[str, object]
 ) -> None:
     req = request(pooled, query, **fields)
-    assert pooled.search.pool is not None
+    pool = pooled.search.pool
+    assert pool is not None
     got = answer(pooled, pooled.search, req)
+    assert pool.answered == 1
     assert got == answer(pooled, in_process(pooled), req)
     assert got or fields.get("offset")  # the corpus answers every one of these
 
@@ -195,13 +199,12 @@ def test_warming_loads_every_store_before_the_first_search(tmp_path: Path) -> No
 
 WORKER_OF_A_DYING_SERVER = """
 import os, sys
-from lightfast.app.container import build_services
+from lightfast.app.container import build_services, start_search_processes
 from lightfast.settings import Settings
 
 if __name__ == "__main__":
     services = build_services(Settings())
-    pool = services.search.pool
-    pool.start(wait=True)
+    pool = start_search_processes(services, wait=True)
     print(pool._current().submit(os.getpid).result(), flush=True)
     os._exit(0)  # as a server the OOM killer or kill -9 stops: nothing is shut down
 """

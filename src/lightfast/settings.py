@@ -213,8 +213,8 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         le=64,
-        description="Worker processes that answer searches (0: in the server's process). Each holds its own "
-        "in-memory indexes; more than one lets concurrent searches use every core (app/search_pool.py).",
+        description="Worker processes that answer lightfast serve's searches (0: in its own process). Each "
+        "holds its own in-memory indexes; more than one lets concurrent searches use every core.",
     )
 
     # Operations (api/metrics.py, app/logs.py).

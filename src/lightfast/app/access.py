@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from lightfast.db import tenancy
+from lightfast.db import grants, tenancy
 from lightfast.db.models import Organization
 from lightfast.errors import Forbidden, InvalidInput
 from lightfast.settings import Settings
@@ -78,7 +78,7 @@ class Access:
     def installation_claim(self, session: Session, org: Organization, installation_id: int) -> bool:
         """Whether ``org`` may connect the installation's repositories: False when it is bound to it,
         True when it may claim it now (single-tenant development, not bound yet); else Forbidden."""
-        grant = tenancy.find_installation_grant(session, GITHUB, str(installation_id))
+        grant = grants.find_installation_grant(session, GITHUB, str(installation_id))
         if grant is not None and grant.organization_id == org.id:
             return False
         if grant is None and self.single_tenant_development(session):
@@ -88,7 +88,7 @@ class Access:
     def authorize_installation(self, session: Session, org: Organization, installation_id: int) -> None:
         """In the transaction that connects: bind a claimable installation, refuse any other."""
         if self.installation_claim(session, org, installation_id):
-            tenancy.add_installation_grant(
+            grants.add_installation_grant(
                 session, org.id, GITHUB, str(installation_id), granted_by=CLAIMED_IN_DEVELOPMENT
             )
 
@@ -98,7 +98,7 @@ class Access:
         return [resolve_path(root) for root in self.settings.local_source_roots]
 
     def granted_paths(self, session: Session, org: Organization) -> list[Path]:
-        granted = [Path(grant.path) for grant in tenancy.path_grants(session, org.id)]
+        granted = [Path(grant.path) for grant in grants.path_grants(session, org.id)]
         if org.slug == self.settings.default_organization and self.single_tenant_development(session):
             granted += self.process_roots()
         return granted

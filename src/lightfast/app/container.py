@@ -150,9 +150,6 @@ def build_services(
             index,
             reranker=make_rerank_stage(settings, provider_usage),
             embedders=embedders,
-            pool=SearchPool(settings, settings.search_processes, provider_usage)
-            if settings.search_processes
-            else None,
         ),
         index_maintenance=IndexMaintenance(engine, sessions, index),
         github_webhooks=GitHubWebhooks(sessions, jobs, relationships),
@@ -172,3 +169,16 @@ def build_services(
         embedders=embedders,
         embedding_switches=EmbeddingSwitches(settings, sessions, embedders),
     )
+
+
+def start_search_processes(services: Services, wait: bool = False) -> SearchPool | None:
+    """Start the worker processes that answer ``services``' searches, if the settings ask for any
+    (``LIGHTFAST_SEARCH_PROCESSES``): ``lightfast serve`` does, not the one-shot commands, which would
+    spawn processes that load every store for one search. ``wait``: return once they are ready."""
+    count = services.settings.search_processes
+    if not count or services.search.pool is not None:
+        return services.search.pool
+    pool = SearchPool(services.settings, count, services.provider_usage)
+    services.search.pool = pool
+    pool.start(wait)
+    return pool

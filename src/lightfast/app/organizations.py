@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lightfast.app.access import GITHUB, Access, inside, resolve_path
 from lightfast.app.sources import SourceService
+from lightfast.db import grants, tenancy
 from lightfast.db import sources as sources_repo
-from lightfast.db import tenancy
 from lightfast.db.models import ConnectedSource, InstallationGrant, Organization, PathGrant, Workspace
 from lightfast.db.transactions import conflict_on_duplicate
 from lightfast.errors import Conflict, NotFound
@@ -87,14 +87,14 @@ class OrganizationService:
             self.sessions.begin() as session,
         ):
             org = tenancy.get_organization(session, slug)
-            grant = tenancy.find_installation_grant(session, GITHUB, str(installation_id))
+            grant = grants.find_installation_grant(session, GITHUB, str(installation_id))
             if grant is not None and grant.organization_id != org.id:
                 owner = tenancy.find_organization_by_id(session, grant.organization_id)
                 raise Conflict(
                     f"installation {installation_id} is bound to organization "
                     f"{owner.slug if owner else grant.organization_id!r}; revoke it there first"
                 )
-            return grant or tenancy.add_installation_grant(
+            return grant or grants.add_installation_grant(
                 session, org.id, GITHUB, str(installation_id), granted_by=granted_by
             )
 
@@ -102,10 +102,10 @@ class OrganizationService:
         """Unbind an installation and disconnect the organization's repositories connected through it."""
         with self.sessions.begin() as session:
             org = tenancy.get_organization(session, slug)
-            grant = tenancy.find_installation_grant(session, GITHUB, str(installation_id))
+            grant = grants.find_installation_grant(session, GITHUB, str(installation_id))
             if grant is None or grant.organization_id != org.id:
                 raise NotFound(f"installation {installation_id} is not granted to {slug!r}")
-            tenancy.delete_installation_grant(session, grant)
+            grants.delete_installation_grant(session, grant)
             covered = [
                 s
                 for s in sources_repo.organization_sources(session, org.id, (GITHUB,))
@@ -122,7 +122,7 @@ class OrganizationService:
         resolved = resolve_path(path)
         with self.sessions.begin() as session:
             org = tenancy.get_organization(session, slug)
-            return tenancy.add_path_grant(session, org.id, str(resolved), granted_by=granted_by)
+            return grants.add_path_grant(session, org.id, str(resolved), granted_by=granted_by)
 
     def revoke_path(self, slug: str, path: str | Path) -> list[Disconnect]:
         """Withdraw a directory and disconnect the organization's local and git sources inside it that
@@ -130,7 +130,7 @@ class OrganizationService:
         resolved = resolve_path(path)
         with self.sessions.begin() as session:
             org = tenancy.get_organization(session, slug)
-            if not tenancy.delete_path_grant(session, org.id, str(resolved)):
+            if not grants.delete_path_grant(session, org.id, str(resolved)):
                 raise NotFound(f"{resolved} is not granted to {slug!r}")
             remaining = self.access.granted_paths(session, org)
             covered = [
@@ -162,6 +162,6 @@ class OrganizationService:
         return OrganizationView(
             org,
             tenancy.list_workspaces(session, org.id),
-            tenancy.installation_grants(session, org.id),
-            tenancy.path_grants(session, org.id),
+            grants.installation_grants(session, org.id),
+            grants.path_grants(session, org.id),
         )

@@ -1,11 +1,11 @@
 """Searches answered by worker processes, for a server whose one process cannot use every core.
 
 A search is CPU work in Python (fusion, snippets, the SQL around them) and in NumPy (the vector scan).
-Threads of one process share one interpreter lock: at 100k chunks, eight concurrent clients got 65-80
-searches a second out of one process that used 1.4 of the 2 cores (``bench/results/search_latency.md``).
-With ``LIGHTFAST_SEARCH_PROCESSES=N`` the server keeps HTTP, authentication, rate limits, usage and
-metrics in its own process, where that state lives, and sends each search's request to one of N worker
-processes and waits for its answer.
+Threads of one process share one interpreter lock: at 100k chunks, eight concurrent clients got about
+90 searches a second out of one process that used 1.4 of the 2 cores, and 122 with two search processes
+(``bench/results/search_latency.md``). With ``LIGHTFAST_SEARCH_PROCESSES=N``, ``lightfast serve``
+(``container.start_search_processes``) keeps HTTP, authentication, rate limits, usage and metrics in
+its own process, where that state lives, and sends each search to one of N worker processes.
 
 Each worker builds the same services from the same settings, so it reads the same database and keeps
 its own in-memory indexes up to date from the change logs, as any other process does: memory grows by a

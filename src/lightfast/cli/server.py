@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lightfast.app.container import build_services
+from lightfast.app.container import build_services, start_search_processes
 from lightfast.app.engine import JobEngine, WorkerLock
 from lightfast.app.logs import configure_logging, uvicorn_options
 from lightfast.cli.common import app, errors, load_settings
@@ -31,8 +31,7 @@ def serve(
     settings = load_settings()
     configure_logging(settings)
     svc = build_services(settings)
-    if svc.search.pool is not None:
-        svc.search.pool.start()  # the search workers load their indexes while the server starts
+    start_search_processes(svc)  # they load their indexes while the server starts
     lock = WorkerLock(settings.home_dir)
     engine = None
     if worker:
