@@ -6,6 +6,8 @@ server's counters."""
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from lightfast.errors import InvalidInput, NotFound
 from lightfast.index.sqlite import SqliteIndex
 from lightfast.rerank.base import Ranked, Reranker
 from lightfast.rerank.stage import RerankStage
+from lightfast.settings import Settings
 from tests.conftest import make_settings, write
 
 NOTES = {
@@ -231,3 +234,52 @@ def test_workers_exit_when_their_server_dies(tmp_path: Path) -> None:
             break
         assert time.monotonic() < deadline, f"the search worker {worker} outlived its server"
         time.sleep(0.1)
+
+
+def test_serve_stops_its_search_processes_and_job_worker_on_sigterm(tmp_path: Path) -> None:
+    """``kill`` (SIGTERM) of ``lightfast serve``: uvicorn shuts down, then the server stops its job engine
+    and its search processes and says so, instead of dying by the signal uvicorn raised again."""
+    import httpx
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "LIGHTFAST_HOME": str(tmp_path / "home"),
+        "LIGHTFAST_EMBEDDING_PROVIDER": "fake",
+        "LIGHTFAST_SEARCH_PROCESSES": "1",
+        "LIGHTFAST_PORT": str(port),
+    }
+    env.pop("LIGHTFAST_DATABASE_URL", None)
+    made = build_services(Settings(home=tmp_path / "home", embedding_provider="fake"))
+    made.workspaces.ensure_workspace_id("default")  # what an anonymous search searches
+    made.close()
+    command = [sys.executable, "-m", "lightfast.cli", "serve"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        searched = httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"query": "anything"}, timeout=60)
+        assert searched.status_code == 200, searched.text
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0  # a stop that was asked for and done
+    assert "lightfast serve stopped" in stderr
+    assert "leaked semaphore" not in stderr  # the search processes' pool was shut down
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -39,6 +39,10 @@ def serve(
             engine = JobEngine(svc).start()
         else:
             errors.print("[yellow]another worker holds this LIGHTFAST_HOME; serving without one[/yellow]")
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: with the default handler
+    # that kills the process before the ``finally`` below, so the job engine, the worker lock and the
+    # search processes were never stopped. Exiting with SystemExit runs it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
             create_app(svc),
@@ -52,6 +56,13 @@ def serve(
             engine.stop()
         lock.release()
         svc.close()
+        errors.print("lightfast serve stopped")
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # 0, as gunicorn does: a stop that was asked for and done cleanly is a success (systemd would mark a
+    # unit that exits 143 after ``systemctl stop`` as failed).
+    raise SystemExit(0)
 
 
 @app.command()
