@@ -39,7 +39,7 @@ NOTES = {
 
 @pytest.fixture
 def pooled(tmp_path: Path, database_url: str) -> Iterator[Services]:
-    settings = make_settings(tmp_path, database_url, search_processes=2)
+    settings = make_settings(tmp_path, database_url, search_processes=1)  # one spawn per test is enough
     services = build_services(settings)
     assert services.search.pool is None  # build_services starts none: lightfast serve asks
     assert start_search_processes(services, wait=True) is services.search.pool
