@@ -227,6 +227,15 @@ def test_killed_worker_resumes_the_same_job(
         # Resumed, not redone: one job, one plan, one step per batch, one finish.
         with svc.sessions() as session:
             assert list(session.scalars(select(Job.id))) == [job_id]
+        # The finish step marks the job completed, and DBOS records the step once it has returned: wait
+        # for that record rather than read the steps the moment the status changes.
+        wait_until(
+            lambda: any(step.name == "lightfast.finish" for step in svc.jobs.steps(job_id)),
+            timeout=30,
+            proc=second,
+            what="the finish step's record",
+            log=lambda: workers.log(1),
+        )
         names = Counter(step.name for step in svc.jobs.steps(job_id))
         assert names == {
             "lightfast.plan": 1,
