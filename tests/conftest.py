@@ -76,6 +76,16 @@ def services(settings: Settings) -> Iterator[Services]:
     built.close()
 
 
+@pytest.fixture
+def sqlite_services(tmp_path: Path) -> Iterator[Services]:
+    """Services on SQLite only, whatever ``database_url`` runs: for what only the embedded index has
+    (its in-memory tables, their files)."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'lightfast.db'}")
+    built = build_services(settings, engine=make_engine(settings.resolved_database_url))
+    yield built
+    built.close()
+
+
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
     for name, content in files.items():
         path = root / name

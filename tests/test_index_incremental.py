@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,12 +196,9 @@ def corpus(seed: int, count: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
+def services(sqlite_services: Services) -> Services:
     """SQLite only: this is the embedded index."""
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'lightfast.db'}")
-    built = build_services(settings, engine=make_engine(settings.resolved_database_url))
-    yield built
-    built.close()
+    return sqlite_services
 
 
 def incremental(services: Services) -> SqliteIndex:

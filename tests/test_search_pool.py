@@ -179,24 +179,20 @@ def test_provider_usage_drained_in_a_worker_adds_up_in_the_server() -> None:
     )
 
 
-def test_warming_loads_every_store_before_the_first_search(tmp_path: Path) -> None:
-    services = build_services(make_settings(tmp_path, f"sqlite:///{tmp_path / 'warm.db'}"))
-    try:
-        repo = write(
-            tmp_path / "repo", {"lightfast.yml": "version: 1\nstore: docs\ninclude: ['*.md']\n", **NOTES}
-        )
-        services.ingest.ingest_path(repo)
-        index = services.index
-        assert isinstance(index, SqliteIndex)
-        index.reset()
-        loads, builds = index.stats.full_loads, index.lexical.builds
-        services.search.warm()
-        assert index.stats.full_loads == loads + 1  # the one store
-        assert index.lexical.builds == builds + 1
-        services.search.search(request(services, "hybrid search"))
-        assert (index.stats.full_loads, index.lexical.builds) == (loads + 1, builds + 1)  # nothing loaded
-    finally:
-        services.close()
+def test_warming_loads_every_store_before_the_first_search(sqlite_services: Services, tmp_path: Path) -> None:
+    services = sqlite_services
+    config = "version: 1\nstore: docs\ninclude: ['*.md']\n"
+    repo = write(tmp_path / "repo", {"lightfast.yml": config, **NOTES})
+    services.ingest.ingest_path(repo)
+    index = services.index
+    assert isinstance(index, SqliteIndex)
+    index.reset()
+    loads, builds = index.stats.full_loads, index.lexical.builds
+    services.search.warm()
+    assert index.stats.full_loads == loads + 1  # the one store
+    assert index.lexical.builds == builds + 1
+    services.search.search(request(services, "hybrid search"))
+    assert (index.stats.full_loads, index.lexical.builds) == (loads + 1, builds + 1)  # nothing loaded
 
 
 WORKER_OF_A_DYING_SERVER = """

@@ -50,9 +50,9 @@ def search_call(workspace_id: str, number: int) -> ApiCall:
 class HeldFirstBatch(UsageService):
     """Holds its first transaction open until every other caller has queued behind it."""
 
-    def __init__(self, services: Services, queued: threading.Event) -> None:
+    def __init__(self, services: Services) -> None:
         super().__init__(services.sessions)
-        self.queued = queued
+        self.queued = threading.Event()  # set by run_callers once every other caller waits
         self.sizes: list[int] = []
 
     def _write(self, session: Session, records: list[ApiCall | _Search]) -> None:  # type: ignore[override]
@@ -74,9 +74,7 @@ def queued_callers(usage: UsageService) -> int:
         return len(usage._group.queue)
 
 
-def run_callers(
-    usage: UsageService, calls: list[ApiCall], queued: threading.Event
-) -> list[BaseException | None]:
+def run_callers(usage: HeldFirstBatch, calls: list[ApiCall]) -> list[BaseException | None]:
     """The first call starts a batch alone; the others arrive while it is written; ``queued`` is set
     once all of them wait."""
     outcomes: list[BaseException | None] = [None] * len(calls)
@@ -94,7 +92,7 @@ def run_callers(
     for thread in rest:
         thread.start()
     wait_until(lambda: queued_callers(usage) == len(rest))
-    queued.set()
+    usage.queued.set()
     for thread in [first, *rest]:
         thread.join(60)
         assert not thread.is_alive()
@@ -103,11 +101,8 @@ def run_callers(
 
 def test_callers_queued_behind_a_batch_are_written_together(services: Services) -> None:
     workspace = services.workspaces.ensure_workspace_id("default")
-    queued = threading.Event()
-    usage = HeldFirstBatch(services, queued)
-    calls = [search_call(workspace, n) for n in range(CALLERS)]
-
-    outcomes = run_callers(usage, calls, queued)
+    usage = HeldFirstBatch(services)
+    outcomes = run_callers(usage, [search_call(workspace, n) for n in range(CALLERS)])
 
     assert outcomes == [None] * CALLERS
     assert usage.sizes == [1, CALLERS - 1]  # one transaction for everything that queued meanwhile
@@ -152,10 +147,8 @@ class FailingSecondBatch(HeldFirstBatch):
 
 def test_a_failed_batch_fails_each_of_its_callers_and_writes_none_of_them(services: Services) -> None:
     workspace = services.workspaces.ensure_workspace_id("default")
-    queued = threading.Event()
-    usage = FailingSecondBatch(services, queued)
-    calls = [search_call(workspace, n) for n in range(CALLERS)]
-    outcomes = run_callers(usage, calls, queued)
+    usage = FailingSecondBatch(services)
+    outcomes = run_callers(usage, [search_call(workspace, n) for n in range(CALLERS)])
 
     assert outcomes[0] is None
     assert all(isinstance(o, RuntimeError) for o in outcomes[1:])

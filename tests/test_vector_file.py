@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from lightfast.app.container import Services, build_services
-from lightfast.db.engine import make_engine
+from lightfast.app.container import Services
 from lightfast.index import row_count, vector_file
 from lightfast.index.base import SearchFilters
 from lightfast.index.sqlite import SqliteIndex
 from lightfast.index.vector_file import FileIdentity, VectorFileRejected
 from lightfast.index.vectors import ChunkRows, Snapshot, VectorTable
-from tests.conftest import make_settings, write
+from tests.conftest import write
 
 CONFIG = "version: 1\nstore: main\ninclude:\n  - '**/*.md'\n"
 WORDS = ["kernel", "cache", "invoice", "refund", "deploy", "helm", "webhook", "retry", "latency", "policy"]
@@ -203,11 +201,9 @@ def test_a_store_id_never_names_a_path_outside_the_directory(tmp_path: Path) -> 
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'lightfast.db'}")
-    built = build_services(settings, engine=make_engine(settings.resolved_database_url))
-    yield built
-    built.close()
+def services(sqlite_services: Services) -> Services:
+    """SQLite only: this is the embedded index."""
+    return sqlite_services
 
 
 def persisting(services: Services) -> SqliteIndex:

@@ -4,7 +4,7 @@ counts, job outcomes per store and source. Each returns plain tuples and datacla
 computed from them in ``lightfast.insights``.
 
 Jobs are read through ``ix_jobs_workspace_created_status_duration`` (every column these queries use);
-metrics through ``metric_hourly``, the per-hour roll-up ``roll_up_metric`` keeps in step on write."""
+metrics through ``metric_hourly``, the per-hour roll-up ``roll_up_metrics`` keeps in step on write."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from lightfast.db.models import ConnectedSource, Document, Job, MetricHourly, Store, StoreSource, Workspace
 from lightfast.db.statuses import SUCCEEDED, JobStatus
 from lightfast.db.types import UtcDateTime
-from lightfast.insights.buckets import hour_of
 from lightfast.insights.percentiles import nearest_rank_percentiles
 
 
@@ -220,12 +219,6 @@ def metric_hours(
         )
     ).all()
     return [MetricHour(h, int(c), float(t), float(m)) for h, c, t, m in rows]
-
-
-def roll_up_metric(session: Session, workspace_id: str, type: str, value: float, at: datetime) -> None:
-    """Add one measurement to its hour of ``metric_hourly`` (an upsert: concurrent writers of the same
-    hour add up instead of colliding)."""
-    roll_up_metrics(session, [HourlySums(workspace_id, type, hour_of(at), 1, value, value)])
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from lightfast.db.insights import HourlySums, roll_up_metric, roll_up_metrics
+from lightfast.db.insights import HourlySums, roll_up_metrics
 from lightfast.db.models import Metric, new_id
 from lightfast.db.types import utcnow
 from lightfast.insights.buckets import hour_of
@@ -26,6 +25,7 @@ class Measurement:
     value: float
     unit: str | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+    source_id: str | None = None
 
 
 def record_metric(
@@ -38,29 +38,16 @@ def record_metric(
     source_id: str | None = None,
     tags: dict[str, Any] | None = None,
 ) -> None:
-    now = utcnow()
-    session.add(
-        Metric(
-            workspace_id=workspace_id,
-            source_id=source_id,
-            type=type,
-            value=value,
-            unit=unit,
-            tags=tags or {},
-            timestamp=now,
-        )
-    )
-    roll_up_metric(session, workspace_id, type, value, now)  # the dashboard's hourly sums, same transaction
+    """One metric row and its hour's roll-up, in the caller's transaction."""
+    record_measurements(session, [Measurement(workspace_id, type, value, unit, tags or {}, source_id)])
 
 
-def record_measurements(
-    session: Session, measurements: list[Measurement], at: datetime | None = None
-) -> None:
+def record_measurements(session: Session, measurements: list[Measurement]) -> None:
     """Many metric rows at once: one multi-row INSERT, and one roll-up upsert per workspace, type and
     hour instead of one each (the usage of a batch of concurrent API calls)."""
     if not measurements:
         return
-    now = at or utcnow()
+    now = utcnow()
     # Core, not the ORM's bulk insert: every column is given, and the ORM's bookkeeping cost more than
     # the insert on every search.
     session.execute(
@@ -69,7 +56,7 @@ def record_measurements(
             {
                 "id": new_id("met"),
                 "workspace_id": m.workspace_id,
-                "source_id": None,
+                "source_id": m.source_id,
                 "type": m.type,
                 "value": m.value,
                 "unit": m.unit,
